@@ -1,0 +1,66 @@
+package middleware_test
+
+import (
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/hongbao-go/hongbao/middleware"
+)
+
+func Example_middleware() {
+	secret := make([]byte, 32) // in production: loaded from the secret store
+	rand.Read(secret)
+
+	key, err := middleware.HMACKey("", secret)
+	if err != nil {
+		panic(err)
+	}
+	auth, err := middleware.NewAuthenticator(middleware.AuthConfig{
+		Keys:     []middleware.Key{key},
+		Issuer:   "https://auth.example.com",
+		Audience: "hongbao",
+	})
+	if err != nil {
+		panic(err)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /me", auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, _ := middleware.UserFrom(r.Context())
+		fmt.Fprintf(w, "hello %s", user.OpenID)
+	})))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	// A client with a token from the issuer.
+	token, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+		"iss": "https://auth.example.com",
+		"aud": "hongbao",
+		"exp": time.Now().Add(time.Hour).Unix(),
+	}).SignedString(secret)
+
+	for _, authz := range []string{"Bearer " + token, ""} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/me", nil)
+		if authz != "" {
+			req.Header.Set("Authorization", authz)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			panic(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		fmt.Println(res.StatusCode, strings.TrimSpace(string(body)))
+	}
+	// Output:
+	// 200 hello oUpF8uMuAJO_M2pxb1Q9zNjWeS6o
+	// 401 {"code":"missing_token","message":"a bearer token is required"}
+}
