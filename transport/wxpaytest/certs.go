@@ -1,0 +1,203 @@
+package wxpaytest
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"time"
+
+	pkcs12 "software.sslmate.com/src/go-pkcs12"
+)
+
+// authority is the server's own certificate authority. It signs the server
+// certificate and every merchant client certificate the server accepts.
+type authority struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	der  []byte
+}
+
+func newAuthority(now time.Time) (*authority, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("wxpaytest: generating the CA key: %w", err)
+	}
+	serial, err := newSerial()
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "wxpaytest CA", Organization: []string{"wxpaytest"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("wxpaytest: creating the CA certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("wxpaytest: parsing the CA certificate: %w", err)
+	}
+	return &authority{cert: cert, key: key, der: der}, nil
+}
+
+func newSerial() (*big.Int, error) {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, fmt.Errorf("wxpaytest: generating a serial number: %w", err)
+	}
+	return serial, nil
+}
+
+// issued is a certificate signed by the authority, with its key.
+type issued struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	der  []byte
+}
+
+// issue signs a new ECDSA P-256 leaf certificate. A server certificate covers
+// localhost, 127.0.0.1 and ::1; a client certificate carries cn as its
+// subject CN, as the platform's merchant certificates carry the mch_id.
+func (a *authority) issue(cn string, server bool, notBefore, notAfter time.Time) (*issued, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("wxpaytest: generating a key: %w", err)
+	}
+	serial, err := newSerial()
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: cn, Organization: []string{"wxpaytest"}},
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+	}
+	if server {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		tmpl.DNSNames = []string{"localhost"}
+		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	} else {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+		tmpl.Subject.OrganizationalUnit = []string{"merchant"}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, &key.PublicKey, a.key)
+	if err != nil {
+		return nil, fmt.Errorf("wxpaytest: creating a certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("wxpaytest: parsing a certificate: %w", err)
+	}
+	return &issued{cert: cert, key: key, der: der}, nil
+}
+
+func (c *issued) tlsCertificate() tls.Certificate {
+	return tls.Certificate{
+		Certificate: [][]byte{c.der},
+		PrivateKey:  crypto.Signer(c.key),
+		Leaf:        c.cert,
+	}
+}
+
+func (c *issued) certPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.der})
+}
+
+func (c *issued) keyPEM() ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(c.key)
+	if err != nil {
+		return nil, fmt.Errorf("wxpaytest: encoding a key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// RootCAs returns a pool holding the server's CA: a client that trusts it
+// verifies the server certificate (localhost, 127.0.0.1, ::1) normally.
+func (s *Server) RootCAs() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(s.ca.cert)
+	return pool
+}
+
+// CACertPEM returns the server's CA certificate in PEM form.
+func (s *Server) CACertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.ca.der})
+}
+
+// ClientCertificate returns the merchant client certificate (subject CN =
+// MchID, ECDSA P-256, valid for a year) with its key, ready for
+// tls.Config.Certificates.
+func (s *Server) ClientCertificate() tls.Certificate {
+	return s.client.tlsCertificate()
+}
+
+// ClientCertPEM returns the merchant client certificate in PEM form, as in
+// the platform's apiclient_cert.pem.
+func (s *Server) ClientCertPEM() []byte {
+	return s.client.certPEM()
+}
+
+// ClientKeyPEM returns the key of the merchant client certificate as a PKCS#8
+// "PRIVATE KEY" PEM block, as in the platform's apiclient_key.pem.
+func (s *Server) ClientKeyPEM() []byte {
+	return s.clientKeyPEM
+}
+
+// IssueClientCert issues another client certificate from the server's CA, with
+// subject CN cn and the given expiry, for tests of a certificate of another
+// merchant (the server answers CA_ERROR when the CN is not the request's
+// mch_id) or close to expiry. A notAfter in the past gives an expired
+// certificate, which the TLS handshake refuses.
+func (s *Server) IssueClientCert(cn string, notAfter time.Time) (certPEM, keyPEM []byte, err error) {
+	if cn == "" {
+		return nil, nil, errors.New("wxpaytest: IssueClientCert needs a CN")
+	}
+	notBefore := time.Now().Add(-time.Hour)
+	if !notBefore.Before(notAfter) {
+		notBefore = notAfter.Add(-24 * time.Hour)
+	}
+	c, err := s.ca.issue(cn, false, notBefore, notAfter)
+	if err != nil {
+		return nil, nil, err
+	}
+	keyPEM, err = c.keyPEM()
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.certPEM(), keyPEM, nil
+}
+
+// ClientPKCS12 returns the merchant client certificate and its key as a
+// PKCS#12 file, as the platform's apiclient_cert.p12, encrypted with password
+// exactly as given (the platform uses the mch_id; pass s.MchID to mimic it).
+// legacy selects the old encryption (certificate RC2, key 3DES, SHA-1 MAC);
+// otherwise the file uses PBES2 with PBKDF2-HMAC-SHA-256 and AES-256-CBC.
+func (s *Server) ClientPKCS12(password string, legacy bool) ([]byte, error) {
+	enc := pkcs12.Modern2023
+	if legacy {
+		enc = pkcs12.LegacyRC2
+	}
+	pfx, err := enc.Encode(s.client.key, s.client.cert, nil, password)
+	if err != nil {
+		return nil, fmt.Errorf("wxpaytest: encoding PKCS#12: %w", err)
+	}
+	return pfx, nil
+}

@@ -1,0 +1,106 @@
+// Package wxpaytest provides an in-process fake of the WeChat Pay APIv2 host
+// for mini-program red packets, as net/http/httptest does for HTTP.
+//
+// A Server listens on a loopback port with TLS and mutual authentication.
+// It creates its own certificate authority (ECDSA P-256), a server
+// certificate for localhost, 127.0.0.1 and ::1, and a merchant client
+// certificate with subject CN = MchID. Clients trust the server through
+// RootCAs or CACertPEM and authenticate with ClientCertificate,
+// ClientCertPEM/ClientKeyPEM or ClientPKCS12. A connection without a client
+// certificate, or with one from another CA or expired, fails in the TLS
+// handshake; Handshakes counts the handshakes that succeeded.
+//
+//	srv := wxpaytest.Start(t, wxpaytest.Options{Balance: 100000})
+//	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
+//		RootCAs:      srv.RootCAs(),
+//		Certificates: []tls.Certificate{srv.ClientCertificate()},
+//	}}}
+//	// POST srv.URL + wxpaytest.PathSendMiniProgramHB ...
+//
+// # Endpoints
+//
+// POST /mmpaymkttransfers/sendminiprogramhb sends a red packet,
+// POST /mmpaymkttransfers/gethbinfo reports one (both MD5-signed, replies
+// unsigned), and POST /pay/orderquery is a generic signed endpoint for
+// testing reply-signature verification: it accepts MD5 or HMAC-SHA256 as
+// sign_type says, and its return_code=SUCCESS replies carry a fresh
+// nonce_str and a sign made with the request's algorithm. Other paths
+// answer 404, other methods 405.
+//
+// Every call is checked in this order: the body must be an <xml> document
+// of plain fields (XML_ERROR); mch_id must be present and equal MchID
+// (PARAM_ERROR); the client certificate's CN must equal mch_id (CA_ERROR);
+// the sign must verify (SIGN_ERROR) — on the red-packet paths it must be
+// MD5 and a sign_type field, whatever its value, is refused with
+// SIGN_ERROR. Then the endpoint's own fields: missing or empty required
+// fields and broken limits are PARAM_ERROR, and a wxappid (appid for
+// gethbinfo and orderquery) other than AppID is ILLEGAL_APPID.
+//
+// sendminiprogramhb enforces section 2 of the platform's page: nonce_str
+// at most 32 characters; mch_billno at most 28 of [0-9A-Za-z]; send_name
+// and act_name under 32 characters, wishing under 128, remark under 256,
+// re_openid at most 32 (lengths count characters, not bytes); total_amount
+// a positive integer of fen; total_num exactly 1; notify_way
+// MINI_PROGRAM_JSAPI; scene_id, when present, one of PRODUCT_1 to
+// PRODUCT_8, and required when total_amount is below 100 or above 20000
+// fen: its absence there is PARAM_ERROR (not MONEY_LIMIT). With a limited
+// Options.Balance, a send larger than what is left is NOTENOUGH.
+//
+// # Reply shapes
+//
+// Protocol failures (XML_ERROR, PARAM_ERROR, CA_ERROR, SIGN_ERROR) answer
+//
+//	return_code=FAIL return_msg=<text> result_code=FAIL err_code=<code> err_code_des=<text>
+//
+// Business failures (ILLEGAL_APPID, NOTENOUGH, FATAL_ERROR, NOT_FOUND and
+// injected codes) answer
+//
+//	return_code=SUCCESS return_msg=<text> result_code=FAIL err_code=<code> err_code_des=<text>
+//
+// plus mch_billno, mch_id, wxappid/appid, re_openid and total_amount echoed
+// from the request when it had them. A successful send answers
+// return_code, return_msg=OK, result_code=SUCCESS, mch_billno, mch_id,
+// wxappid, re_openid, total_amount, send_listid and package
+// ("sendid=<64 hex>&ver=8&sign=<64 hex>&mchid=<mch_id>&appid=<appid>").
+// Replies are written by xml.Marshal, with HTTP status 200 and
+// Content-Type text/plain: clients must judge a reply by its content, not
+// by its Content-Type.
+//
+// # Idempotency
+//
+// mch_billno is the idempotency key. Sending a billno again with the same
+// re_openid and total_amount answers the first result (same send_listid
+// and package) and never pays twice; the other fields (texts, nonce) may
+// differ and the first packet's are kept. A different re_openid or
+// total_amount is FATAL_ERROR. A billno whose send failed definitively
+// (NOTENOUGH) answers that failure again, even after a refund raised the
+// balance: the platform wants a new billno for a new attempt. Such a
+// billno has no red packet, so gethbinfo answers NOT_FOUND for it.
+//
+// # State
+//
+// A sent packet is SENT. MarkReceived makes it RECEIVED (gethbinfo then
+// lists <hblist><hbinfo><openid/><amount/><rcv_time/></hbinfo></hblist>),
+// MarkRefunded makes it REFUND (with refund_time and refund_amount), and
+// SetStatus reaches the other states (SENDING, FAILED, RFUND_ING). Times
+// come from Options.Now and are written as "2006-01-02 15:04:05" in Beijing
+// time (UTC+8).
+//
+// # Faults
+//
+// Inject queues a Fault for the next matching calls: an err_code, a
+// return_code=FAIL, an HTTP status, an HTML page, garbage, a delay, a wrong
+// or missing reply sign, or a dropped connection before or after
+// processing. Injected SYSTEMERROR and the other codes are answered without
+// processing the call; PROCESSING processes it and leaves the packet in
+// SENDING; BAD_REPLY_SIGN, NO_REPLY_SIGN and DropAfter process it too. See
+// Fault for the details.
+//
+// # Records
+//
+// Requests returns every call with its decoded fields and the err_code
+// answered; Sends counts the sendminiprogramhb calls per billno that
+// reached processing; Packet returns a red packet. Reset clears records,
+// counts and pending faults, but keeps packets, failures and the balance.
+// A Server is safe for concurrent use.
+package wxpaytest

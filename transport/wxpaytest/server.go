@@ -1,0 +1,457 @@
+package wxpaytest
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"maps"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hongbao-go/hongbao/signer"
+)
+
+// Defaults used when the corresponding Options field is empty.
+const (
+	DefaultMchID  = "1900000109"
+	DefaultAPIKey = "wxpaytest0key0for0tests0only0000"
+	DefaultAppID  = "wx8888888888888888"
+)
+
+// Endpoint paths served.
+const (
+	PathSendMiniProgramHB = "/mmpaymkttransfers/sendminiprogramhb"
+	PathGetHBInfo         = "/mmpaymkttransfers/gethbinfo"
+	PathOrderQuery        = "/pay/orderquery"
+)
+
+// Red packet states, as gethbinfo spells them.
+const (
+	StatusSending   = "SENDING"
+	StatusSent      = "SENT"
+	StatusFailed    = "FAILED"
+	StatusReceived  = "RECEIVED"
+	StatusRefunding = "RFUND_ING" // the platform's spelling
+	StatusRefund    = "REFUND"
+)
+
+// Options configures a Server. The zero value is ready to use.
+type Options struct {
+	// MchID is the merchant id; DefaultMchID when empty. The client
+	// certificate carries it as its subject CN.
+	MchID string
+	// APIKey is the APIv2 key, 32 bytes; DefaultAPIKey when empty.
+	APIKey string
+	// AppID is the mini program appid bound to the merchant; DefaultAppID
+	// when empty.
+	AppID string
+	// Now is the clock for send, receive and refund times and request
+	// records; time.Now when nil. Certificates and TLS use the real clock.
+	Now func() time.Time
+	// Balance is the merchant balance in fen; 0 means unlimited. A send
+	// larger than what is left is answered NOTENOUGH.
+	Balance int64
+}
+
+// Server is a fake WeChat Pay APIv2 host serving red packets over mutual TLS.
+// It is safe for concurrent use.
+type Server struct {
+	// URL is the base URL, https://127.0.0.1:port, without a trailing slash.
+	URL    string
+	MchID  string
+	APIKey string
+	AppID  string
+
+	now    func() time.Time
+	signer *signer.Signer
+	ts     *httptest.Server
+
+	ca           *authority
+	client       *issued
+	clientKeyPEM []byte
+
+	handshakes atomic.Int64
+	closing    chan struct{}
+	closeOnce  sync.Once
+
+	faultMu sync.Mutex
+	faults  []*pendingFault
+
+	mu        sync.Mutex
+	requests  []*Request
+	sends     map[string]int
+	packets   map[string]*Packet
+	failures  map[string]failure
+	unlimited bool
+	balance   int64
+	seq       int64
+}
+
+// NewServer starts a Server on a loopback port. It generates a CA, a server
+// certificate for localhost, 127.0.0.1 and ::1, and a merchant client
+// certificate with subject CN = MchID, and accepts only connections that
+// present a client certificate issued by that CA.
+func NewServer(opts Options) (*Server, error) {
+	s := &Server{
+		MchID:    opts.MchID,
+		APIKey:   opts.APIKey,
+		AppID:    opts.AppID,
+		now:      opts.Now,
+		closing:  make(chan struct{}),
+		sends:    make(map[string]int),
+		packets:  make(map[string]*Packet),
+		failures: make(map[string]failure),
+		balance:  opts.Balance,
+	}
+	if s.MchID == "" {
+		s.MchID = DefaultMchID
+	}
+	if s.APIKey == "" {
+		s.APIKey = DefaultAPIKey
+	}
+	if s.AppID == "" {
+		s.AppID = DefaultAppID
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if opts.Balance < 0 {
+		return nil, errors.New("wxpaytest: Balance must not be negative")
+	}
+	s.unlimited = opts.Balance == 0
+	sg, err := signer.New(s.APIKey)
+	if err != nil {
+		return nil, fmt.Errorf("wxpaytest: %w", err)
+	}
+	s.signer = sg
+
+	wall := time.Now()
+	if s.ca, err = newAuthority(wall); err != nil {
+		return nil, err
+	}
+	srvCert, err := s.ca.issue("localhost", true, wall.Add(-time.Hour), wall.Add(5*365*24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	if s.client, err = s.ca.issue(s.MchID, false, wall.Add(-time.Hour), wall.Add(365*24*time.Hour)); err != nil {
+		return nil, err
+	}
+	if s.clientKeyPEM, err = s.client.keyPEM(); err != nil {
+		return nil, err
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("wxpaytest: listening: %w", err)
+	}
+	s.ts = &httptest.Server{
+		Listener: ln,
+		Config: &http.Server{
+			Handler:           s,
+			ReadHeaderTimeout: 30 * time.Second,
+			// Refused handshakes are expected in tests: keep them off stderr.
+			ErrorLog: log.New(io.Discard, "", 0),
+		},
+		TLS: &tls.Config{
+			Certificates: []tls.Certificate{srvCert.tlsCertificate()},
+			ClientAuth:   tls.RequireAndVerifyClientCert,
+			ClientCAs:    s.RootCAs(),
+			MinVersion:   tls.VersionTLS12,
+			NextProtos:   []string{"http/1.1"},
+			// Runs once the client certificate has been verified, for full
+			// handshakes and resumptions alike.
+			VerifyConnection: func(tls.ConnectionState) error {
+				s.handshakes.Add(1)
+				return nil
+			},
+		},
+	}
+	s.ts.StartTLS()
+	s.URL = s.ts.URL
+	return s, nil
+}
+
+// Start is NewServer for tests: it fails tb on error and closes the server
+// in tb.Cleanup.
+func Start(tb testing.TB, opts Options) *Server {
+	tb.Helper()
+	s, err := NewServer(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Close stops the server. Calls waiting on an injected Delay end at once
+// with a dropped connection, unprocessed. Close blocks until every call in
+// progress has returned; it may be called more than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.ts.Close()
+}
+
+// Handshakes returns the number of TLS handshakes completed with a verified
+// client certificate (full handshakes and resumptions). A keep-alive client
+// makes one per connection.
+func (s *Server) Handshakes() int64 {
+	return s.handshakes.Load()
+}
+
+// Request is the record of one call.
+type Request struct {
+	Path string
+	// Params are the fields of the XML body; empty when it could not be
+	// decoded.
+	Params map[string]string
+	At     time.Time
+	// ErrCode is the err_code answered, or that would have been answered
+	// when the connection was dropped after processing; empty for a success
+	// and for replies without one (HTML, garbage, status, dropped before
+	// processing, return_code=FAIL without err_code).
+	ErrCode string
+}
+
+// Requests returns a copy of the records of every call since the start or
+// the last Reset, in arrival order.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Request, len(s.requests))
+	for i, r := range s.requests {
+		out[i] = *r
+		out[i].Params = maps.Clone(r.Params)
+	}
+	return out
+}
+
+// Sends returns how many sendminiprogramhb calls with mch_billno billno
+// reached processing since the start or the last Reset: calls that passed
+// every check (XML, mch_id, certificate, sign, appid, parameters) and were
+// not answered by an injected fault first. Idempotent repeats, FATAL_ERROR
+// and NOTENOUGH answers count; one billno never pays more than once.
+func (s *Server) Sends(billno string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sends[billno]
+}
+
+// Reset forgets the request records, the Sends counts and the pending
+// faults. Red packets, definitive failures and the balance are kept, as the
+// platform keeps them: a billno sent before Reset is still idempotent.
+func (s *Server) Reset() {
+	s.faultMu.Lock()
+	s.faults = nil
+	s.faultMu.Unlock()
+	s.mu.Lock()
+	s.requests = nil
+	s.sends = make(map[string]int)
+	s.mu.Unlock()
+}
+
+// Packet is a red packet the server has created.
+type Packet struct {
+	Billno     string
+	OpenID     string
+	SendListID string // also the gethbinfo detail_id
+	Package    string
+	Amount     int64 // fen
+	Status     string
+	SentAt     time.Time
+	ReceivedAt time.Time // set by MarkReceived
+	RefundedAt time.Time // set by MarkRefunded
+	AppID      string
+	SendName   string
+	Wishing    string
+	ActName    string
+	Remark     string
+	SceneID    string
+}
+
+// Packet returns a copy of the red packet sent with billno.
+func (s *Server) Packet(billno string) (Packet, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.packets[billno]
+	if !ok {
+		return Packet{}, false
+	}
+	return *p, true
+}
+
+// MarkReceived records that the receiver opened the red packet: a SENT
+// packet becomes RECEIVED, and gethbinfo then lists the receipt in hblist.
+func (s *Server) MarkReceived(billno string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.packetIn(billno, StatusSent)
+	if err != nil {
+		return err
+	}
+	p.Status = StatusReceived
+	p.ReceivedAt = s.now()
+	return nil
+}
+
+// MarkRefunded records that an unclaimed red packet went back to the
+// merchant: a SENT or RFUND_ING packet becomes REFUND, and its amount returns
+// to a limited balance.
+func (s *Server) MarkRefunded(billno string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.packetIn(billno, StatusSent, StatusRefunding)
+	if err != nil {
+		return err
+	}
+	s.refund(p)
+	return nil
+}
+
+// SetStatus forces the state of a red packet to one of the Status
+// constants, for the states MarkReceived and MarkRefunded do not reach
+// (SENDING, FAILED, RFUND_ING). RECEIVED and REFUND set the receive or
+// refund time if not set yet; REFUND returns the amount to a limited balance.
+func (s *Server) SetStatus(billno, status string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.packetIn(billno)
+	if err != nil {
+		return err
+	}
+	switch status {
+	case StatusSending, StatusSent, StatusFailed, StatusRefunding:
+		p.Status = status
+	case StatusReceived:
+		p.Status = status
+		if p.ReceivedAt.IsZero() {
+			p.ReceivedAt = s.now()
+		}
+	case StatusRefund:
+		if p.Status != StatusRefund {
+			s.refund(p)
+		}
+	default:
+		return fmt.Errorf("wxpaytest: unknown red packet status %q", status)
+	}
+	return nil
+}
+
+// refund moves p to REFUND; s.mu must be held.
+func (s *Server) refund(p *Packet) {
+	p.Status = StatusRefund
+	p.RefundedAt = s.now()
+	if !s.unlimited {
+		s.balance += p.Amount
+	}
+}
+
+// packetIn returns the packet sent with billno, which must be in one of the
+// states given (any state when none is); s.mu must be held.
+func (s *Server) packetIn(billno string, states ...string) (*Packet, error) {
+	p, ok := s.packets[billno]
+	if !ok {
+		return nil, fmt.Errorf("wxpaytest: no red packet with mch_billno %q", billno)
+	}
+	if len(states) == 0 {
+		return p, nil
+	}
+	for _, st := range states {
+		if p.Status == st {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("wxpaytest: red packet %q is %s, want %v", billno, p.Status, states)
+}
+
+// Fault makes the next matching calls misbehave. Faults are matched in the
+// order they were injected; a call consumes at most one fault, and each use
+// is taken atomically, so concurrent calls never share one.
+//
+// What a matched call does, in this order:
+//
+//   - Delay: the server waits before processing. If the client gives up
+//     (request context done) or the server is closed meanwhile, the
+//     connection is dropped and nothing is processed. With DropAfter the
+//     wait comes after processing instead, just before the drop.
+//   - DropBefore: the connection is closed without a reply; nothing is
+//     processed.
+//   - Status, HTML, Garbage: the reply is that HTTP status (200 when only
+//     HTML or Garbage is set) with an HTML error page, garbage bytes or a
+//     short text body; nothing is processed.
+//   - ReturnFail: return_code=FAIL with this return_msg (plus result_code=FAIL
+//     and ErrCode when set); nothing is processed.
+//   - ErrCode (other than the special codes below): answered with
+//     ErrCodeDes (a stock text when empty); nothing is processed.
+//     XML_ERROR, SIGN_ERROR, PARAM_ERROR and CA_ERROR take the
+//     protocol-failure shape (return_code=FAIL), every other code the
+//     business shape (return_code=SUCCESS, result_code=FAIL). Such an answer
+//     leaves no trace: the same billno sent again is processed normally.
+//   - ErrCode "PROCESSING" on sendminiprogramhb: the call is checked and
+//     processed; a new billno creates the red packet in state SENDING, and
+//     the answer is PROCESSING. The packet becomes SENT when the same
+//     billno is sent again (which answers SUCCESS) or right after the first
+//     gethbinfo query has reported it SENDING. On other paths PROCESSING is
+//     answered like any code.
+//   - ErrCode "BAD_REPLY_SIGN" / "NO_REPLY_SIGN": the call is processed
+//     normally, but the reply carries a wrong sign / no sign. Replies of the
+//     red-packet paths carry no sign anyway: BAD_REPLY_SIGN adds a wrong one
+//     there, NO_REPLY_SIGN changes nothing.
+//   - DropAfter: the call is processed (a send happens and is recorded) and
+//     the connection is then closed without a reply.
+type Fault struct {
+	// Match selects the calls; nil matches every call. It receives the path
+	// and a copy of the decoded body fields (empty when undecodable) and is
+	// called with the fault list locked: it must not call Inject or Reset.
+	Match func(path string, params map[string]string) bool
+	// Times is how many calls the fault applies to; 0 or less means 1.
+	Times int
+
+	ErrCode    string
+	ErrCodeDes string
+	ReturnFail string
+	Status     int
+	HTML       bool
+	Garbage    bool
+	Delay      time.Duration
+	DropBefore bool
+	DropAfter  bool
+}
+
+type pendingFault struct {
+	f    Fault
+	left int
+}
+
+// Inject queues f for the next matching calls.
+func (s *Server) Inject(f Fault) {
+	n := f.Times
+	if n <= 0 {
+		n = 1
+	}
+	s.faultMu.Lock()
+	s.faults = append(s.faults, &pendingFault{f: f, left: n})
+	s.faultMu.Unlock()
+}
+
+// takeFault consumes one use of the first pending fault matching the call.
+func (s *Server) takeFault(path string, params map[string]string) (Fault, bool) {
+	s.faultMu.Lock()
+	defer s.faultMu.Unlock()
+	for i, pf := range s.faults {
+		if pf.f.Match != nil && !pf.f.Match(path, maps.Clone(params)) {
+			continue
+		}
+		if pf.left--; pf.left == 0 {
+			s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
+		}
+		return pf.f, true
+	}
+	return Fault{}, false
+}
