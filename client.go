@@ -1,0 +1,453 @@
+package hongbao
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hongbao-go/hongbao/signer"
+	"github.com/hongbao-go/hongbao/transport"
+	"github.com/hongbao-go/hongbao/xml"
+)
+
+// The endpoints, relative to the transport's base URL.
+const (
+	PathSendMiniProgramHB = "/mmpaymkttransfers/sendminiprogramhb"
+	PathGetHBInfo         = "/mmpaymkttransfers/gethbinfo"
+)
+
+// RetryPolicy says how often and how patiently a call is sent again. Every
+// retry reuses the same mch_billno (the transport draws a fresh nonce_str
+// and sign), so a retry can never pay twice. The zero value means the
+// defaults below; all waits end early when the context ends.
+type RetryPolicy struct {
+	// Attempts is the most sends of one call, the first included.
+	// Default 4; 1 disables retries.
+	Attempts int
+	// BaseDelay is the wait before the first retry; it doubles with each
+	// further retry up to MaxDelay, and each wait is drawn uniformly from
+	// its upper half (jitter). Defaults 200ms and 5s.
+	BaseDelay, MaxDelay time.Duration
+	// AttemptTimeout bounds one attempt. Default 15s.
+	AttemptTimeout time.Duration
+	// ProcessingDelay is the wait, after a PROCESSING reply, before the
+	// client asks gethbinfo what became of the packet. Default 3s.
+	ProcessingDelay time.Duration
+}
+
+func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
+	if p.Attempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 || p.AttemptTimeout < 0 || p.ProcessingDelay < 0 {
+		return p, errors.New("hongbao: retry policy values must not be negative")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if p.Attempts == 0 {
+		p.Attempts = 4
+	}
+	def(&p.BaseDelay, 200*time.Millisecond)
+	def(&p.MaxDelay, 5*time.Second)
+	def(&p.AttemptTimeout, 15*time.Second)
+	def(&p.ProcessingDelay, 3*time.Second)
+	if p.MaxDelay < p.BaseDelay {
+		p.MaxDelay = p.BaseDelay
+	}
+	return p, nil
+}
+
+// backoff is the wait before retry number n (1 for the first retry).
+func (p RetryPolicy) backoff(n int) time.Duration {
+	d := p.BaseDelay
+	for i := 1; i < n && d < p.MaxDelay; i++ {
+		d *= 2
+	}
+	d = min(d, p.MaxDelay)
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// Config configures a Client.
+type Config struct {
+	// AppID is the mini program's appid: wxappid of sends, appId of
+	// wx.sendBizRedPacket. Required.
+	AppID string
+	// Transport holds the merchant's mch_id, APIv2 key and certificate.
+	Transport transport.Config
+	// Retry is the retry policy; the zero value means its defaults.
+	Retry RetryPolicy
+	// Logger receives one record per attempt (op, billno, attempt,
+	// err_code, duration). Nil means silent. Keys, signatures and sign
+	// inputs are never logged.
+	Logger *slog.Logger
+	// BillnoKey keys the bill number derivation (Client.Billno), at least
+	// 16 bytes. Keep it stable for the life of the campaigns: a new key
+	// gives new numbers. When empty it is derived from the APIv2 key, so
+	// rotating the API key would change every number: set it explicitly
+	// in production.
+	BillnoKey []byte
+	// PackageRule chooses the paySign rule of BizRedPacketParams; the
+	// default signs the raw package.
+	PackageRule signer.PackageRule
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Client pays and queries mini-program red packets. It is safe for
+// concurrent use.
+type Client struct {
+	appID     string
+	mchID     string
+	base      string
+	transport *transport.Transport
+	http      *http.Client
+	signer    *signer.Signer
+	retry     RetryPolicy
+	log       *slog.Logger
+	billnoKey []byte
+	rule      signer.PackageRule
+	now       func() time.Time
+}
+
+// New checks cfg and builds a Client; every configuration mistake it can
+// see (API key length, certificate, mch_id, appid) is reported here rather
+// than at the first payout.
+func New(cfg Config) (*Client, error) {
+	if cfg.AppID == "" {
+		return nil, errors.New("hongbao: AppID (the mini program's appid) is required")
+	}
+	if len(cfg.AppID) > 32 {
+		return nil, errors.New("hongbao: AppID is longer than 32 characters")
+	}
+	if err := checkMchID(cfg.Transport.MchID); err != nil {
+		return nil, err
+	}
+	retry, err := cfg.Retry.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s, err := signer.New(cfg.Transport.APIKey)
+	if err != nil {
+		return nil, fmt.Errorf("hongbao: %w", err)
+	}
+	t, err := transport.New(cfg.Transport)
+	if err != nil {
+		return nil, err
+	}
+	key := cfg.BillnoKey
+	if len(key) == 0 {
+		key = []byte(s.SignWith(signer.HMACSHA256, map[string]string{"purpose": "hongbao billno key v1"}))
+	} else if len(key) < MinBillnoKeyLength {
+		return nil, fmt.Errorf("hongbao: BillnoKey must be at least %d bytes", MinBillnoKeyLength)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Client{
+		appID:     cfg.AppID,
+		mchID:     cfg.Transport.MchID,
+		base:      strings.TrimRight(t.BaseURL(), "/"),
+		transport: t,
+		http:      &http.Client{Transport: t},
+		signer:    s,
+		retry:     retry,
+		log:       log,
+		billnoKey: append([]byte(nil), key...),
+		rule:      cfg.PackageRule,
+		now:       now,
+	}, nil
+}
+
+// Transport returns the client's transport, for other APIv2 calls or to
+// rotate the certificate with Reload.
+func (c *Client) Transport() *transport.Transport { return c.transport }
+
+// AppID returns the mini program's appid.
+func (c *Client) AppID() string { return c.appID }
+
+// MchID returns the merchant id.
+func (c *Client) MchID() string { return c.mchID }
+
+// Billno derives the bill number of the grant (grantKey, openID) with
+// DeriveBillno and the client's key.
+func (c *Client) Billno(grantKey, openID string) (string, error) {
+	return DeriveBillno(c.billnoKey, c.mchID, grantKey, openID)
+}
+
+// SendMiniProgramHB pays one mini-program red packet. See the package
+// documentation for the retry rules. On success the result's Package goes
+// to BizRedPacketParams. On failure the error is an *Error (or a
+// *ValidationError, before any network call).
+func (c *Client) SendMiniProgramHB(ctx context.Context, r *SendRequest) (*SendResult, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	params := map[string]string{
+		"mch_billno":   r.Billno,
+		"wxappid":      c.appID,
+		"send_name":    r.SendName,
+		"re_openid":    r.OpenID,
+		"total_amount": strconv.FormatInt(r.Amount, 10),
+		"total_num":    "1",
+		"wishing":      r.Wishing,
+		"act_name":     r.ActName,
+		"remark":       r.Remark,
+		"notify_way":   "MINI_PROGRAM_JSAPI",
+	}
+	if r.Scene != SceneNone {
+		params["scene_id"] = string(r.Scene)
+	}
+	doc, err := c.withRetry(ctx, "sendminiprogramhb", PathSendMiniProgramHB, r.Billno, params)
+	if err != nil {
+		if err.ErrCode == "PROCESSING" {
+			return nil, c.afterProcessing(ctx, err)
+		}
+		return nil, err
+	}
+	f := doc.Fields
+	res := &SendResult{
+		Billno:     f["mch_billno"],
+		MchID:      f["mch_id"],
+		AppID:      f["wxappid"],
+		OpenID:     f["re_openid"],
+		SendListID: f["send_listid"],
+		Package:    f["package"],
+		Amount:     r.Amount,
+	}
+	// The reply must be about this packet; anything else is a platform or
+	// gateway fault, and the outcome of our send is unknown.
+	if res.Billno != r.Billno || res.OpenID != "" && res.OpenID != r.OpenID ||
+		f["total_amount"] != "" && f["total_amount"] != params["total_amount"] || res.Package == "" {
+		return nil, &Error{Op: "sendminiprogramhb", Billno: r.Billno, ReturnCode: f["return_code"],
+			Message:   "the success reply does not match the request (mch_billno, re_openid, total_amount or package)",
+			Retryable: true, Unknown: true}
+	}
+	return res, nil
+}
+
+// afterProcessing waits ProcessingDelay after a PROCESSING reply and
+// reports what gethbinfo says. The send is never repeated here.
+func (c *Client) afterProcessing(ctx context.Context, perr *Error) error {
+	perr.Retryable = true
+	t := time.NewTimer(c.retry.ProcessingDelay)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		perr.Err = ctx.Err()
+		return perr
+	case <-t.C:
+	}
+	info, err := c.QueryHB(ctx, perr.Billno)
+	if err != nil {
+		perr.Err = err
+		return perr
+	}
+	perr.Status = info.Status
+	if info.Status == StatusFailed {
+		perr.Unknown, perr.Retryable = false, false
+		if info.Reason != "" {
+			perr.Message = info.Reason
+		}
+	}
+	return perr
+}
+
+// QueryHB asks gethbinfo about the red packet with bill number billno.
+// It retries like a send; NOT_FOUND (which may mean "still processing") is
+// returned, not retried.
+func (c *Client) QueryHB(ctx context.Context, billno string) (*HBInfo, error) {
+	if err := validateBillno(billno); err != nil {
+		return nil, err
+	}
+	doc, qerr := c.withRetry(ctx, "gethbinfo", PathGetHBInfo, billno, map[string]string{
+		"mch_billno": billno,
+		"appid":      c.appID,
+		"bill_type":  "MCHT",
+	})
+	if qerr != nil {
+		return nil, qerr
+	}
+	info, err := parseHBInfo(doc)
+	if err != nil {
+		return nil, &Error{Op: "gethbinfo", Billno: billno, ReturnCode: "SUCCESS", Message: err.Error(), Retryable: true, Unknown: true}
+	}
+	if info.Billno != billno {
+		return nil, &Error{Op: "gethbinfo", Billno: billno, ReturnCode: "SUCCESS", Message: "the reply is about bill number " + info.Billno, Retryable: true, Unknown: true}
+	}
+	return info, nil
+}
+
+func parseHBInfo(doc *xml.Document) (*HBInfo, error) {
+	f := doc.Fields
+	info := &HBInfo{
+		Billno:   f["mch_billno"],
+		MchID:    f["mch_id"],
+		DetailID: f["detail_id"],
+		Status:   Status(f["status"]),
+		SendType: f["send_type"],
+		HBType:   f["hb_type"],
+		Reason:   f["reason"],
+		Wishing:  f["wishing"],
+		Remark:   f["remark"],
+		ActName:  f["act_name"],
+	}
+	if !info.Status.Known() {
+		return nil, fmt.Errorf("unknown status %q", info.Status)
+	}
+	var err error
+	if info.Amount, err = parseFen("total_amount", f["total_amount"]); err != nil {
+		return nil, err
+	}
+	if info.RefundAmount, err = parseFen("refund_amount", f["refund_amount"]); err != nil {
+		return nil, err
+	}
+	if f["total_num"] != "" {
+		if info.TotalNum, err = strconv.Atoi(f["total_num"]); err != nil {
+			return nil, fmt.Errorf("total_num %q is not a number", f["total_num"])
+		}
+	}
+	if info.SendTime, err = parsePlatformTime("send_time", f["send_time"]); err != nil {
+		return nil, err
+	}
+	if info.RefundTime, err = parsePlatformTime("refund_time", f["refund_time"]); err != nil {
+		return nil, err
+	}
+	for _, item := range doc.Lists["hblist"] {
+		var rc Receipt
+		rc.OpenID = item["openid"]
+		if rc.Amount, err = parseFen("hblist amount", item["amount"]); err != nil {
+			return nil, err
+		}
+		if rc.ReceivedAt, err = parsePlatformTime("rcv_time", item["rcv_time"]); err != nil {
+			return nil, err
+		}
+		info.Received = append(info.Received, rc)
+	}
+	return info, nil
+}
+
+// withRetry sends one call until it succeeds, fails definitively, runs out
+// of attempts or ctx ends. Every attempt carries the same params, hence the
+// same mch_billno.
+func (c *Client) withRetry(ctx context.Context, op, path, billno string, params map[string]string) (*xml.Document, *Error) {
+	for attempt := 1; ; attempt++ {
+		start := c.now()
+		doc, err := c.attempt(ctx, op, path, billno, params)
+		c.logAttempt(ctx, op, billno, attempt, start, err)
+		if err == nil {
+			return doc, nil
+		}
+		if !err.Retryable || attempt >= c.retry.Attempts || ctx.Err() != nil {
+			if ctx.Err() != nil && err.Err == nil {
+				err.Err = ctx.Err()
+			}
+			return nil, err
+		}
+		t := time.NewTimer(c.retry.backoff(attempt))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			if err.Err == nil {
+				err.Err = ctx.Err()
+			}
+			return nil, err
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Client) logAttempt(ctx context.Context, op, billno string, attempt int, start time.Time, err *Error) {
+	level, code := slog.LevelInfo, "SUCCESS"
+	attrs := []slog.Attr{
+		slog.String("op", op),
+		slog.String("billno", billno),
+		slog.Int("attempt", attempt),
+	}
+	if err != nil {
+		level, code = slog.LevelWarn, err.ErrCode
+		if code == "" {
+			code = "NONE"
+		}
+		attrs = append(attrs, slog.Bool("retryable", err.Retryable), slog.Bool("outcome_unknown", err.Unknown), slog.String("error", err.Error()))
+	}
+	attrs = append(attrs, slog.String("err_code", code), slog.Duration("elapsed", c.now().Sub(start)))
+	c.log.LogAttrs(ctx, level, "hongbao: "+op+" attempt", attrs...)
+}
+
+// attempt sends the call once and classifies the outcome.
+func (c *Client) attempt(ctx context.Context, op, path, billno string, params map[string]string) (*xml.Document, *Error) {
+	actx, cancel := context.WithTimeout(ctx, c.retry.AttemptTimeout)
+	defer cancel()
+	req, err := transport.NewRequest(actx, c.base+path, params)
+	if err != nil {
+		return nil, &Error{Op: op, Billno: billno, Err: err}
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var te *transport.Error
+		if errors.As(err, &te) {
+			return nil, transportError(op, billno, te)
+		}
+		// No reply: the request may or may not have reached the platform.
+		return nil, &Error{Op: op, Billno: billno, Retryable: true, Unknown: true, Err: err}
+	}
+	resp.Body.Close()
+	doc, ok := transport.ReplyOf(resp)
+	if !ok {
+		return nil, &Error{Op: op, Billno: billno, Retryable: true, Unknown: true, Message: "no decoded reply"}
+	}
+	f := doc.Fields
+	if f["result_code"] == "SUCCESS" {
+		return doc, nil
+	}
+	if code := f["err_code"]; code != "" {
+		return nil, codeError(op, billno, f["return_code"], code, firstNonEmpty(f["err_code_des"], f["return_msg"]))
+	}
+	// Neither SUCCESS nor an err_code: we cannot tell what happened.
+	return nil, &Error{Op: op, Billno: billno, ReturnCode: f["return_code"], Message: "reply without result_code SUCCESS or err_code", Retryable: true, Unknown: true}
+}
+
+func transportError(op, billno string, te *transport.Error) *Error {
+	if te.Kind == transport.KindReturnFail {
+		if te.ErrCode != "" {
+			e := codeError(op, billno, "FAIL", te.ErrCode, firstNonEmpty(te.ErrCodeDes, te.ReturnMsg))
+			e.Err = te
+			return e
+		}
+		return &Error{Op: op, Billno: billno, ReturnCode: "FAIL", Message: te.ReturnMsg, Err: te}
+	}
+	unknown := te.OutcomeUnknown()
+	return &Error{Op: op, Billno: billno, Retryable: unknown, Unknown: unknown, Err: te}
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// BizRedPacketParams returns the five wx.sendBizRedPacket parameters for a
+// successful send, signed with the client's package rule (the raw package
+// by default) and a fresh nonceStr and timeStamp.
+func (c *Client) BizRedPacketParams(res *SendResult) (signer.BizRedPacket, error) {
+	if res == nil || res.Package == "" {
+		return signer.BizRedPacket{}, errors.New("hongbao: no package: only a successful send can be opened")
+	}
+	if res.AppID != "" && res.AppID != c.appID {
+		return signer.BizRedPacket{}, fmt.Errorf("hongbao: the send was for appid %s, this client is for %s", res.AppID, c.appID)
+	}
+	return c.signer.BizRedPacketParams(c.appID, res.Package, &signer.BizOptions{Rule: c.rule, Now: c.now})
+}
