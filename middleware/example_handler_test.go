@@ -1,0 +1,76 @@
+package middleware_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/transport"
+	"github.com/hongbao-go/hongbao/transport/wxpaytest"
+)
+
+func ExampleNewHandler() {
+	// A fake platform host; in production the transport.Config carries the
+	// merchant's mch_id, APIv2 key and certificate files instead.
+	host, err := wxpaytest.NewServer(wxpaytest.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer host.Close()
+	cert := host.ClientCertificate()
+	client, err := hongbao.New(hongbao.Config{
+		AppID: host.AppID,
+		Transport: transport.Config{MchID: host.MchID, APIKey: host.APIKey, Certificate: &cert,
+			ExtraRootCAs: host.RootCAs(), BaseURL: host.URL},
+		BillnoKey: []byte("a stable secret of 16+ bytes"),
+	})
+	if err != nil {
+		panic(err)
+	}
+
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	key, _ := middleware.HMACKey("", secret)
+	auth, err := middleware.NewAuthenticator(middleware.AuthConfig{Keys: []middleware.Key{key}})
+	if err != nil {
+		panic(err)
+	}
+
+	// The server decides the grant; the client only taps.
+	send, err := middleware.NewHandler(middleware.HandlerConfig{
+		Client: client,
+		Policy: middleware.PolicyFunc(func(ctx context.Context, u middleware.User, body []byte) (middleware.Grant, error) {
+			return middleware.Grant{Key: "spring-2026", Amount: 100, SendName: "Shop",
+				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}, nil
+		}),
+	})
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/hongbao/send", auth.Middleware(send))
+
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	token, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+		"exp": time.Now().Add(time.Hour).Unix(),
+	}).SignedString(secret)
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/hongbao/send", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	res.Body.Close()
+	fmt.Println(res.StatusCode)
+	// Output: 200
+}

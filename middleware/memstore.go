@@ -1,0 +1,167 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/patrickmn/go-cache"
+)
+
+// memoryCleanupInterval is how often expired results and counters are
+// dropped from memory.
+const memoryCleanupInterval = time.Minute
+
+// lockSweepEvery is how many TryLock calls pass between two sweeps of
+// expired locks.
+const lockSweepEvery = 1024
+
+// MemoryStore is a Store in the memory of one process: results and
+// rate-limit counters live in a github.com/patrickmn/go-cache cache with
+// per-entry expiry, locks in a map with their own deadlines. It is safe for
+// concurrent use, but shares nothing with other processes: with several
+// replicas, use a shared Store so that a tap reaching another replica finds
+// the result (the deterministic bill number still prevents a second payout
+// without one; see the package documentation).
+//
+// Memory: a saved Result costs about 400-500 bytes (the package string is
+// the largest field), kept for the ttl of SaveResult (HandlerConfig.ResultTTL,
+// 30 days by default): one million red packets a month take about 0.5 GB.
+// A rate-limit counter costs about 150 bytes for one window.
+//
+// Expiry follows the real clock (time.Now).
+type MemoryStore struct {
+	results  *cache.Cache
+	counters *cache.Cache
+
+	mu     sync.Mutex
+	locks  map[string]memLock
+	nextID uint64
+	calls  int
+}
+
+type memLock struct {
+	id      uint64
+	expires time.Time
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{
+		results:  cache.New(cache.NoExpiration, memoryCleanupInterval),
+		counters: cache.New(cache.NoExpiration, memoryCleanupInterval),
+		locks:    make(map[string]memLock),
+	}
+}
+
+var (
+	errTTL    = errors.New("middleware: store ttl must be positive")
+	errLimit  = errors.New("middleware: store rate limit and window must be positive")
+	errNilKey = errors.New("middleware: store key is empty")
+)
+
+// Result implements Store.
+func (m *MemoryStore) Result(ctx context.Context, billno string) (Result, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, false, err
+	}
+	v, ok := m.results.Get(billno)
+	if !ok {
+		return Result{}, false, nil
+	}
+	r, ok := v.(Result)
+	return r, ok, nil
+}
+
+// SaveResult implements Store.
+func (m *MemoryStore) SaveResult(ctx context.Context, billno string, r Result, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if billno == "" {
+		return errNilKey
+	}
+	if ttl <= 0 {
+		return errTTL
+	}
+	m.results.Set(billno, r, ttl)
+	return nil
+}
+
+// TryLock implements Store. The lock is held in this process only.
+func (m *MemoryStore) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	if key == "" {
+		return nil, false, errNilKey
+	}
+	if ttl <= 0 {
+		return nil, false, errTTL
+	}
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.calls++; m.calls >= lockSweepEvery {
+		m.calls = 0
+		for k, l := range m.locks {
+			if !now.Before(l.expires) {
+				delete(m.locks, k)
+			}
+		}
+	}
+	if l, held := m.locks[key]; held && now.Before(l.expires) {
+		return nil, false, nil
+	}
+	m.nextID++
+	id := m.nextID
+	m.locks[key] = memLock{id: id, expires: now.Add(ttl)}
+	var released atomic.Bool
+	release := func() {
+		if released.Swap(true) {
+			return
+		}
+		m.mu.Lock()
+		if l, held := m.locks[key]; held && l.id == id {
+			delete(m.locks, key)
+		}
+		m.mu.Unlock()
+	}
+	return release, true, nil
+}
+
+// Allow implements Store with a fixed window per key.
+func (m *MemoryStore) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return false, 0, err
+	}
+	if key == "" {
+		return false, 0, errNilKey
+	}
+	if limit <= 0 || window <= 0 {
+		return false, 0, errLimit
+	}
+	for {
+		// The first event of a window creates the counter with the
+		// window's expiry; later ones increment it, keeping the expiry.
+		if m.counters.Add(key, int64(1), window) == nil {
+			return true, 0, nil
+		}
+		n, err := m.counters.IncrementInt64(key, 1)
+		if err != nil {
+			continue // the window ended between Add and IncrementInt64
+		}
+		if n <= int64(limit) {
+			return true, 0, nil
+		}
+		_, expires, found := m.counters.GetWithExpiration(key)
+		if !found {
+			continue
+		}
+		return false, max(time.Until(expires), time.Millisecond), nil
+	}
+}
