@@ -1,0 +1,16 @@
+// Package hongbaoecho connects the hongbao middleware to the echo web
+// framework (v4). It is glue only: authentication, the red-packet handler
+// and every response body come from package middleware.
+//
+//	e := echo.New()
+//	e.POST("/hongbao/send", hongbaoecho.Handler(h), hongbaoecho.Auth(auth))
+//
+// Auth verifies the request's bearer JWT with a *middleware.Authenticator.
+// A request that fails is answered by the authenticator's ErrorHandler (by
+// default 401 with a WWW-Authenticate challenge and a JSON {code, message}
+// body) and the next handler is not called; no error is returned to echo,
+// so echo's HTTPErrorHandler does not write a second body. A request that
+// passes carries the verified middleware.User both in its context, where the
+// red-packet handler and middleware.UserFrom find it, and in the
+// echo.Context under UserKey, where User finds it.
+package hongbaoecho

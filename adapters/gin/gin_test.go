@@ -1,0 +1,153 @@
+package hongbaogin_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	hongbaogin "github.com/hongbao-go/hongbao/adapters/gin"
+	"github.com/hongbao-go/hongbao/adapters/internal/adaptertest"
+	"github.com/hongbao-go/hongbao/middleware"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode)
+	os.Exit(m.Run())
+}
+
+const openID = "oGinUser_0001"
+
+// serve starts a gin router with the claim route and a /me route that
+// reports the user as gin and the request context see it.
+func serve(t *testing.T, env *adaptertest.Env, auth *middleware.Authenticator) *httptest.Server {
+	t.Helper()
+	r := gin.New()
+	r.POST("/hongbao/send", hongbaogin.Auth(auth), hongbaogin.Handler(env.Handler))
+	r.GET("/me", hongbaogin.Auth(auth), func(c *gin.Context) {
+		u, ok := hongbaogin.User(c)
+		v, _ := c.Get(hongbaogin.UserKey)
+		fromCtx, ctxOK := middleware.UserFrom(c.Request.Context())
+		c.JSON(http.StatusOK, gin.H{
+			"ok": ok, "openid": u.OpenID,
+			"key": v.(middleware.User).OpenID,
+			"ctx": ctxOK, "ctx_openid": fromCtx.OpenID,
+		})
+	})
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestClaimAndRepeat(t *testing.T) {
+	env := adaptertest.New(t)
+	srv := serve(t, env, env.Auth)
+	tok := env.Token(t, openID)
+
+	resp, body := adaptertest.Do(t, http.MethodPost, srv.URL+"/hongbao/send", tok, `{}`)
+	first := env.CheckClaim(t, resp, body, openID)
+
+	resp, body = adaptertest.Do(t, http.MethodPost, srv.URL+"/hongbao/send", tok, "")
+	again := env.CheckClaim(t, resp, body, openID)
+	if again.Package != first.Package {
+		t.Errorf("repeat tap package %q, first %q", again.Package, first.Package)
+	}
+	if n := env.Sends(t, openID); n != 1 {
+		t.Errorf("host saw %d sends, want 1", n)
+	}
+}
+
+func TestNoToken(t *testing.T) {
+	env := adaptertest.New(t)
+	srv := serve(t, env, env.Auth)
+	resp, body := adaptertest.Do(t, http.MethodPost, srv.URL+"/hongbao/send", "", `{}`)
+	adaptertest.CheckUnauthorized(t, resp, body)
+	if n := len(env.Host.Requests()); n != 0 {
+		t.Errorf("the host saw %d calls", n)
+	}
+}
+
+func TestBadTokenStopsChain(t *testing.T) {
+	env := adaptertest.New(t)
+	srv := serve(t, env, env.Auth)
+	resp, body := adaptertest.Do(t, http.MethodPost, srv.URL+"/hongbao/send", env.Token(t, openID)+"x", `{}`)
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
+		t.Fatalf("status %d, WWW-Authenticate %q; body %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
+	}
+	if n := len(env.Host.Requests()); n != 0 {
+		t.Errorf("the host saw %d calls", n)
+	}
+}
+
+func TestUserInContexts(t *testing.T) {
+	env := adaptertest.New(t)
+	srv := serve(t, env, env.Auth)
+	resp, body := adaptertest.Do(t, http.MethodGet, srv.URL+"/me", env.Token(t, openID), "")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d; body %s", resp.StatusCode, body)
+	}
+	var got struct {
+		OK        bool   `json:"ok"`
+		OpenID    string `json:"openid"`
+		Key       string `json:"key"`
+		Ctx       bool   `json:"ctx"`
+		CtxOpenID string `json:"ctx_openid"`
+	}
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !got.OK || got.OpenID != openID || got.Key != openID || !got.Ctx || got.CtxOpenID != openID {
+		t.Errorf("got %+v, want the user %s everywhere", got, openID)
+	}
+}
+
+func TestUserWithoutAuth(t *testing.T) {
+	c, _ := gin.CreateTestContext(httptest.NewRecorder())
+	c.Request = httptest.NewRequest(http.MethodGet, "/", nil)
+	if _, ok := hongbaogin.User(c); ok {
+		t.Error("User reported a user on an unauthenticated request")
+	}
+	if _, ok := hongbaogin.User(nil); ok {
+		t.Error("User(nil) reported a user")
+	}
+}
+
+// The authenticator's own ErrorHandler answers, as with its Middleware.
+func TestCustomErrorHandler(t *testing.T) {
+	env := adaptertest.New(t)
+	key, err := middleware.HMACKey("", []byte("another-secret-of-at-least-32-bytes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := middleware.NewAuthenticator(middleware.AuthConfig{
+		Keys: []middleware.Key{key},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			middleware.WriteError(w, http.StatusTeapot, "custom", middleware.ErrorCode(err))
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, env, auth)
+	resp, body := adaptertest.Do(t, http.MethodPost, srv.URL+"/hongbao/send", "", `{}`)
+	if resp.StatusCode != http.StatusTeapot {
+		t.Fatalf("status %d, want 418; body %s", resp.StatusCode, body)
+	}
+}
+
+// A user that another gin middleware stored under UserKey reaches the
+// handler.
+func TestHandlerTakesUserFromGinContext(t *testing.T) {
+	env := adaptertest.New(t)
+	r := gin.New()
+	r.POST("/hongbao/send", func(c *gin.Context) {
+		c.Set(hongbaogin.UserKey, middleware.User{OpenID: openID, Subject: openID})
+	}, hongbaogin.Handler(env.Handler))
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	resp, body := adaptertest.Do(t, http.MethodPost, srv.URL+"/hongbao/send", "", "")
+	env.CheckClaim(t, resp, body, openID)
+}

@@ -1,0 +1,221 @@
+// Package adaptertest is the test bed shared by the adapter tests: a fake
+// platform over mutual TLS, a hongbao.Client, an Authenticator with an HS256
+// secret, the red-packet handler, and checks of its answers.
+package adaptertest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/signer"
+	"github.com/hongbao-go/hongbao/transport"
+	"github.com/hongbao-go/hongbao/transport/wxpaytest"
+)
+
+// Campaign is the grant key of the test policy, which grants every user
+// one red packet of Amount fen.
+const (
+	Campaign = "adapter-test"
+	Amount   = 150
+)
+
+// Env is one test bed.
+type Env struct {
+	Host    *wxpaytest.Server
+	Client  *hongbao.Client
+	Auth    *middleware.Authenticator
+	Handler http.Handler
+	secret  []byte
+}
+
+// New builds an Env whose parts are closed in t.Cleanup.
+func New(t testing.TB) *Env {
+	t.Helper()
+	host := wxpaytest.Start(t, wxpaytest.Options{})
+	client, err := hongbao.New(hongbao.Config{
+		AppID: host.AppID,
+		Transport: transport.Config{
+			MchID:     host.MchID,
+			APIKey:    host.APIKey,
+			CertPEM:   host.ClientCertPEM(),
+			KeyPEM:    host.ClientKeyPEM(),
+			RootCAPEM: host.CACertPEM(),
+			BaseURL:   host.URL,
+		},
+		BillnoKey: []byte("adapter-test-billno-key"),
+		Retry:     hongbao.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := []byte("adapter-test-secret-of-32-bytes!")
+	key, err := middleware.HMACKey("", secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := middleware.NewAuthenticator(middleware.AuthConfig{Keys: []middleware.Key{key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := middleware.NewHandler(middleware.HandlerConfig{
+		Client: client,
+		Policy: middleware.PolicyFunc(func(context.Context, middleware.User, []byte) (middleware.Grant, error) {
+			return middleware.Grant{
+				Key:      Campaign,
+				Amount:   Amount,
+				SendName: "adapter test",
+				Wishing:  "恭喜发财",
+				ActName:  "adapter test",
+				Remark:   "adapter test",
+			}, nil
+		}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Env{Host: host, Client: client, Auth: auth, Handler: h, secret: secret}
+}
+
+// Token returns an HS256 token for openID, valid for an hour.
+func (e *Env) Token(t testing.TB, openID string) string {
+	t.Helper()
+	now := time.Now()
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": openID,
+		"iat": now.Unix(),
+		"exp": now.Add(time.Hour).Unix(),
+	}).SignedString(e.secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Do sends method url with the bearer token (none when empty) and a JSON
+// body, and returns the response with its body read.
+func Do(t testing.TB, method, url, token, body string) (*http.Response, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+// CheckClaim checks a successful claim answer for openID: 200, exactly the
+// five fields of wx.sendBizRedPacket, a paySign that verifies over the raw
+// package of the packet the host paid. It returns the parsed answer.
+func (e *Env) CheckClaim(t testing.TB, resp *http.Response, body []byte, openID string) signer.BizRedPacket {
+	t.Helper()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, want 200; body %s", resp.StatusCode, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("Content-Type %q, want application/json", ct)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(body, &fields); err != nil {
+		t.Fatalf("body %s: %v", body, err)
+	}
+	for _, k := range []string{"timeStamp", "nonceStr", "package", "signType", "paySign"} {
+		if s, _ := fields[k].(string); s == "" {
+			t.Errorf("field %q missing or empty in %s", k, body)
+		}
+	}
+	if len(fields) != 5 {
+		t.Errorf("%d fields, want 5: %s", len(fields), body)
+	}
+	var p signer.BizRedPacket
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&p); err != nil {
+		t.Fatal(err)
+	}
+	billno, err := e.Client.Billno(Campaign, openID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkt, ok := e.Host.Packet(billno)
+	if !ok {
+		t.Fatalf("the host has no packet %s", billno)
+	}
+	if pkt.OpenID != openID || pkt.Amount != Amount {
+		t.Errorf("host packet for %s, %d fen; want %s, %d", pkt.OpenID, pkt.Amount, openID, Amount)
+	}
+	raw, err := url.PathUnescape(p.Package)
+	if err != nil {
+		t.Fatalf("package %q is not URL-encoded: %v", p.Package, err)
+	}
+	if raw != pkt.Package {
+		t.Errorf("package %q decodes to %q, the host paid %q", p.Package, raw, pkt.Package)
+	}
+	s, err := signer.New(e.Host.APIKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := s.SignWith(signer.MD5, map[string]string{
+		"appId":     e.Host.AppID,
+		"timeStamp": p.TimeStamp,
+		"nonceStr":  p.NonceStr,
+		"package":   raw,
+	})
+	if p.SignType != "MD5" || p.PaySign != want {
+		t.Errorf("signType %q paySign %q, want MD5 %q", p.SignType, p.PaySign, want)
+	}
+	return p
+}
+
+// CheckUnauthorized checks the answer to a request without a token: 401, a
+// Bearer challenge and the JSON error body.
+func CheckUnauthorized(t testing.TB, resp *http.Response, body []byte) {
+	t.Helper()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("status %d, want 401; body %s", resp.StatusCode, body)
+	}
+	if got := resp.Header.Get("WWW-Authenticate"); got != "Bearer" {
+		t.Errorf("WWW-Authenticate %q, want %q", got, "Bearer")
+	}
+	var e struct{ Code, Message string }
+	if err := json.Unmarshal(body, &e); err != nil || e.Code != "missing_token" || e.Message == "" {
+		t.Errorf("body %s, want {code: missing_token, message}", body)
+	}
+}
+
+// Sends returns how many sends of openID's bill number reached the host.
+func (e *Env) Sends(t testing.TB, openID string) int {
+	t.Helper()
+	billno, err := e.Client.Billno(Campaign, openID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.Host.Sends(billno)
+}

@@ -1,0 +1,363 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/transport"
+)
+
+// Environment variables. The table in README.md documents each one.
+const (
+	envAddr             = "HONGBAO_ADDR"
+	envRouter           = "HONGBAO_ROUTER"
+	envMchID            = "HONGBAO_MCH_ID"
+	envAppID            = "HONGBAO_APPID"
+	envAPIKey           = "HONGBAO_API_KEY"
+	envCertFile         = "HONGBAO_CERT_FILE"
+	envKeyFile          = "HONGBAO_KEY_FILE"
+	envP12File          = "HONGBAO_P12_FILE"
+	envP12Password      = "HONGBAO_P12_PASSWORD"
+	envBaseURL          = "HONGBAO_BASE_URL"
+	envCAFile           = "HONGBAO_CA_FILE"
+	envJWTSecret        = "HONGBAO_JWT_SECRET"
+	envJWTPublicKeyFile = "HONGBAO_JWT_PUBLIC_KEY_FILE"
+	envJWTIssuer        = "HONGBAO_JWT_ISSUER"
+	envJWTAudience      = "HONGBAO_JWT_AUDIENCE"
+	envAmount           = "HONGBAO_AMOUNT"
+	envSendName         = "HONGBAO_SEND_NAME"
+	envWishing          = "HONGBAO_WISHING"
+	envActName          = "HONGBAO_ACT_NAME"
+	envRemark           = "HONGBAO_REMARK"
+	envSceneID          = "HONGBAO_SCENE_ID"
+	envCampaign         = "HONGBAO_CAMPAIGN"
+	envBillnoKey        = "HONGBAO_BILLNO_KEY"
+)
+
+// Defaults of the optional variables.
+const (
+	defaultAddr     = "127.0.0.1:8080"
+	defaultRouter   = "nethttp"
+	defaultAmount   = 100 // fen: 1 yuan
+	defaultSendName = "hongbao"
+	defaultWishing  = "恭喜发财"
+	defaultActName  = "hongbao demo"
+	defaultRemark   = "thanks for trying hongbao"
+	defaultCampaign = "demo-campaign"
+)
+
+// routers are the accepted values of HONGBAO_ROUTER.
+var routers = []string{"nethttp", "chi", "gin", "echo"}
+
+// merchantVars only make sense with HONGBAO_MCH_ID: setting one of them in
+// demo mode is a mistake worth stopping for, not a silent fallback to the
+// fake platform.
+var merchantVars = []string{
+	envAppID, envAPIKey, envCertFile, envKeyFile, envP12File, envP12Password, envBaseURL, envCAFile,
+}
+
+// config is the validated configuration of one run.
+type config struct {
+	addr   string
+	router string
+	demo   bool // no HONGBAO_MCH_ID: pay through an in-process fake platform
+
+	// Merchant credentials (configured mode only).
+	mchID, appID, apiKey string
+	certFile, keyFile    string
+	p12File, p12Password string
+	baseURL              string
+	rootCAPEM            []byte
+
+	// JWT verification. In demo mode without a configured key, jwtKeys is
+	// empty and run generates a random secret.
+	jwtKeys                []middleware.Key
+	jwtIssuer, jwtAudience string
+
+	billnoKey []byte
+	grant     middleware.Grant // the campaign: the same grant for every user
+}
+
+// loadConfig reads and checks the environment. Every problem found is
+// reported, each naming the variable to fix.
+func loadConfig(getenv func(string) string) (*config, error) {
+	var problems []string
+	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
+	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+
+	c := &config{
+		addr:   get(envAddr),
+		router: strings.ToLower(get(envRouter)),
+		mchID:  get(envMchID),
+	}
+	if c.addr == "" {
+		c.addr = defaultAddr
+	}
+	if c.router == "" {
+		c.router = defaultRouter
+	}
+	if !slices.Contains(routers, c.router) {
+		bad("%s=%q is not one of %s", envRouter, c.router, strings.Join(routers, ", "))
+	}
+	c.demo = c.mchID == ""
+
+	// Merchant credentials.
+	if c.demo {
+		var set []string
+		for _, name := range merchantVars {
+			if getenv(name) != "" {
+				set = append(set, name)
+			}
+		}
+		if len(set) > 0 {
+			bad("%s is not set but %s %s: set %s to pay through the real platform, or unset them for the demo",
+				envMchID, strings.Join(set, ", "), plural(len(set), "is", "are"), envMchID)
+		}
+	} else {
+		c.loadMerchant(getenv, bad)
+	}
+
+	// JWT verification.
+	c.jwtIssuer, c.jwtAudience = get(envJWTIssuer), get(envJWTAudience)
+	secret, pubFile := getenv(envJWTSecret), get(envJWTPublicKeyFile)
+	switch {
+	case secret != "" && pubFile != "":
+		bad("set only one of %s and %s", envJWTSecret, envJWTPublicKeyFile)
+	case secret != "":
+		k, err := middleware.HMACKey("", []byte(secret))
+		if err != nil {
+			bad("%s is %d bytes; use a random secret of at least 32 bytes (HS256)", envJWTSecret, len(secret))
+		} else {
+			c.jwtKeys = []middleware.Key{k}
+		}
+	case pubFile != "":
+		pem, err := os.ReadFile(pubFile)
+		if err != nil {
+			bad("%s: %v", envJWTPublicKeyFile, err)
+			break
+		}
+		k, err := middleware.PublicKeyPEM("", pem)
+		if err != nil {
+			bad("%s=%q: %v", envJWTPublicKeyFile, pubFile, err)
+		} else {
+			c.jwtKeys = []middleware.Key{k}
+		}
+	case !c.demo:
+		bad("set %s (HS256, at least 32 bytes) or %s (PEM public key for RS256, ES256/384/512 or EdDSA) to verify the app's login tokens",
+			envJWTSecret, envJWTPublicKeyFile)
+	}
+
+	if v := getenv(envBillnoKey); v != "" {
+		if len(v) < hongbao.MinBillnoKeyLength {
+			bad("%s is %d bytes; use a random value of at least %d bytes, and keep it for the life of the campaign",
+				envBillnoKey, len(v), hongbao.MinBillnoKeyLength)
+		}
+		c.billnoKey = []byte(v)
+	}
+
+	// The campaign.
+	c.grant = middleware.Grant{
+		Key:      orDefault(get(envCampaign), defaultCampaign),
+		Amount:   defaultAmount,
+		SendName: orDefault(get(envSendName), defaultSendName),
+		Wishing:  orDefault(get(envWishing), defaultWishing),
+		ActName:  orDefault(get(envActName), defaultActName),
+		Remark:   orDefault(get(envRemark), defaultRemark),
+	}
+	amountOK := true
+	if v := get(envAmount); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			bad("%s=%q is not a positive whole number of fen (100 fen = 1 yuan)", envAmount, v)
+			amountOK = false
+		} else {
+			c.grant.Amount = n
+		}
+	}
+	sceneOK := true
+	if v := get(envSceneID); v != "" {
+		s, err := hongbao.ParseScene(v)
+		if err != nil {
+			bad("%s=%q is not a known scene: use one of PRODUCT_1 .. PRODUCT_8", envSceneID, v)
+			sceneOK = false
+		} else {
+			c.grant.Scene = s
+		}
+	}
+	if amountOK && sceneOK {
+		if err := validateCampaign(c.grant); err != nil {
+			bad("%v", err)
+		}
+	}
+
+	if len(problems) > 0 {
+		if len(problems) == 1 {
+			return nil, errors.New("hongbao example: " + problems[0])
+		}
+		return nil, errors.New("hongbao example: the configuration has problems:\n  - " + strings.Join(problems, "\n  - "))
+	}
+	return c, nil
+}
+
+// loadMerchant reads the merchant variables of configured mode.
+func (c *config) loadMerchant(getenv func(string) string, bad func(string, ...any)) {
+	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	c.appID = get(envAppID)
+	if c.appID == "" {
+		bad("%s (the mini program's appid) is required with %s", envAppID, envMchID)
+	}
+	c.apiKey = getenv(envAPIKey)
+	switch n := len(c.apiKey); {
+	case n == 0:
+		bad("%s (the APIv2 key from the merchant console) is required with %s", envAPIKey, envMchID)
+	case n != 32:
+		bad("%s is %d bytes; the APIv2 key is exactly 32 bytes", envAPIKey, n)
+	}
+
+	c.certFile, c.keyFile, c.p12File = get(envCertFile), get(envKeyFile), get(envP12File)
+	c.p12Password = getenv(envP12Password)
+	pemSource := c.certFile != "" || c.keyFile != ""
+	switch {
+	case pemSource && c.p12File != "":
+		bad("set either %s and %s, or %s, not both", envCertFile, envKeyFile, envP12File)
+	case pemSource && (c.certFile == "" || c.keyFile == ""):
+		bad("%s and %s go together (apiclient_cert.pem and apiclient_key.pem)", envCertFile, envKeyFile)
+	case pemSource:
+		fileExists(envCertFile, c.certFile, bad)
+		fileExists(envKeyFile, c.keyFile, bad)
+	case c.p12File != "":
+		fileExists(envP12File, c.p12File, bad)
+	default:
+		bad("the merchant certificate is required: set %s and %s (apiclient_cert.pem, apiclient_key.pem) or %s (apiclient_cert.p12)",
+			envCertFile, envKeyFile, envP12File)
+	}
+	if c.p12Password != "" && c.p12File == "" {
+		bad("%s is set without %s", envP12Password, envP12File)
+	}
+
+	c.baseURL = get(envBaseURL)
+	if c.baseURL == "" {
+		c.baseURL = transport.DefaultBaseURL
+	} else if !strings.HasPrefix(c.baseURL, "https://") {
+		bad("%s=%q must be an https URL", envBaseURL, c.baseURL)
+	}
+	if f := get(envCAFile); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			bad("%s: %v", envCAFile, err)
+		} else if !strings.Contains(string(b), "-----BEGIN CERTIFICATE-----") {
+			bad("%s=%q holds no PEM certificate", envCAFile, f)
+		} else {
+			c.rootCAPEM = b
+		}
+	}
+}
+
+func fileExists(name, path string, bad func(string, ...any)) {
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		bad("%s: %v", name, err)
+	case st.IsDir():
+		bad("%s=%q is a directory, not a file", name, path)
+	}
+}
+
+// validateCampaign checks the grant as the platform would, with a dummy bill
+// number and openid, so that a bad amount or text stops the server at
+// start-up instead of failing every claim.
+func validateCampaign(g middleware.Grant) error {
+	req := hongbao.SendRequest{
+		Billno:   "1900000109000000000000000000",
+		OpenID:   "oCampaignCheck",
+		Amount:   g.Amount,
+		SendName: g.SendName,
+		Wishing:  g.Wishing,
+		ActName:  g.ActName,
+		Remark:   g.Remark,
+		Scene:    g.Scene,
+	}
+	err := req.Validate()
+	if err == nil {
+		return nil
+	}
+	var ve *hongbao.ValidationError
+	if !errors.As(err, &ve) {
+		return fmt.Errorf("the campaign is invalid: %w", err)
+	}
+	switch ve.Field {
+	case "total_amount":
+		return fmt.Errorf("%s: %w", envAmount, err)
+	case "scene_id":
+		return fmt.Errorf("%s=%d needs %s (amounts outside %d..%d fen require a scene), or choose an amount in that range: %w",
+			envAmount, g.Amount, envSceneID, hongbao.MinAmountWithoutScene, hongbao.MaxAmountWithoutScene, err)
+	case "send_name":
+		return fmt.Errorf("%s: %w", envSendName, err)
+	case "wishing":
+		return fmt.Errorf("%s: %w", envWishing, err)
+	case "act_name":
+		return fmt.Errorf("%s: %w", envActName, err)
+	case "remark":
+		return fmt.Errorf("%s: %w", envRemark, err)
+	}
+	return fmt.Errorf("the campaign is invalid: %w", err)
+}
+
+// clientConfig is the hongbao.Config of configured mode.
+func (c *config) clientConfig() hongbao.Config {
+	return hongbao.Config{
+		AppID: c.appID,
+		Transport: transport.Config{
+			MchID:       c.mchID,
+			APIKey:      c.apiKey,
+			CertFile:    c.certFile,
+			KeyFile:     c.keyFile,
+			P12File:     c.p12File,
+			P12Password: c.p12Password,
+			RootCAPEM:   c.rootCAPEM,
+			BaseURL:     c.baseURL,
+		},
+		BillnoKey: c.billnoKey,
+	}
+}
+
+// explainClientError names the variables behind an error of hongbao.New.
+func (c *config) explainClientError(err error) error {
+	if c.demo {
+		return fmt.Errorf("hongbao example: the demo client: %w", err)
+	}
+	files := fmt.Sprintf("%s and %s", envCertFile, envKeyFile)
+	if c.p12File != "" {
+		files = fmt.Sprintf("%s and %s (default: the mch id)", envP12File, envP12Password)
+	}
+	switch {
+	case errors.Is(err, transport.ErrKeyMismatch):
+		return fmt.Errorf("hongbao example: the merchant certificate and its private key do not match (check %s): %w", files, err)
+	case errors.Is(err, transport.ErrCertCN):
+		return fmt.Errorf("hongbao example: the merchant certificate belongs to another merchant than %s=%s (check %s): %w",
+			envMchID, c.mchID, files, err)
+	case errors.Is(err, transport.ErrCertExpired):
+		return fmt.Errorf("hongbao example: the merchant certificate is not valid now; download a new one from the merchant console (%s): %w", files, err)
+	}
+	return fmt.Errorf("hongbao example: the merchant configuration is invalid (check %s): %w", files, err)
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -1,0 +1,228 @@
+// Command example is a complete red-packet server: a mini program POSTs to
+// /hongbao/send with its login JWT and gets back the parameters of
+// wx.sendBizRedPacket.
+//
+// Without configuration it runs a demo: red packets are paid by an
+// in-process fake of the WeChat Pay host (transport/wxpaytest), tokens are
+// verified with a random secret, and a ready-to-use token and curl command
+// are printed:
+//
+//	go run ./example
+//
+// With HONGBAO_MCH_ID and the other merchant variables set it pays real red
+// packets; README.md lists every variable. HONGBAO_ROUTER chooses the HTTP
+// router: nethttp (default), chi, gin or echo.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/transport"
+	"github.com/hongbao-go/hongbao/transport/wxpaytest"
+)
+
+const (
+	claimPath = "/hongbao/send"
+	// demoOpenID is the user of the printed demo token.
+	demoOpenID = "oDemoUser_hongbao_example_01"
+	// shutdownTimeout bounds the wait for claims in progress at shutdown.
+	shutdownTimeout = 30 * time.Second
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// run starts the server described by the environment (read through getenv)
+// and serves until ctx ends, then shuts down gracefully. Start-up messages
+// and logs go to stdout. Once the server listens, its address (host:port)
+// is sent on ready, when ready is not nil. Configuration mistakes are
+// returned before anything listens.
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer, ready chan<- string) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stdout, nil))
+
+	// The platform: the real one, or an in-process fake.
+	var hcfg hongbao.Config
+	if cfg.demo {
+		fake, err := wxpaytest.NewServer(wxpaytest.Options{})
+		if err != nil {
+			return fmt.Errorf("hongbao example: starting the demo platform: %w", err)
+		}
+		defer fake.Close()
+		hcfg = hongbao.Config{
+			AppID: fake.AppID,
+			Transport: transport.Config{
+				MchID:     fake.MchID,
+				APIKey:    fake.APIKey,
+				CertPEM:   fake.ClientCertPEM(),
+				KeyPEM:    fake.ClientKeyPEM(),
+				RootCAPEM: fake.CACertPEM(),
+				BaseURL:   fake.URL,
+			},
+			BillnoKey: cfg.billnoKey,
+		}
+		fmt.Fprintf(stdout, "hongbao example: DEMO MODE (%s is not set): red packets are paid by an in-process fake WeChat Pay host at %s; no money moves.\n",
+			envMchID, fake.URL)
+	} else {
+		hcfg = cfg.clientConfig()
+		fmt.Fprintf(stdout, "hongbao example: paying real red packets as merchant %s, appid %s, through %s\n",
+			cfg.mchID, cfg.appID, cfg.baseURL)
+		if cfg.billnoKey == nil {
+			fmt.Fprintf(stdout, "hongbao example: warning: %s is not set; bill numbers are derived from the API key, so rotating the key would let every user claim again\n",
+				envBillnoKey)
+		}
+	}
+	hcfg.Logger = logger
+	hcfg.Transport.Logger = logger
+	client, err := hongbao.New(hcfg)
+	if err != nil {
+		return cfg.explainClientError(err)
+	}
+
+	// Token verification: the configured key, or a random demo secret.
+	keys := cfg.jwtKeys
+	var demoSecret []byte
+	if len(keys) == 0 {
+		demoSecret = make([]byte, 32)
+		if _, err := rand.Read(demoSecret); err != nil {
+			return fmt.Errorf("hongbao example: generating the demo JWT secret: %w", err)
+		}
+		k, err := middleware.HMACKey("", demoSecret)
+		if err != nil {
+			return fmt.Errorf("hongbao example: %w", err)
+		}
+		keys = []middleware.Key{k}
+	}
+	auth, err := middleware.NewAuthenticator(middleware.AuthConfig{
+		Keys:     keys,
+		Issuer:   cfg.jwtIssuer,
+		Audience: cfg.jwtAudience,
+	})
+	if err != nil {
+		return fmt.Errorf("hongbao example: %w", err)
+	}
+
+	// The campaign: every user may claim one red packet of cfg.grant. The
+	// grant key is the campaign, so a repeat tap derives the same bill
+	// number and can never pay twice. Nothing is read from the request.
+	grant := cfg.grant
+	policy := middleware.PolicyFunc(func(context.Context, middleware.User, []byte) (middleware.Grant, error) {
+		return grant, nil
+	})
+	handler, err := middleware.NewHandler(middleware.HandlerConfig{
+		Client: client,
+		Policy: policy,
+		Store:  middleware.NewMemoryStore(),
+		Logger: logger,
+	})
+	if err != nil {
+		return fmt.Errorf("hongbao example: %w", err)
+	}
+
+	mode := "configured"
+	if cfg.demo {
+		mode = "demo"
+	}
+	router, err := newRouter(cfg.router, auth, handler, indexHandler(mode, cfg.router))
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("hongbao example: listening on %s (set %s to another address): %w", cfg.addr, envAddr, err)
+	}
+	addr := ln.Addr().String()
+	srv := &http.Server{
+		Handler:           router,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// A claim may wait for the platform through retries.
+		WriteTimeout: 2 * time.Minute,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:  func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+
+	url := "http://" + addr + claimPath
+	fmt.Fprintf(stdout, "hongbao example: router %s, listening on http://%s (claim route: POST %s)\n", cfg.router, addr, claimPath)
+	if demoSecret != nil {
+		token, exp, err := demoToken(demoSecret, cfg.jwtIssuer, cfg.jwtAudience)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("hongbao example: signing the demo token: %w", err)
+		}
+		fmt.Fprintf(stdout, "demo token (HS256, sub=%s, expires %s):\n%s\n", demoOpenID, exp.Format(time.RFC3339), token)
+		fmt.Fprintf(stdout, "claim a red packet:\ncurl -i -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{}' %s\n", token, url)
+	} else {
+		fmt.Fprintf(stdout, "claim a red packet with a token from your app's login flow:\ncurl -i -X POST -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{}' %s\n", url)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		select {
+		case ready <- addr:
+		case <-ctx.Done():
+		}
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("hongbao example: serving: %w", err)
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(stdout, "hongbao example: shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("hongbao example: shutting down: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("hongbao example: serving: %w", err)
+	}
+	return nil
+}
+
+// demoToken signs a token for demoOpenID, valid for 24 hours.
+func demoToken(secret []byte, issuer, audience string) (string, time.Time, error) {
+	now := time.Now()
+	exp := now.Add(24 * time.Hour)
+	claims := jwt.MapClaims{
+		"sub": demoOpenID,
+		"iat": now.Unix(),
+		"exp": exp.Unix(),
+	}
+	if issuer != "" {
+		claims["iss"] = issuer
+	}
+	if audience != "" {
+		claims["aud"] = audience
+	}
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
+	return token, exp, err
+}
