@@ -51,11 +51,11 @@ func newClient(t *testing.T, s *wxpaytest.Server, edit ...func(*hongbao.Config))
 	cfg := hongbao.Config{
 		AppID: s.AppID,
 		Transport: transport.Config{
-			MchID:        s.MchID,
-			APIKey:       s.APIKey,
-			Certificate:  &cert,
-			ExtraRootCAs: s.RootCAs(),
-			BaseURL:      s.URL,
+			MchID:       s.MchID,
+			APIKey:      s.APIKey,
+			Certificate: &cert,
+			RootCAs:     s.RootCAs(),
+			BaseURL:     s.URL,
 		},
 		Retry:     fastRetry(),
 		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -414,7 +414,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	for name, edit := range cases {
 		t.Run(name, func(t *testing.T) {
 			cert := s.ClientCertificate()
-			cfg := hongbao.Config{AppID: s.AppID, Transport: transport.Config{MchID: s.MchID, APIKey: s.APIKey, Certificate: &cert, ExtraRootCAs: s.RootCAs(), BaseURL: s.URL}}
+			cfg := hongbao.Config{AppID: s.AppID, Transport: transport.Config{MchID: s.MchID, APIKey: s.APIKey, Certificate: &cert, RootCAs: s.RootCAs(), BaseURL: s.URL}}
 			edit(&cfg)
 			c, err := hongbao.New(cfg)
 			if err == nil || c != nil {

@@ -29,7 +29,7 @@ func ExampleNewHandler() {
 	client, err := hongbao.New(hongbao.Config{
 		AppID: host.AppID,
 		Transport: transport.Config{MchID: host.MchID, APIKey: host.APIKey, Certificate: &cert,
-			ExtraRootCAs: host.RootCAs(), BaseURL: host.URL},
+			RootCAs: host.RootCAs(), BaseURL: host.URL},
 		BillnoKey: []byte("a stable secret of 16+ bytes"),
 	})
 	if err != nil {

@@ -69,11 +69,11 @@ func newTestClient(t testing.TB, host *wxpaytest.Server, logger *slog.Logger) *h
 	c, err := hongbao.New(hongbao.Config{
 		AppID: host.AppID,
 		Transport: transport.Config{
-			MchID:        host.MchID,
-			APIKey:       host.APIKey,
-			Certificate:  &cert,
-			ExtraRootCAs: host.RootCAs(),
-			BaseURL:      host.URL,
+			MchID:       host.MchID,
+			APIKey:      host.APIKey,
+			Certificate: &cert,
+			RootCAs:     host.RootCAs(),
+			BaseURL:     host.URL,
 		},
 		Retry: hongbao.RetryPolicy{
 			Attempts:        testAttempts,
@@ -675,7 +675,7 @@ func TestHandlerProcessingThenFailed(t *testing.T) {
 	cert := host.ClientCertificate()
 	client, err := hongbao.New(hongbao.Config{
 		AppID:     host.AppID,
-		Transport: transport.Config{MchID: host.MchID, APIKey: host.APIKey, Certificate: &cert, ExtraRootCAs: host.RootCAs(), BaseURL: host.URL},
+		Transport: transport.Config{MchID: host.MchID, APIKey: host.APIKey, Certificate: &cert, RootCAs: host.RootCAs(), BaseURL: host.URL},
 		Retry:     hongbao.RetryPolicy{Attempts: 2, BaseDelay: time.Millisecond, ProcessingDelay: time.Second},
 		BillnoKey: testBillnoKey,
 	})
