@@ -87,11 +87,11 @@ type Config struct {
 	// err_code, duration). Nil means silent. Keys, signatures and sign
 	// inputs are never logged.
 	Logger *slog.Logger
-	// BillnoKey keys the bill number derivation (Client.Billno), at least
-	// 16 bytes. Keep it stable for the life of the campaigns: a new key
-	// gives new numbers. When empty it is derived from the APIv2 key, so
-	// rotating the API key would change every number: set it explicitly
-	// in production.
+	// BillnoKey keys the bill number derivation (Client.Billno): required,
+	// at least 16 random bytes, the same on every replica, and stable for
+	// the life of the campaigns, since a new key gives new numbers and so
+	// lets every grant be paid again. It is deliberately not derived from
+	// the APIv2 key, which merchants rotate.
 	BillnoKey []byte
 	// PackageRule chooses the paySign rule of BizRedPacketParams; the
 	// default signs the raw package.
@@ -141,11 +141,8 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	key := cfg.BillnoKey
-	if len(key) == 0 {
-		key = []byte(s.SignWith(signer.HMACSHA256, map[string]string{"purpose": "hongbao billno key v1"}))
-	} else if len(key) < MinBillnoKeyLength {
-		return nil, fmt.Errorf("hongbao: BillnoKey must be at least %d bytes", MinBillnoKeyLength)
+	if len(cfg.BillnoKey) < MinBillnoKeyLength {
+		return nil, fmt.Errorf("hongbao: BillnoKey (the bill number key) must be set, at least %d bytes, and kept stable", MinBillnoKeyLength)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -164,7 +161,7 @@ func New(cfg Config) (*Client, error) {
 		signer:    s,
 		retry:     retry,
 		log:       log,
-		billnoKey: append([]byte(nil), key...),
+		billnoKey: append([]byte(nil), cfg.BillnoKey...),
 		rule:      cfg.PackageRule,
 		now:       now,
 	}, nil

@@ -409,12 +409,13 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		"no mch":           func(c *hongbao.Config) { c.Transport.MchID = "" },
 		"cn mismatch":      func(c *hongbao.Config) { c.Transport.MchID = "1900000999" },
 		"short billno key": func(c *hongbao.Config) { c.BillnoKey = []byte("short") },
+		"no billno key":    func(c *hongbao.Config) { c.BillnoKey = nil },
 		"negative retry":   func(c *hongbao.Config) { c.Retry.Attempts = -1 },
 	}
 	for name, edit := range cases {
 		t.Run(name, func(t *testing.T) {
 			cert := s.ClientCertificate()
-			cfg := hongbao.Config{AppID: s.AppID, Transport: transport.Config{MchID: s.MchID, APIKey: s.APIKey, Certificate: &cert, RootCAs: s.RootCAs(), BaseURL: s.URL}}
+			cfg := hongbao.Config{AppID: s.AppID, Transport: transport.Config{MchID: s.MchID, APIKey: s.APIKey, Certificate: &cert, RootCAs: s.RootCAs(), BaseURL: s.URL}, BillnoKey: testBillnoKey}
 			edit(&cfg)
 			c, err := hongbao.New(cfg)
 			if err == nil || c != nil {

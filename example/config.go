@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -153,12 +154,20 @@ func loadConfig(getenv func(string) string) (*config, error) {
 			envJWTSecret, envJWTPublicKeyFile)
 	}
 
-	if v := getenv(envBillnoKey); v != "" {
+	switch v := getenv(envBillnoKey); {
+	case v != "":
 		if len(v) < hongbao.MinBillnoKeyLength {
 			bad("%s is %d bytes; use a random value of at least %d bytes, and keep it for the life of the campaign",
 				envBillnoKey, len(v), hongbao.MinBillnoKeyLength)
 		}
 		c.billnoKey = []byte(v)
+	case c.demo:
+		// The demo's fake host and results live only as long as the
+		// process, so a key of its own is enough.
+		c.billnoKey = []byte(rand.Text())
+	default:
+		bad("set %s to a random value of at least %d bytes, the same on every replica, and keep it: bill numbers are derived from it, and a new key lets every user claim again",
+			envBillnoKey, hongbao.MinBillnoKeyLength)
 	}
 
 	// The campaign.

@@ -91,10 +91,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		hcfg = cfg.clientConfig()
 		fmt.Fprintf(stdout, "hongbao example: paying real red packets as merchant %s, appid %s, through %s\n",
 			cfg.mchID, cfg.appID, cfg.baseURL)
-		if cfg.billnoKey == nil {
-			fmt.Fprintf(stdout, "hongbao example: warning: %s is not set; bill numbers are derived from the API key, so rotating the key would let every user claim again\n",
-				envBillnoKey)
-		}
 	}
 	hcfg.Logger = logger
 	hcfg.Transport.Logger = logger

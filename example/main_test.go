@@ -496,6 +496,8 @@ func TestBadConfiguration(t *testing.T) {
 			[]string{envAPIKey, "required"}},
 		{"billno key too short", func(e map[string]string) { e[envBillnoKey] = "short" },
 			[]string{envBillnoKey, "16 bytes"}},
+		{"no billno key", func(e map[string]string) { delete(e, envBillnoKey) },
+			[]string{envBillnoKey, "16 bytes", "every replica"}},
 		{"base url not https", func(e map[string]string) { e[envBaseURL] = "http://api.mch.weixin.qq.com" },
 			[]string{envBaseURL, "https"}},
 		{"unknown router", func(e map[string]string) { e[envRouter] = "gorilla" },
