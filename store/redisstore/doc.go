@@ -1,0 +1,75 @@
+// Package redisstore is a middleware.Store on Redis, for running the
+// red-packet handler on several replicas that share one Redis:
+//
+//	store, err := redisstore.NewFromURL(os.Getenv("HONGBAO_REDIS_URL"), redisstore.Options{})
+//	...
+//	h, err := middleware.NewHandler(middleware.HandlerConfig{Client: client, Policy: policy, Store: store})
+//
+// It uses github.com/redis/go-redis/v9; the core packages do not import
+// it, so applications without Redis do not depend on it. Any
+// redis.UniversalClient works (New): a single server, Sentinel failover or
+// Cluster (every command and script touches one key).
+//
+// # What it stores
+//
+// Three kinds of keys, all under Options.Prefix ("hongbao:" by default),
+// so that several applications can share one Redis database:
+//
+//	<prefix>result:<billno>   the JSON of a middleware.Result (bill number,
+//	                          openid, package, send_listid, amount, paid_at),
+//	                          SET ... EX ResultTTL (30 days by default)
+//	<prefix>lock:<billno>     the right to send that bill number: a random
+//	                          token, SET ... NX PX LockTTL (2 minutes by default)
+//	<prefix>rate:<openid>     a per-openid tap counter: INCR, PEXPIRE on the
+//	                          first tap of a window, in one Lua script
+//
+// A lock is released by a Lua compare-and-delete of its token, so a
+// holder whose lock expired never deletes the lock that another replica
+// took since. A rate-limit answer "not allowed" carries the counter's PTTL
+// as the Retry-After. No credential is stored: no API key, no JWT (the
+// paySign of each answer is computed afresh with the merchant key). A
+// result takes about 500 bytes of Redis memory for ResultTTL: about 0.5 GB
+// for a million red packets a month.
+//
+// Every failure of Redis is returned as an error, prefixed with the
+// package name ("redisstore: ..."), that never repeats the URL (which may
+// hold a password); a missing key is not an error (Result answers
+// ok=false). Each call is bounded by Options.Timeout (1 second by
+// default).
+//
+// # Behaviour under faults
+//
+// The Store makes taps cheaper and coalesces them across replicas; it is
+// not what makes a red packet paid once. That is the bill number: it is
+// derived from the grant's key and the openid, so every tap of one user on
+// one grant carries the same number on every replica and after any
+// restart, and the platform never pays one number twice (a repeat send
+// returns the first packet).
+//
+//   - Redis unreachable (down, network split, timeouts): every method
+//     returns an error, and the handler degrades to its own process, as
+//     middleware documents: results, rate limits and coalescing are kept
+//     in a private MemoryStore, a warning is logged for each failure, and
+//     a send goes ahead without the cross-replica lock. Taps still get
+//     answers. Two replicas may then send the same bill number at once;
+//     the platform pays it once and both answer the same package. How fast
+//     a dead Redis is noticed depends on Options.Timeout and the client's
+//     settings (see New); the client reconnects by itself once Redis is
+//     back.
+//   - A replica dying mid-send: its lock is never released, and expires
+//     after LockTTL. Until then taps on other replicas wait for it (up to
+//     WaitTimeout, then 503 "in_progress" with Retry-After); after it,
+//     the next tap takes the lock and sends the same bill number. If the
+//     dead replica's send had gone through, the platform answers with that
+//     packet; otherwise this send pays it. Either way it is paid once.
+//   - Redis restarted without persistence, flushed, or failed over to a
+//     replica that had not caught up: cached results, locks and counters
+//     are lost, but no safety. The next tap of a paid user finds no result
+//     and re-sends the same bill number; the platform answers with the
+//     first packet, which is stored again. A lost lock may let two replicas
+//     send at once, with the same outcome. Rate-limit windows restart.
+//
+// A value under a result key that is not a Result's JSON is reported as
+// an error (the handler then treats Redis as unavailable for that tap)
+// rather than as a miss.
+package redisstore

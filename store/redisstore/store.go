@@ -1,0 +1,303 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hongbao-go/hongbao/middleware"
+)
+
+// DefaultPrefix is the key prefix when Options.Prefix is empty.
+const DefaultPrefix = "hongbao:"
+
+// Key spaces under the prefix.
+const (
+	resultSpace = "result:"
+	lockSpace   = "lock:"
+	rateSpace   = "rate:"
+)
+
+// DefaultTimeout is the bound of one call when Options.Timeout is zero.
+const DefaultTimeout = time.Second
+
+// Options configures a Store.
+type Options struct {
+	// Prefix starts every key the Store writes, so that several
+	// applications (or several environments) can share one Redis
+	// database: keys are Prefix+"result:"+billno, Prefix+"lock:"+key and
+	// Prefix+"rate:"+key. It is used as given (end it with a separator
+	// such as ":"). Default DefaultPrefix, "hongbao:".
+	Prefix string
+	// Timeout bounds each call of the Store (a context deadline on top of
+	// the caller's), so that an unreachable Redis turns quickly into an
+	// error and the handler degrades instead of holding the tap. Every
+	// call is one command or one short script. Default DefaultTimeout (1
+	// second); negative is an error. See New for the client settings it
+	// depends on.
+	Timeout time.Duration
+}
+
+// Store is a middleware.Store on Redis. It is safe for concurrent use, and
+// any number of Stores (in one process or in many) with the same Prefix on
+// the same Redis share their results, locks and rate-limit counters.
+type Store struct {
+	client  redis.UniversalClient
+	prefix  string
+	timeout time.Duration
+	owned   bool // the client was created by NewFromURL: Close closes it
+}
+
+var _ middleware.Store = (*Store)(nil)
+
+// Lua scripts. Each touches one key, so they also run on Redis Cluster.
+var (
+	// releaseScript deletes the lock only while it still holds the
+	// releasing holder's token: a lock that expired and was taken by
+	// someone else is left alone.
+	releaseScript = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+	return redis.call("DEL", KEYS[1])
+end
+return 0
+`)
+
+	// allowScript counts one event and starts the window on the first
+	// one; it returns the count and the milliseconds left in the window.
+	// A counter found without an expiry (written by something else) gets
+	// one, so that it can never block a key forever.
+	allowScript = redis.NewScript(`
+local n = redis.call("INCR", KEYS[1])
+if n == 1 then
+	redis.call("PEXPIRE", KEYS[1], ARGV[1])
+end
+local ttl = redis.call("PTTL", KEYS[1])
+if ttl < 0 then
+	redis.call("PEXPIRE", KEYS[1], ARGV[1])
+	ttl = tonumber(ARGV[1])
+end
+return {n, ttl}
+`)
+)
+
+var (
+	errNilClient = errors.New("redisstore: the Redis client is nil")
+	errEmptyKey  = errors.New("redisstore: empty key")
+	errTTL       = errors.New("redisstore: ttl must be positive")
+	errLimit     = errors.New("redisstore: rate limit and window must be positive")
+	errTimeout   = errors.New("redisstore: Options.Timeout must not be negative")
+)
+
+// New returns a Store on client, which may be a *redis.Client, a
+// *redis.ClusterClient, a failover client or a *redis.Ring. The client
+// stays the caller's: Close does not close it.
+//
+// Options.Timeout bounds dialling and retries of any client, but reads and
+// writes on an open connection only when the client has
+// ContextTimeoutEnabled; otherwise its ReadTimeout and WriteTimeout (3
+// seconds by default) apply. Set ContextTimeoutEnabled, or short timeouts,
+// so that a Redis that stops answering is noticed quickly.
+func New(client redis.UniversalClient, opts Options) (*Store, error) {
+	if client == nil {
+		return nil, errNilClient
+	}
+	if opts.Timeout < 0 {
+		return nil, errTimeout
+	}
+	prefix := opts.Prefix
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	return &Store{client: client, prefix: prefix, timeout: timeout}, nil
+}
+
+// NewFromURL returns a Store on a new client for rawURL, in the syntax of
+// redis.ParseURL: "redis://[user:password@]host:port/db" or "rediss://..."
+// for TLS, with options such as "?dial_timeout=1s&max_retries=1" in the
+// query. The client honours context deadlines (ContextTimeoutEnabled).
+// Close closes it. No connection is made here; see Ping.
+//
+// Errors never repeat the URL, which may hold a password.
+func NewFromURL(rawURL string, opts Options) (*Store, error) {
+	o, err := redis.ParseURL(rawURL)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error quotes the whole URL, password included
+		}
+		return nil, fmt.Errorf("redisstore: invalid Redis URL: %w", err)
+	}
+	if opts.Timeout < 0 {
+		return nil, errTimeout
+	}
+	o.ContextTimeoutEnabled = true
+	s, err := New(redis.NewClient(o), opts)
+	if err != nil {
+		return nil, err
+	}
+	s.owned = true
+	return s, nil
+}
+
+// bound applies the Store's timeout to ctx.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// Prefix returns the key prefix in use.
+func (s *Store) Prefix() string { return s.prefix }
+
+// Client returns the Redis client.
+func (s *Store) Client() redis.UniversalClient { return s.client }
+
+// Ping checks that Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return wrap("ping", err)
+	}
+	return nil
+}
+
+// Close closes the client when NewFromURL created it; a client given to
+// New is left open for its owner to close.
+func (s *Store) Close() error {
+	if !s.owned {
+		return nil
+	}
+	if err := s.client.Close(); err != nil {
+		return wrap("close", err)
+	}
+	return nil
+}
+
+func (s *Store) resultKey(billno string) string { return s.prefix + resultSpace + billno }
+func (s *Store) lockKey(key string) string      { return s.prefix + lockSpace + key }
+func (s *Store) rateKey(key string) string      { return s.prefix + rateSpace + key }
+
+// Result implements middleware.Store with GET. A missing key is ok=false
+// with a nil error; a value that is not a Result's JSON is an error.
+func (s *Store) Result(ctx context.Context, billno string) (middleware.Result, bool, error) {
+	if billno == "" {
+		return middleware.Result{}, false, errEmptyKey
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	b, err := s.client.Get(ctx, s.resultKey(billno)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return middleware.Result{}, false, nil
+	}
+	if err != nil {
+		return middleware.Result{}, false, wrap("get result", err)
+	}
+	var r middleware.Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return middleware.Result{}, false, fmt.Errorf("redisstore: stored result is not valid JSON: %w", err)
+	}
+	return r, true, nil
+}
+
+// SaveResult implements middleware.Store with SET key json EX ttl (PX when
+// ttl is not a whole number of seconds).
+func (s *Store) SaveResult(ctx context.Context, billno string, r middleware.Result, ttl time.Duration) error {
+	if billno == "" {
+		return errEmptyKey
+	}
+	if ttl <= 0 {
+		return errTTL
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("redisstore: encoding result: %w", err)
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	if err := s.client.Set(ctx, s.resultKey(billno), b, atLeastMs(ttl)).Err(); err != nil {
+		return wrap("set result", err)
+	}
+	return nil
+}
+
+// TryLock implements middleware.Store with SET key token NX PX ttl, where
+// token is 128 random bits. release runs a compare-and-delete script: it
+// deletes the key only while it still holds this token. release is safe to
+// call more than once and after ttl; it has no context of its own (it is
+// bounded by Options.Timeout) and no error: a failed release is harmless,
+// the lock expires after ttl.
+func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	if key == "" {
+		return nil, false, errEmptyKey
+	}
+	if ttl <= 0 {
+		return nil, false, errTTL
+	}
+	rkey := s.lockKey(key)
+	token := rand.Text()
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	ok, err := s.client.SetNX(ctx, rkey, token, atLeastMs(ttl)).Result()
+	if err != nil {
+		return nil, false, wrap("lock", err)
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	var once sync.Once
+	release := func() {
+		once.Do(func() {
+			rctx, cancel := s.bound(context.Background())
+			defer cancel()
+			_ = releaseScript.Run(rctx, s.client, []string{rkey}, token).Err()
+		})
+	}
+	return release, true, nil
+}
+
+// Allow implements middleware.Store with a fixed window per key: one Lua
+// script runs INCR, PEXPIRE window when the count is 1, and PTTL, so the
+// counter always expires and concurrent calls from any number of replicas
+// count exactly.
+func (s *Store) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
+	if key == "" {
+		return false, 0, errEmptyKey
+	}
+	if limit <= 0 || window <= 0 {
+		return false, 0, errLimit
+	}
+	ms := atLeastMs(window).Milliseconds()
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	v, err := allowScript.Run(ctx, s.client, []string{s.rateKey(key)}, ms).Int64Slice()
+	if err != nil {
+		return false, 0, wrap("rate limit", err)
+	}
+	if len(v) != 2 {
+		return false, 0, fmt.Errorf("redisstore: rate limit: unexpected script reply of %d values", len(v))
+	}
+	if v[0] <= int64(limit) {
+		return true, 0, nil
+	}
+	return false, max(time.Duration(v[1])*time.Millisecond, time.Millisecond), nil
+}
+
+// atLeastMs rounds d up to a whole millisecond, the resolution of PX and
+// PEXPIRE.
+func atLeastMs(d time.Duration) time.Duration {
+	return (d + time.Millisecond - 1).Truncate(time.Millisecond)
+}
+
+func wrap(op string, err error) error {
+	return fmt.Errorf("redisstore: %s: %w", op, err)
+}
