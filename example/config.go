@@ -39,6 +39,7 @@ const (
 	envSceneID          = "HONGBAO_SCENE_ID"
 	envCampaign         = "HONGBAO_CAMPAIGN"
 	envBillnoKey        = "HONGBAO_BILLNO_KEY"
+	envRedisURL         = "HONGBAO_REDIS_URL"
 )
 
 // Defaults of the optional variables.
@@ -83,6 +84,7 @@ type config struct {
 
 	billnoKey []byte
 	grant     middleware.Grant // the campaign: the same grant for every user
+	redisURL  string           // empty: results, locks and rate limits in memory
 }
 
 // loadConfig reads and checks the environment. Every problem found is
@@ -93,9 +95,10 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
 
 	c := &config{
-		addr:   get(envAddr),
-		router: strings.ToLower(get(envRouter)),
-		mchID:  get(envMchID),
+		addr:     get(envAddr),
+		router:   strings.ToLower(get(envRouter)),
+		mchID:    get(envMchID),
+		redisURL: get(envRedisURL),
 	}
 	if c.addr == "" {
 		c.addr = defaultAddr

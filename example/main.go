@@ -32,6 +32,7 @@ import (
 
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/store/redisstore"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -129,10 +130,27 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	policy := middleware.PolicyFunc(func(context.Context, middleware.User, []byte) (middleware.Grant, error) {
 		return grant, nil
 	})
+	// The Store: in memory, or shared with other replicas through Redis.
+	var store middleware.Store = middleware.NewMemoryStore()
+	if cfg.redisURL != "" {
+		rs, err := redisstore.NewFromURL(cfg.redisURL, redisstore.Options{})
+		if err != nil {
+			return fmt.Errorf("hongbao example: %s: %w", envRedisURL, err)
+		}
+		defer rs.Close()
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = rs.Ping(pctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("hongbao example: %s: Redis does not answer: %w", envRedisURL, err)
+		}
+		store = rs
+		fmt.Fprintf(stdout, "hongbao example: results, locks and rate limits are shared through Redis (%s)\n", envRedisURL)
+	}
 	handler, err := middleware.NewHandler(middleware.HandlerConfig{
 		Client: client,
 		Policy: policy,
-		Store:  middleware.NewMemoryStore(),
+		Store:  store,
 		Logger: logger,
 	})
 	if err != nil {

@@ -543,3 +543,43 @@ func TestAddressInUse(t *testing.T) {
 		t.Errorf("run on a busy address: %v, want an error naming %s", err, envAddr)
 	}
 }
+
+// TestDemoRedis runs the demo on a real Redis when the test environment
+// provides one (.ci/run does), so two taps share the store.
+func TestDemoRedis(t *testing.T) {
+	url := os.Getenv("HONGBAO_TEST_REDIS_URL")
+	if url == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("HONGBAO_TEST_REDIS_URL is not set under CI")
+		}
+		t.Skip("set HONGBAO_TEST_REDIS_URL=redis://127.0.0.1:6379/0 to run the example on Redis")
+	}
+	base, out := start(t, map[string]string{envRedisURL: url, envCampaign: "redis-" + rand.Text()})
+	if !strings.Contains(out.String(), "shared through Redis") {
+		t.Errorf("Redis not announced:\n%s", out)
+	}
+	token := demoTokenOf(t, out.String())
+	resp, body := do(t, http.MethodPost, base+claimPath, token, `{}`)
+	first := checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey)
+	resp, body = do(t, http.MethodPost, base+claimPath, token, `{}`)
+	if again := checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey); again.Package != first.Package {
+		t.Errorf("repeat tap: package %q, first %q", again.Package, first.Package)
+	}
+}
+
+func TestRedisURLErrors(t *testing.T) {
+	for name, c := range map[string]struct{ url, want string }{
+		"malformed":   {"mysql://user:secret@127.0.0.1/0", "invalid Redis URL"},
+		"unreachable": {"redis://:secret@127.0.0.1:1/0?max_retries=-1&dial_timeout=200ms", "does not answer"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := startErr(t, map[string]string{envRedisURL: c.url})
+			if !strings.Contains(err.Error(), envRedisURL) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v", err)
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Fatalf("the password leaked: %v", err)
+			}
+		})
+	}
+}
