@@ -62,7 +62,9 @@
 // When the Store fails (a shared server down, say), the handler degrades to
 // this process: results, rate limits and coalescing are then kept in a
 // private MemoryStore, a warning is logged for each failure, and a send
-// goes ahead without the cross-replica lock. Two replicas may then send the
+// goes ahead without the cross-replica lock. After a failure the handler
+// leaves the Store alone for StoreRetryAfter (5 seconds), so taps during
+// an outage do not each wait for failing round trips. Two replicas may then send the
 // same bill number at once; the platform pays it once and both get the
 // same package.
 //

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hongbao-go/hongbao"
@@ -25,6 +26,8 @@ const (
 	DefaultResultTTL    = 30 * 24 * time.Hour
 	DefaultLockTTL      = 2 * time.Minute
 	DefaultWaitTimeout  = 20 * time.Second
+	// DefaultStoreRetryAfter is the default of HandlerConfig.StoreRetryAfter.
+	DefaultStoreRetryAfter = 5 * time.Second
 )
 
 // Retry-After hints of the 503 answers.
@@ -294,6 +297,11 @@ type HandlerConfig struct {
 	// the same bill number before answering 503 "in_progress".
 	// Default 20 seconds.
 	WaitTimeout time.Duration
+	// StoreRetryAfter is how long the handler keeps to this process after
+	// a Store failure before it tries the Store again, so that taps during
+	// an outage do not each wait for failing round trips. Default 5
+	// seconds.
+	StoreRetryAfter time.Duration
 	// Logger receives one record per tap (openid, billno, status, code,
 	// err_code, source, elapsed) and a warning per Store failure. Nil
 	// means silent. Keys and tokens are never logged.
@@ -319,6 +327,8 @@ type handler struct {
 	resultTTL   time.Duration
 	lockTTL     time.Duration
 	waitTimeout time.Duration
+	storeRetry  time.Duration
+	downUntil   atomic.Int64 // unix nanoseconds: until then, the Store is not used
 	log         *slog.Logger
 	onError     func(http.ResponseWriter, *http.Request, error)
 	now         func() time.Time
@@ -339,7 +349,7 @@ func NewHandler(cfg HandlerConfig) (http.Handler, error) {
 		return nil, errors.New("middleware: HandlerConfig.Policy is a nil PolicyFunc")
 	}
 	if cfg.MaxBodyBytes < 0 || cfg.RateWindow < 0 || cfg.ClaimWindow < 0 || cfg.ResultTTL < 0 ||
-		cfg.LockTTL < 0 || cfg.WaitTimeout < 0 {
+		cfg.LockTTL < 0 || cfg.WaitTimeout < 0 || cfg.StoreRetryAfter < 0 {
 		return nil, errors.New("middleware: HandlerConfig sizes and durations must not be negative")
 	}
 	h := &handler{
@@ -354,6 +364,7 @@ func NewHandler(cfg HandlerConfig) (http.Handler, error) {
 		resultTTL:   orDefault(cfg.ResultTTL, DefaultResultTTL),
 		lockTTL:     orDefault(cfg.LockTTL, DefaultLockTTL),
 		waitTimeout: orDefault(cfg.WaitTimeout, DefaultWaitTimeout),
+		storeRetry:  orDefault(cfg.StoreRetryAfter, DefaultStoreRetryAfter),
 		log:         cfg.Logger,
 		onError:     cfg.ErrorHandler,
 		now:         cfg.Now,
@@ -550,7 +561,7 @@ func (h *handler) logTap(ctx context.Context, t *tap, status int, code string, e
 // allow applies the per-openid rate limit, on the local store when the
 // shared one fails.
 func (h *handler) allow(ctx context.Context, openID string) (bool, time.Duration) {
-	ok, wait, err := h.store.Allow(ctx, openID, h.rateLimit, h.rateWindow)
+	ok, wait, err := h.shared().Allow(ctx, openID, h.rateLimit, h.rateWindow)
 	if err != nil {
 		h.storeFailed(ctx, "Allow", "", err)
 		ok, wait, _ = h.local.Allow(ctx, openID, h.rateLimit, h.rateWindow)
@@ -619,7 +630,7 @@ func (h *handler) send(base context.Context, req *hongbao.SendRequest) (Result, 
 	// Store calls of the flight end with it, even when a Store hangs.
 	ctx, cancel := context.WithTimeout(base, h.waitTimeout+h.lockTTL)
 	defer cancel()
-	release, ok, err := h.store.TryLock(ctx, billno, h.lockTTL)
+	release, ok, err := h.shared().TryLock(ctx, billno, h.lockTTL)
 	switch {
 	case err != nil:
 		h.storeFailed(ctx, "TryLock", billno, err)
@@ -677,7 +688,7 @@ func (h *handler) waitOther(ctx context.Context, billno string) (r Result, found
 			return Result{}, false, nil, e
 		case <-poll.C:
 		}
-		r, ok, err := h.store.Result(ctx, billno)
+		r, ok, err := h.shared().Result(ctx, billno)
 		if err != nil {
 			h.storeFailed(ctx, "Result", billno, err)
 			return Result{}, false, nil, nil
@@ -685,7 +696,7 @@ func (h *handler) waitOther(ctx context.Context, billno string) (r Result, found
 		if ok {
 			return r, true, nil, nil
 		}
-		rel, got, err := h.store.TryLock(ctx, billno, h.lockTTL)
+		rel, got, err := h.shared().TryLock(ctx, billno, h.lockTTL)
 		if err != nil {
 			h.storeFailed(ctx, "TryLock", billno, err)
 			return Result{}, false, nil, nil
@@ -700,13 +711,14 @@ func (h *handler) waitOther(ctx context.Context, billno string) (r Result, found
 // lookup finds a stored result, in the local store too (where results go
 // when the shared Store fails).
 func (h *handler) lookup(ctx context.Context, billno string) (Result, bool) {
-	r, ok, err := h.store.Result(ctx, billno)
+	st := h.shared()
+	r, ok, err := st.Result(ctx, billno)
 	if err != nil {
 		h.storeFailed(ctx, "Result", billno, err)
 	} else if ok {
 		return r, true
 	}
-	if h.store == Store(h.local) {
+	if st == Store(h.local) {
 		return Result{}, false
 	}
 	r, ok, _ = h.local.Result(ctx, billno)
@@ -717,16 +729,28 @@ func (h *handler) lookup(ctx context.Context, billno string) (Result, bool) {
 func (h *handler) save(base context.Context, billno string, r Result) {
 	ctx, cancel := context.WithTimeout(base, saveTimeout)
 	defer cancel()
-	if err := h.store.SaveResult(ctx, billno, r, h.resultTTL); err != nil {
+	if err := h.shared().SaveResult(ctx, billno, r, h.resultTTL); err != nil {
 		h.storeFailed(ctx, "SaveResult", billno, err)
 		_ = h.local.SaveResult(ctx, billno, r, h.resultTTL)
 	}
 }
 
+// shared returns the Store to use now: the configured one, or the local one
+// for StoreRetryAfter after the configured one failed.
+func (h *handler) shared() Store {
+	if until := h.downUntil.Load(); until != 0 && time.Now().UnixNano() < until {
+		return h.local
+	}
+	return h.store
+}
+
+// storeFailed logs a Store failure and keeps the handler to this process
+// for StoreRetryAfter.
 func (h *handler) storeFailed(ctx context.Context, op, billno string, err error) {
 	if ctx.Err() != nil {
 		return // the request ended: not the Store's fault
 	}
+	h.downUntil.Store(time.Now().Add(h.storeRetry).UnixNano())
 	h.log.LogAttrs(ctx, slog.LevelWarn, "hongbao: store unavailable, degrading to this process",
 		slog.String("op", op), slog.String("billno", billno), slog.String("error", err.Error()))
 }

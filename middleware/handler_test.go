@@ -972,6 +972,37 @@ func TestHandlerStoreDown(t *testing.T) {
 	if !strings.Contains(logs, "store unavailable") {
 		t.Error("no warning about the store")
 	}
+	// Within StoreRetryAfter, taps keep to this process: no more failing
+	// round trips to the store.
+	calls := fs.calls.Load()
+	for range 5 {
+		e.checkParams(t, e.tap(t, e.token, ""), billno)
+	}
+	if n := fs.calls.Load() - calls; n != 0 {
+		t.Errorf("%d store calls while it is marked down", n)
+	}
+}
+
+func TestHandlerStoreRetriedAfterOutage(t *testing.T) {
+	fs := &failingStore{}
+	e := newEnv(t, wxpaytest.Options{}, func(c *HandlerConfig) {
+		c.Store = fs
+		c.StoreRetryAfter = 50 * time.Millisecond
+	})
+	billno := e.billno(t, "spring-2026", testOpenID)
+	e.checkParams(t, e.tap(t, e.token, ""), billno)
+	calls := fs.calls.Load()
+	if calls != 1 {
+		t.Fatalf("%d store calls before the first failure marked it down, want 1", calls)
+	}
+	time.Sleep(60 * time.Millisecond)
+	e.checkParams(t, e.tap(t, e.token, ""), billno)
+	if fs.calls.Load() == calls {
+		t.Fatal("the store was not tried again after StoreRetryAfter")
+	}
+	if n := e.host.Sends(billno); n != 1 {
+		t.Fatalf("Sends = %d, want 1", n)
+	}
 }
 
 func TestHandlerReplicas(t *testing.T) {

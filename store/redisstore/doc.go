@@ -54,8 +54,10 @@
 //     answers. Two replicas may then send the same bill number at once;
 //     the platform pays it once and both answer the same package. How fast
 //     a dead Redis is noticed depends on Options.Timeout and the client's
-//     settings (see New); the client reconnects by itself once Redis is
-//     back.
+//     settings (see New); after a failure the handler leaves the Store
+//     alone for HandlerConfig.StoreRetryAfter (5 seconds), so only the
+//     first tap of that span waits for it. The client reconnects by
+//     itself once Redis is back.
 //   - A replica dying mid-send: its lock is never released, and expires
 //     after LockTTL. Until then taps on other replicas wait for it (up to
 //     WaitTimeout, then 503 "in_progress" with Retry-After); after it,

@@ -94,6 +94,9 @@ type replica struct {
 
 // replica starts one instance of the service: its own client, the given
 // Store, the handler behind a JWT Authenticator, its own HTTP server.
+// storeRetryAfter is the handlers' HandlerConfig.StoreRetryAfter.
+const storeRetryAfter = 100 * time.Millisecond
+
 func (w *world) replica(t *testing.T, name string, store middleware.Store, tweak func(*middleware.HandlerConfig)) *replica {
 	t.Helper()
 	client := w.newClient(t)
@@ -104,7 +107,10 @@ func (w *world) replica(t *testing.T, name string, store middleware.Store, tweak
 		}),
 		Store:     store,
 		RateLimit: -1,
-		Logger:    slog.New(w.logs),
+		// After a Store failure the handler keeps to its own process
+		// for this long; short, so the restart test sees Redis again.
+		StoreRetryAfter: storeRetryAfter,
+		Logger:          slog.New(w.logs),
 	}
 	if tweak != nil {
 		tweak(&cfg)
@@ -443,6 +449,7 @@ func TestRedisStoppedMidway(t *testing.T) {
 	eventually(t, 10*time.Second, "the stores never reached the restarted Redis", func() bool {
 		return storeA.Ping(context.Background()) == nil && storeB.Ping(context.Background()) == nil
 	})
+	time.Sleep(2 * storeRetryAfter) // the handlers try the Store again
 	for _, r := range []*replica{a, b} {
 		ans := tap(r, paidTok)
 		if ans.status != http.StatusOK || ans.pkg != paidPkg {
