@@ -3,6 +3,7 @@ package hongbao
 import (
 	"errors"
 	"fmt"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -97,8 +98,8 @@ func validateOpenID(field, id string) error {
 	return nil
 }
 
-// validateText checks a required text field: valid UTF-8, no control
-// characters, fewer than max characters (the platform counts a Chinese
+// validateText checks a required text field: valid UTF-8 that XML can
+// carry, no control characters (C0 or C1), fewer than max characters (the platform counts a Chinese
 // character as one).
 func validateText(field, v string, max int) error {
 	if v == "" {
@@ -109,8 +110,11 @@ func validateText(field, v string, max int) error {
 	}
 	n := 0
 	for _, c := range v {
-		if c < 0x20 || c == 0x7f {
+		if unicode.IsControl(c) {
 			return &ValidationError{field, "free of control characters"}
+		}
+		if c == 0xFFFE || c == 0xFFFF {
+			return &ValidationError{field, "free of the non-characters U+FFFE and U+FFFF"}
 		}
 		n++
 	}

@@ -58,6 +58,8 @@ func TestValidate(t *testing.T) {
 		{"remark empty", func(r *hongbao.SendRequest) { r.Remark = "" }, "remark"},
 		{"wishing control char", func(r *hongbao.SendRequest) { r.Wishing = "a\x00b" }, "wishing"},
 		{"wishing bad utf8", func(r *hongbao.SendRequest) { r.Wishing = "a\xffb" }, "wishing"},
+		{"act_name C1 control", func(r *hongbao.SendRequest) { r.ActName = "a\u0085b" }, "act_name"},
+		{"remark U+FFFE", func(r *hongbao.SendRequest) { r.Remark = "a\ufffeb" }, "remark"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
