@@ -105,7 +105,8 @@ type Config struct {
 type Client struct {
 	appID     string
 	mchID     string
-	base      string
+	sendURL   string // the transport's base URL + PathSendMiniProgramHB
+	queryURL  string // the transport's base URL + PathGetHBInfo
 	transport *transport.Transport
 	http      *http.Client
 	signer    *signer.Signer
@@ -152,10 +153,12 @@ func New(cfg Config) (*Client, error) {
 	if now == nil {
 		now = time.Now
 	}
+	base := strings.TrimRight(t.BaseURL(), "/")
 	return &Client{
 		appID:     cfg.AppID,
 		mchID:     cfg.Transport.MchID,
-		base:      strings.TrimRight(t.BaseURL(), "/"),
+		sendURL:   base + PathSendMiniProgramHB,
+		queryURL:  base + PathGetHBInfo,
 		transport: t,
 		http:      &http.Client{Transport: t},
 		signer:    s,
@@ -206,7 +209,7 @@ func (c *Client) SendMiniProgramHB(ctx context.Context, r *SendRequest) (*SendRe
 	if r.Scene != SceneNone {
 		params["scene_id"] = string(r.Scene)
 	}
-	doc, err := c.withRetry(ctx, "sendminiprogramhb", PathSendMiniProgramHB, r.Billno, params)
+	doc, err := c.withRetry(ctx, "sendminiprogramhb", c.sendURL, r.Billno, params)
 	if err != nil {
 		if err.ErrCode == "PROCESSING" {
 			return nil, c.afterProcessing(ctx, err)
@@ -268,7 +271,7 @@ func (c *Client) QueryHB(ctx context.Context, billno string) (*HBInfo, error) {
 	if err := validateBillno(billno); err != nil {
 		return nil, err
 	}
-	doc, qerr := c.withRetry(ctx, "gethbinfo", PathGetHBInfo, billno, map[string]string{
+	doc, qerr := c.withRetry(ctx, "gethbinfo", c.queryURL, billno, map[string]string{
 		"mch_billno": billno,
 		"appid":      c.appID,
 		"bill_type":  "MCHT",
@@ -338,10 +341,10 @@ func parseHBInfo(doc *xml.Document) (*HBInfo, error) {
 // withRetry sends one call until it succeeds, fails definitively, runs out
 // of attempts or ctx ends. Every attempt carries the same params, hence the
 // same mch_billno.
-func (c *Client) withRetry(ctx context.Context, op, path, billno string, params map[string]string) (*xml.Document, *Error) {
+func (c *Client) withRetry(ctx context.Context, op, url, billno string, params map[string]string) (*xml.Document, *Error) {
 	for attempt := 1; ; attempt++ {
 		start := c.now()
-		doc, err := c.attempt(ctx, op, path, billno, params)
+		doc, err := c.attempt(ctx, op, url, billno, params)
 		c.logAttempt(ctx, op, billno, attempt, start, err)
 		if err == nil {
 			return doc, nil
@@ -367,13 +370,19 @@ func (c *Client) withRetry(ctx context.Context, op, path, billno string, params 
 
 func (c *Client) logAttempt(ctx context.Context, op, billno string, attempt int, start time.Time, err *Error) {
 	level, code := slog.LevelInfo, "SUCCESS"
+	if err != nil {
+		level = slog.LevelWarn
+	}
+	if !c.log.Enabled(ctx, level) {
+		return
+	}
 	attrs := []slog.Attr{
 		slog.String("op", op),
 		slog.String("billno", billno),
 		slog.Int("attempt", attempt),
 	}
 	if err != nil {
-		level, code = slog.LevelWarn, err.ErrCode
+		code = err.ErrCode
 		if code == "" {
 			code = "NONE"
 		}
@@ -384,10 +393,10 @@ func (c *Client) logAttempt(ctx context.Context, op, billno string, attempt int,
 }
 
 // attempt sends the call once and classifies the outcome.
-func (c *Client) attempt(ctx context.Context, op, path, billno string, params map[string]string) (*xml.Document, *Error) {
+func (c *Client) attempt(ctx context.Context, op, url, billno string, params map[string]string) (*xml.Document, *Error) {
 	actx, cancel := context.WithTimeout(ctx, c.retry.AttemptTimeout)
 	defer cancel()
-	req, err := transport.NewRequest(actx, c.base+path, params)
+	req, err := transport.NewRequest(actx, url, params)
 	if err != nil {
 		return nil, &Error{Op: op, Billno: billno, Err: err}
 	}
