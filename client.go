@@ -340,8 +340,10 @@ func parseHBInfo(doc *xml.Document) (*HBInfo, error) {
 
 // withRetry sends one call until it succeeds, fails definitively, runs out
 // of attempts or ctx ends. Every attempt carries the same params, hence the
-// same mch_billno.
+// same mch_billno. Once an attempt's outcome is unknown, so is the call's:
+// a later FREQ_LIMIT, 4xx or refusal says nothing of that attempt.
 func (c *Client) withRetry(ctx context.Context, op, url, billno string, params map[string]string) (*xml.Document, *Error) {
+	unknown := false
 	for attempt := 1; ; attempt++ {
 		start := c.now()
 		doc, err := c.attempt(ctx, op, url, billno, params)
@@ -349,6 +351,8 @@ func (c *Client) withRetry(ctx context.Context, op, url, billno string, params m
 		if err == nil {
 			return doc, nil
 		}
+		unknown = unknown || err.Unknown
+		err.Unknown = unknown
 		if !err.Retryable || attempt >= c.retry.Attempts || ctx.Err() != nil {
 			if ctx.Err() != nil && err.Err == nil {
 				err.Err = ctx.Err()

@@ -154,6 +154,11 @@ func TestSendSuccess(t *testing.T) {
 	if info.Status != hongbao.StatusReceived || len(info.Received) != 1 || info.Received[0].OpenID != req.OpenID || info.Received[0].Amount != 100 || info.Received[0].ReceivedAt.IsZero() {
 		t.Fatalf("received info %+v", info)
 	}
+	// gethbinfo writes Beijing wall-clock times: parsed, they are the instants
+	// the host recorded, whatever the local time zone.
+	if p, _ := s.Packet(req.Billno); !info.SendTime.Equal(p.SentAt.Truncate(time.Second)) || !info.Received[0].ReceivedAt.Equal(p.ReceivedAt.Truncate(time.Second)) {
+		t.Fatalf("times %v, %v; the host recorded %v, %v", info.SendTime, info.Received[0].ReceivedAt, p.SentAt, p.ReceivedAt)
+	}
 }
 
 func TestSendScene(t *testing.T) {
@@ -452,5 +457,31 @@ func TestConcurrentSendsOfOneGrantPayOnce(t *testing.T) {
 		if p != pkgs[0] {
 			t.Fatal("two packages for one bill number")
 		}
+	}
+}
+
+// A retry that is refused after an attempt whose outcome is unknown does not
+// make the outcome known: the first attempt may have paid.
+func TestUnknownOutcomeSticksThroughRetries(t *testing.T) {
+	for name, later := range map[string]wxpaytest.Fault{
+		"FREQ_LIMIT": {ErrCode: "FREQ_LIMIT", Times: 3},
+		"400":        {Status: 400},
+		"NOTENOUGH":  {ErrCode: "NOTENOUGH"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := wxpaytest.Start(t, wxpaytest.Options{})
+			c, _ := newClient(t, s)
+			s.Inject(wxpaytest.Fault{DropAfter: true}) // paid, reply lost
+			s.Inject(later)
+			req := sendRequest(t, c, "g", "oUser0000000000000000000013")
+			_, err := c.SendMiniProgramHB(context.Background(), req)
+			var he *hongbao.Error
+			if !errors.As(err, &he) || !he.Unknown || !errors.Is(err, hongbao.ErrOutcomeUnknown) {
+				t.Fatalf("err = %v, want outcome unknown", err)
+			}
+			if p, ok := s.Packet(req.Billno); !ok || p.Status != string(hongbao.StatusSent) {
+				t.Fatal("the first attempt did not pay")
+			}
+		})
 	}
 }

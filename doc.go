@@ -33,7 +33,8 @@
 // status in Error.Status. Every other err_code, and any err_code this
 // package does not know, is definitive and returned at once.
 //
-// When retries run out with the outcome unknown, the error matches
+// When retries run out with the outcome unknown, or a retry is refused
+// after an attempt whose outcome was unknown, the error matches
 // ErrOutcomeUnknown and Error.Unknown is true: the payout may have
 // happened. Resend the SAME bill number later (it is safe, and returns the
 // package if the first send went through) or query it; never give up on it

@@ -35,7 +35,8 @@ var (
 	// or may not have paid: the same bill number must be sent again (or
 	// queried), never a new one.
 	ErrOutcomeUnknown = errors.New("hongbao: outcome unknown")
-	// ErrReturnFail matches a return_code=FAIL reply without an err_code.
+	// ErrReturnFail matches every return_code=FAIL reply; one that carries
+	// an err_code matches that code's sentinel too.
 	ErrReturnFail = errors.New("hongbao: return_code FAIL")
 )
 
@@ -80,6 +81,7 @@ type Error struct {
 	Retryable bool
 	// Unknown reports that the platform may have paid: resend the same
 	// bill number or query it; never pay it again under another number.
+	// It stays true when a later retry of the call failed otherwise.
 	Unknown bool
 	// Status is what gethbinfo said, when the client queried after
 	// PROCESSING; empty otherwise.

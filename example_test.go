@@ -37,14 +37,15 @@ func ExampleClient_SendMiniProgramHB() {
 		log.Fatal(err)
 	}
 
+	ctx := context.Background()
 	openid := "oxTWIuGaIt6gTKsQRLau2M0yL16E"
-	billno, err := client.Billno("lantern-festival-2026", openid)
+	billno, err := client.Billno("lantern-festival-2026", openid) // same inputs, same number
 	if err != nil {
 		log.Fatal(err)
 	}
 	var listIDs []string
 	for range 2 {
-		res, err := client.SendMiniProgramHB(context.Background(), &hongbao.SendRequest{
+		res, err := client.SendMiniProgramHB(ctx, &hongbao.SendRequest{
 			Billno:   billno,
 			OpenID:   openid,
 			Amount:   188, // fen
@@ -54,20 +55,25 @@ func ExampleClient_SendMiniProgramHB() {
 			Remark:   "猜越多得越多",
 		})
 		switch {
-		case errors.Is(err, hongbao.ErrOutcomeUnknown):
+		case errors.Is(err, hongbao.ErrOutcomeUnknown): // may have paid: resend the SAME billno later
 			log.Fatal("may have paid: resend the same bill number later: ", err)
+		case errors.Is(err, hongbao.ErrNotEnough): // top up the merchant balance
+			log.Fatal("top up the merchant balance: ", err)
 		case err != nil:
 			log.Fatal(err)
 		}
-		params, err := client.BizRedPacketParams(res)
+		params, err := client.BizRedPacketParams(res) // for wx.sendBizRedPacket
 		if err != nil {
 			log.Fatal(err)
 		}
 		fmt.Println(params.SignType, len(params.PaySign))
 		listIDs = append(listIDs, res.SendListID)
 	}
-	p, _ := host.Packet(billno)
-	fmt.Println("one payout:", listIDs[0] == listIDs[1], p.Amount, p.Status)
+	info, err := client.QueryHB(ctx, billno) // gethbinfo: Status, Received (hblist), times
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("one payout:", listIDs[0] == listIDs[1], info.Amount, info.Status)
 	// Output:
 	// MD5 32
 	// MD5 32

@@ -147,6 +147,9 @@ func TestErrorIs(t *testing.T) {
 	if !errors.Is(&hongbao.Error{ReturnCode: "FAIL"}, hongbao.ErrReturnFail) {
 		t.Error("ErrReturnFail")
 	}
+	if fail := (&hongbao.Error{ReturnCode: "FAIL", ErrCode: "SIGN_ERROR"}); !errors.Is(fail, hongbao.ErrReturnFail) || !errors.Is(fail, hongbao.ErrSign) {
+		t.Error("return_code FAIL with an err_code")
+	}
 	if errors.Is(&hongbao.Error{ErrCode: "SOMETHING_NEW"}, hongbao.ErrSystem) {
 		t.Error("unknown code matched")
 	}

@@ -220,9 +220,17 @@ func loadConfig(getenv func(string) string) (*config, error) {
 // loadMerchant reads the merchant variables of configured mode.
 func (c *config) loadMerchant(getenv func(string) string, bad func(string, ...any)) {
 	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	// The mch_id rule is the one bill numbers are derived under; deriving
+	// one with a dummy key checks it exactly.
+	if _, err := hongbao.DeriveBillno([]byte("mch_id format check"), c.mchID, "check", "check"); err != nil {
+		bad("%s: %v", envMchID, err)
+	}
 	c.appID = get(envAppID)
-	if c.appID == "" {
+	switch {
+	case c.appID == "":
 		bad("%s (the mini program's appid) is required with %s", envAppID, envMchID)
+	case len(c.appID) > 32:
+		bad("%s=%q is longer than 32 characters: it is the mini program's appid (wx...)", envAppID, c.appID)
 	}
 	c.apiKey = getenv(envAPIKey)
 	switch n := len(c.apiKey); {

@@ -24,6 +24,12 @@ function serverError(res) {
 }
 
 function claimRedPacket(token) {
+  // Check before claiming: a packet paid to a client that cannot open it
+  // waits 24 hours and goes back to the merchant.
+  if (!wx.canIUse('sendBizRedPacket')) {
+    showError('请升级微信后再领取 (base library 1.2.0+)');
+    return;
+  }
   wx.showLoading({ title: '领取中', mask: true });
   wx.request({
     url: CLAIM_URL,
