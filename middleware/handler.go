@@ -328,6 +328,7 @@ type handler struct {
 	lockTTL     time.Duration
 	waitTimeout time.Duration
 	storeRetry  time.Duration
+	saveTimeout time.Duration
 	downUntil   atomic.Int64 // unix nanoseconds: until then, the Store is not used
 	log         *slog.Logger
 	onError     func(http.ResponseWriter, *http.Request, error)
@@ -365,6 +366,7 @@ func NewHandler(cfg HandlerConfig) (http.Handler, error) {
 		lockTTL:     orDefault(cfg.LockTTL, DefaultLockTTL),
 		waitTimeout: orDefault(cfg.WaitTimeout, DefaultWaitTimeout),
 		storeRetry:  orDefault(cfg.StoreRetryAfter, DefaultStoreRetryAfter),
+		saveTimeout: saveTimeout,
 		log:         cfg.Logger,
 		onError:     cfg.ErrorHandler,
 		now:         cfg.Now,
@@ -725,13 +727,15 @@ func (h *handler) lookup(ctx context.Context, billno string) (Result, bool) {
 	return r, ok
 }
 
-// save stores r, locally when the shared Store fails.
+// save stores r, locally when the shared Store fails. base is never
+// canceled: a SaveResult that runs out of saveTimeout is the Store's
+// failure, and the local copy must not inherit the expired deadline.
 func (h *handler) save(base context.Context, billno string, r Result) {
-	ctx, cancel := context.WithTimeout(base, saveTimeout)
+	ctx, cancel := context.WithTimeout(base, h.saveTimeout)
 	defer cancel()
 	if err := h.shared().SaveResult(ctx, billno, r, h.resultTTL); err != nil {
-		h.storeFailed(ctx, "SaveResult", billno, err)
-		_ = h.local.SaveResult(ctx, billno, r, h.resultTTL)
+		h.storeFailed(base, "SaveResult", billno, err)
+		_ = h.local.SaveResult(base, billno, r, h.resultTTL)
 	}
 }
 

@@ -1256,3 +1256,45 @@ func TestFlightGroupPanic(t *testing.T) {
 		t.Fatal("the key stayed blocked after a panic")
 	}
 }
+
+// hangingSaveStore is a Store whose SaveResult answers only when its
+// context ends.
+type hangingSaveStore struct{ *MemoryStore }
+
+func (s hangingSaveStore) SaveResult(ctx context.Context, _ string, _ Result, _ time.Duration) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestHandlerSaveTimeoutKeepsResultLocally(t *testing.T) {
+	st := hangingSaveStore{NewMemoryStore()}
+	e := newEnv(t, wxpaytest.Options{}, func(c *HandlerConfig) { c.Store = st })
+	h, err := NewHandler(HandlerConfig{
+		Client:    e.client,
+		Policy:    PolicyFunc(func(context.Context, User, []byte) (Grant, error) { return *e.grant.Load(), nil }),
+		Store:     st,
+		RateLimit: -1,
+		Logger:    slog.New(slog.NewJSONHandler(e.logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.(*handler).saveTimeout = 50 * time.Millisecond
+	mux := http.NewServeMux()
+	mux.Handle(sendPath, e.auth.Middleware(h))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	billno := e.billno(t, "spring-2026", testOpenID)
+	e.checkParams(t, e.tapOn(t, srv, e.token, ""), billno)
+	if logs := e.logs.String(); !strings.Contains(logs, "store unavailable") || !strings.Contains(logs, "SaveResult") {
+		t.Errorf("no warning about the SaveResult that timed out; logs:\n%s", logs)
+	}
+	// The result was kept in this process: a repeat tap does not call the
+	// platform again.
+	before := len(e.host.Requests())
+	e.checkParams(t, e.tapOn(t, srv, e.token, ""), billno)
+	if n := len(e.host.Requests()) - before; n != 0 {
+		t.Errorf("%d host requests for a repeat tap after SaveResult timed out", n)
+	}
+}

@@ -71,7 +71,8 @@
 //     first packet, which is stored again. A lost lock may let two replicas
 //     send at once, with the same outcome. Rate-limit windows restart.
 //
-// A value under a result key that is not a Result's JSON is reported as
-// an error (the handler then treats Redis as unavailable for that tap)
-// rather than as a miss.
+// A value under a result key that is not the JSON of a Result for that
+// bill number ("null", "{}", another bill number's result) is reported as
+// an error rather than as a miss: the handler then treats Redis as
+// unavailable, as above, for StoreRetryAfter.
 package redisstore

@@ -188,7 +188,8 @@ func (s *Store) lockKey(key string) string      { return s.prefix + lockSpace + 
 func (s *Store) rateKey(key string) string      { return s.prefix + rateSpace + key }
 
 // Result implements middleware.Store with GET. A missing key is ok=false
-// with a nil error; a value that is not a Result's JSON is an error.
+// with a nil error; a value that is not the JSON of a Result for billno
+// (including "null", "{}" or another bill number's result) is an error.
 func (s *Store) Result(ctx context.Context, billno string) (middleware.Result, bool, error) {
 	if billno == "" {
 		return middleware.Result{}, false, errEmptyKey
@@ -205,6 +206,9 @@ func (s *Store) Result(ctx context.Context, billno string) (middleware.Result, b
 	var r middleware.Result
 	if err := json.Unmarshal(b, &r); err != nil {
 		return middleware.Result{}, false, fmt.Errorf("redisstore: stored result is not valid JSON: %w", err)
+	}
+	if r.Billno != billno {
+		return middleware.Result{}, false, errors.New("redisstore: stored result is not a result for this bill number")
 	}
 	return r, true, nil
 }
@@ -231,11 +235,11 @@ func (s *Store) SaveResult(ctx context.Context, billno string, r middleware.Resu
 }
 
 // TryLock implements middleware.Store with SET key token NX PX ttl, where
-// token is 128 random bits. release runs a compare-and-delete script: it
-// deletes the key only while it still holds this token. release is safe to
-// call more than once and after ttl; it has no context of its own (it is
-// bounded by Options.Timeout) and no error: a failed release is harmless,
-// the lock expires after ttl.
+// token is rand.Text (at least 128 random bits). release runs a
+// compare-and-delete script: it deletes the key only while it still holds
+// this token. release is safe to call more than once and after ttl; it has
+// no context of its own (it is bounded by Options.Timeout) and no error: a
+// failed release is harmless, the lock expires after ttl.
 func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
 	if key == "" {
 		return nil, false, errEmptyKey

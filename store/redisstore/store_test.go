@@ -136,6 +136,26 @@ func TestCorruptResultIsAnError(t *testing.T) {
 	}
 }
 
+func TestResultOfAnotherBillnoIsAnError(t *testing.T) {
+	prefix := newPrefix(t)
+	s := newStore(t, prefix)
+	ctx := context.Background()
+	c := newClient(t, redisURL)
+	other := sampleResult()
+	other.Billno = "1900000109202611280000000002"
+	b, err := json.Marshal(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"null", "{}", `{"package":"sendid=abc"}`, string(b)} {
+		c.Set(ctx, prefix+"result:"+testBillno, v, time.Minute)
+		r, ok, err := s.Result(ctx, testBillno)
+		if err == nil || ok {
+			t.Errorf("Result of %s = %+v, ok %v, err %v; want an error", v, r, ok, err)
+		}
+	}
+}
+
 func TestTryLockExclusive(t *testing.T) {
 	prefix := newPrefix(t)
 	a, b := newStore(t, prefix), newStore(t, prefix)
