@@ -42,7 +42,9 @@ var (
 // Signer signs and verifies APIv2 parameter sets with one API key. It is
 // immutable and safe for concurrent use.
 type Signer struct {
-	key []byte
+	// key sits behind a pointer so that fmt verbs that bypass String
+	// (%#v, %d, a Signer value) print an address, never the key.
+	key *[KeyLength]byte
 }
 
 // New returns a Signer for the APIv2 key, which must be exactly 32 bytes.
@@ -50,7 +52,9 @@ func New(apiKey string) (*Signer, error) {
 	if len(apiKey) != KeyLength {
 		return nil, fmt.Errorf("%w, got %d", ErrKeyLength, len(apiKey))
 	}
-	return &Signer{key: []byte(apiKey)}, nil
+	key := new([KeyLength]byte)
+	copy(key[:], apiKey)
+	return &Signer{key: key}, nil
 }
 
 // String never reveals the key.
@@ -130,7 +134,7 @@ func (s *Signer) Verify(p map[string]string) error {
 // digest appends the raw digest of p's sign string to dst.
 func (s *Signer) digest(dst []byte, alg Algorithm, p map[string]string) []byte {
 	if alg == HMACSHA256 {
-		m := hmac.New(sha256.New, s.key)
+		m := hmac.New(sha256.New, s.key[:])
 		m.Write(s.appendSignString(make([]byte, 0, 512), p))
 		return append(dst, m.Sum(nil)...)
 	}
@@ -144,7 +148,7 @@ func (s *Signer) digest(dst []byte, alg Algorithm, p map[string]string) []byte {
 func (s *Signer) appendSignString(dst []byte, p map[string]string) []byte {
 	dst = appendStringA(dst, p)
 	dst = append(dst, "&key="...)
-	return append(dst, s.key...)
+	return append(dst, s.key[:]...)
 }
 
 type field struct{ k, v string }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -138,6 +139,17 @@ func TestNewKeyLength(t *testing.T) {
 	for _, out := range []string{s.String(), errorsOf(s)} {
 		if strings.Contains(out, secret) {
 			t.Fatalf("key leaked: %s", out)
+		}
+	}
+	// fmt verbs that do not call String, on the pointer and on a copy.
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%q"} {
+		for _, v := range []any{s, *s} {
+			out := fmt.Sprintf(verb, v)
+			for _, form := range []string{secret, fmt.Sprintf("%x", secret), strings.Trim(fmt.Sprintf(verb, []byte(secret)), "[]{}"), strings.Trim(fmt.Sprintf(verb, [32]byte([]byte(secret))), "[]{}")} {
+				if len(form) > 8 && strings.Contains(out, form[len(form)/2:]) {
+					t.Fatalf("%s of %T leaked the key: %s", verb, v, out)
+				}
+			}
 		}
 	}
 }

@@ -54,8 +54,8 @@ type credentials struct {
 	cert              *tls.Certificate
 }
 
-func newCredentials(cfg *Config) (credentials, error) {
-	c := credentials{
+func newCredentials(cfg *Config) (*credentials, error) {
+	c := &credentials{
 		certFile: cfg.CertFile, keyFile: cfg.KeyFile,
 		certPEM: cfg.CertPEM, keyPEM: cfg.KeyPEM,
 		p12File: cfg.P12File, p12: cfg.P12, p12Password: cfg.P12Password,
@@ -78,21 +78,21 @@ func newCredentials(cfg *Config) (credentials, error) {
 	}
 	switch {
 	case n == 0:
-		return c, ErrNoCredentials
+		return nil, ErrNoCredentials
 	case n > 1:
-		return c, ErrCredentialSources
+		return nil, ErrCredentialSources
 	case (c.certFile == "") != (c.keyFile == ""):
-		return c, errors.New("transport: CertFile and KeyFile go together")
+		return nil, errors.New("transport: CertFile and KeyFile go together")
 	case (len(c.certPEM) == 0) != (len(c.keyPEM) == 0) || c.certPEM != nil && len(c.certPEM) == 0:
-		return c, errors.New("transport: CertPEM and KeyPEM go together")
+		return nil, errors.New("transport: CertPEM and KeyPEM go together")
 	case c.p12 != nil && len(c.p12) == 0:
-		return c, errors.New("transport: P12 is empty")
+		return nil, errors.New("transport: P12 is empty")
 	}
 	return c, nil
 }
 
 // fromFiles reports whether Reload can re-read the source.
-func (c *credentials) fromFiles() bool { return c.certFile != "" || c.p12File != "" }
+func (c *credentials) fromFiles() bool { return c != nil && (c.certFile != "" || c.p12File != "") }
 
 // load reads the source and returns the certificate, not yet validated
 // against the MchID and the clock.
@@ -195,13 +195,15 @@ func parsePKCS12(data []byte, password string) (*tls.Certificate, error) {
 	return &tls.Certificate{Certificate: chain, PrivateKey: key, Leaf: leaf}, nil
 }
 
-// copyCertificate returns a shallow copy of c, so that filling in Leaf
-// leaves the caller's value alone.
+// copyCertificate returns a shallow copy of c without its Leaf, so that
+// the checks run on Certificate[0], the certificate the handshake
+// presents, and filling in Leaf leaves the caller's value alone.
 func copyCertificate(c *tls.Certificate) (*tls.Certificate, error) {
 	if len(c.Certificate) == 0 || c.PrivateKey == nil {
 		return nil, errors.New("transport: Certificate needs Certificate[0] and PrivateKey")
 	}
 	cc := *c
+	cc.Leaf = nil
 	return &cc, nil
 }
 
@@ -288,7 +290,8 @@ func (t *Transport) GetClientCertificate(*tls.CertificateRequestInfo) (*tls.Cert
 // checks them as New does and, when they pass, makes the new certificate
 // current: connections made from then on present it, idle connections are
 // closed, and a connection still carrying a call during Reload is closed
-// when that call ends (the next call on it dials afresh). On failure the
+// when that call ends (the next call on it dials afresh; through a proxy,
+// see the package documentation). On failure the
 // current certificate stays. Safe to call concurrently with calls and
 // with itself. For a certificate held in memory it returns ErrNoReload.
 func (t *Transport) Reload() error {

@@ -1,10 +1,14 @@
 package transport_test
 
 import (
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -337,5 +341,65 @@ func TestReloadInMemory(t *testing.T) {
 	}
 	if err := tr.Reload(); !errors.Is(err, transport.ErrNoReload) {
 		t.Fatalf("Reload: %v, want ErrNoReload", err)
+	}
+	if err := new(transport.Transport).Reload(); !errors.Is(err, transport.ErrNoReload) {
+		t.Fatalf("Reload of a Transport not from New: %v, want ErrNoReload", err)
+	}
+}
+
+// TestPrintedTransportHidesSecrets prints a Transport as a debugging log
+// line would: neither the private key, nor the PKCS#12 password, nor the
+// API key may show.
+func TestPrintedTransportHidesSecrets(t *testing.T) {
+	ca := newCA(t, "merchant CA")
+	l := ca.client(t, testMchID)
+	const password = "p12-password-not-for-logs"
+	pemCfg := baseConfig()
+	pemCfg.CertPEM, pemCfg.KeyPEM = l.certPEM, l.keyPEM
+	p12Cfg := baseConfig()
+	data, err := pkcs12.Modern.Encode(l.key, l.cert, nil, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p12Cfg.P12, p12Cfg.P12Password = data, password
+	for _, cfg := range []transport.Config{pemCfg, p12Cfg} {
+		tr, err := transport.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := l.keyPEM[len(l.keyPEM)/2:][:24]
+		for _, verb := range []string{"%v", "%+v", "%#v"} {
+			out := fmt.Sprintf(verb, tr)
+			for _, secret := range []string{password, testAPIKey, string(key),
+				strings.Trim(fmt.Sprintf(verb, key), "[]{}byte"), strings.Trim(fmt.Sprintf(verb, []byte(testAPIKey)), "[]{}byte")} {
+				if strings.Contains(out, secret) {
+					t.Fatalf("%s of the Transport shows a secret (%q): %s", verb, secret, out)
+				}
+			}
+		}
+	}
+}
+
+// TestCertificateCheckedNotItsLeaf gives a tls.Certificate whose Leaf is a
+// valid certificate but whose Certificate[0], the one the handshake
+// presents, has expired (same key): New checks what is presented.
+func TestCertificateCheckedNotItsLeaf(t *testing.T) {
+	ca := newCA(t, "merchant CA")
+	valid := ca.client(t, testMchID)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(99),
+		Subject:      pkix.Name{CommonName: testMchID},
+		NotBefore:    time.Now().Add(-48 * time.Hour),
+		NotAfter:     time.Now().Add(-24 * time.Hour),
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	expired, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, valid.key.Public(), ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := baseConfig()
+	cfg.Certificate = &tls.Certificate{Certificate: [][]byte{expired}, PrivateKey: valid.key, Leaf: valid.cert}
+	if _, err := transport.New(cfg); !errors.Is(err, transport.ErrCertExpired) {
+		t.Fatalf("New: %v, want ErrCertExpired", err)
 	}
 }

@@ -19,7 +19,8 @@
 //     unencoded (the cheapest way). The url is absolute.
 //   - The body of any POST request: application/x-www-form-urlencoded (each
 //     field once), application/json (one object whose values are strings,
-//     numbers, kept as written, or booleans; null leaves the field out), or
+//     numbers, kept as written, or booleans, each field once; null leaves
+//     the field out), or
 //     text/xml / application/xml (an <xml> document of fields). Without a
 //     Content-Type (or with text/plain) the first byte decides: '<' XML,
 //     '{' JSON, else a form.
@@ -38,7 +39,7 @@
 // header), POST, with the XML body, Content-Type "text/xml;
 // charset=utf-8", its ContentLength and a GetBody; the caller's request,
 // header, params and body are left alone, and the caller's body is closed
-// exactly once, on every path. Only POST is sent.
+// exactly once, on every path. Only POST to an https URL is sent.
 //
 // # The reply
 //
@@ -98,7 +99,10 @@
 // certificate atomically: calls in flight finish on their connection,
 // idle connections are closed, and a connection that was busy is closed
 // before it would carry another call, so every call that starts after
-// Reload returns presents the new certificate. GetClientCertificate
+// Reload returns presents the new certificate. Through a proxy (HTTPS_PROXY)
+// net/http makes the TLS connection itself and only idle connections are
+// closed: one busy during Reload may carry further calls on the old
+// certificate until it goes idle and is closed. GetClientCertificate
 // returns the current one.
 //
 // # Connections

@@ -25,7 +25,8 @@ const (
 	KindSign
 	// KindRequest is an outgoing call this package refused to send: a
 	// mch_id other than the configured one, a body it cannot convert, a
-	// method other than POST. Nothing reached the network.
+	// method other than POST, a URL that is not https. Nothing reached the
+	// network.
 	KindRequest
 )
 
@@ -110,7 +111,7 @@ func (e *Error) Error() string {
 	}
 	if e.ErrCode != "" {
 		b.WriteString(" err_code=")
-		b.WriteString(e.ErrCode)
+		writeCode(&b, e.ErrCode)
 		if e.ErrCodeDes != "" {
 			b.WriteString(" err_code_des=")
 			b.WriteString(strconv.Quote(e.ErrCodeDes))
@@ -126,6 +127,18 @@ func (e *Error) Error() string {
 		b.WriteString(")")
 	}
 	return b.String()
+}
+
+// writeCode writes an err_code as is when it is a plain code (A-Z, 0-9,
+// '_'), else quoted: it comes from the reply and must not break a log line.
+func writeCode(b *strings.Builder, code string) {
+	for i := 0; i < len(code); i++ {
+		if c := code[i]; !('A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
+			b.WriteString(strconv.Quote(code))
+			return
+		}
+	}
+	b.WriteString(code)
 }
 
 // Unwrap returns e.Err.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -83,6 +84,9 @@ func TestBodyClosedOnceOnEveryPath(t *testing.T) {
 		rp.ServeHTTP(w, r)
 	}))
 	tr := newTestTransport(t, ca, srv, nil)
+	// The same handler without TLS: a signed call must never go there.
+	plain := httptest.NewServer(srv.Config.Handler)
+	defer plain.Close()
 	closed := newTLSServer(t, ca, ca, http.NotFoundHandler())
 	closedURL := closed.URL
 	closed.Close()
@@ -98,6 +102,11 @@ func TestBodyClosedOnceOnEveryPath(t *testing.T) {
 		{name: "success", url: srv.URL + hbPath, ct: "application/json", body: `{"a":"1"}`, ok: true, reached: true},
 		{name: "params both ways", url: srv.URL + hbPath, body: `{"a":"1"}`, ctxParams: true, kind: transport.KindRequest},
 		{name: "JSON array", url: srv.URL + hbPath, ct: "application/json", body: `[1,2]`, kind: transport.KindRequest},
+		{name: "JSON field twice", url: srv.URL + hbPath, ct: "application/json", body: `{"a":"1","a":"2"}`, kind: transport.KindRequest},
+		{name: "JSON field twice, once null", url: srv.URL + hbPath, ct: "application/json", body: `{"a":"1","a":null}`, kind: transport.KindRequest},
+		{name: "JSON null", url: srv.URL + hbPath, ct: "application/json", body: `null`, kind: transport.KindRequest},
+		{name: "JSON after the object", url: srv.URL + hbPath, ct: "application/json", body: `{"a":"1"} {"a":"2"}`, kind: transport.KindRequest},
+		{name: "JSON unclosed", url: srv.URL + hbPath, ct: "application/json", body: `{"a":"1"`, kind: transport.KindRequest},
 		{name: "JSON nested object", url: srv.URL + hbPath, ct: "application/json", body: `{"a":{"b":1}}`, kind: transport.KindRequest},
 		{name: "JSON bad name", url: srv.URL + hbPath, ct: "application/json", body: `{"bad name":"1"}`, kind: transport.KindRequest},
 		{name: "form field twice", url: srv.URL + hbPath, ct: "application/x-www-form-urlencoded", body: "a=1&a=2", kind: transport.KindRequest},
@@ -105,6 +114,7 @@ func TestBodyClosedOnceOnEveryPath(t *testing.T) {
 		{name: "unsupported Content-Type", url: srv.URL + hbPath, ct: "image/png", body: "\x89PNG", kind: transport.KindRequest},
 		{name: "mch_id of another merchant", url: srv.URL + hbPath, ct: "application/x-www-form-urlencoded", body: "mch_id=1", kind: transport.KindRequest},
 		{name: "GET", method: http.MethodGet, url: srv.URL + hbPath, body: "a=1", kind: transport.KindRequest},
+		{name: "plain http", url: plain.URL + hbPath, body: "a=1", kind: transport.KindRequest},
 		{name: "Transport not from New", url: srv.URL + hbPath, body: "a=1", rt: &transport.Transport{}, kind: transport.KindRequest},
 		{name: "HTTP 503", url: srv.URL + "/status", body: "a=1", kind: transport.KindStatus, reached: true},
 		{name: "connection refused", url: closedURL + hbPath, body: "a=1"},
@@ -470,5 +480,19 @@ func TestTransfersMchid(t *testing.T) {
 	_, err = tr.Client().Do(req)
 	if te := asError(t, err); te.Kind != transport.KindRequest {
 		t.Errorf("error %v", te)
+	}
+}
+
+// TestErrorMessageOneLine: what a reply carries cannot break the log line
+// of an Error.
+func TestErrorMessageOneLine(t *testing.T) {
+	e := &transport.Error{Kind: transport.KindReturnFail, Path: hbPath, StatusCode: 200,
+		ReturnCode: "FAIL", ReturnMsg: "a\nb", ErrCode: "SYSTEMERROR\nlevel=INFO msg=paid", ErrCodeDes: "c\nd"}
+	if msg := e.Error(); strings.ContainsAny(msg, "\r\n") {
+		t.Errorf("message spans lines: %q", msg)
+	}
+	e.ErrCode, e.ReturnMsg, e.ErrCodeDes = "SYSTEMERROR", "", ""
+	if msg, want := e.Error(), "transport: "+hbPath+": return_code=FAIL err_code=SYSTEMERROR"; msg != want {
+		t.Errorf("message %q, want %q", msg, want)
 	}
 }

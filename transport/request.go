@@ -136,17 +136,30 @@ func parseBody(contentType string, data []byte) (map[string]string, error) {
 }
 
 // parseJSON converts a JSON object whose values are strings, numbers
-// (kept as written), booleans or null (field left out) into params.
+// (kept as written), booleans or null (field left out) into params. A name
+// given twice is refused, as in a form, rather than the last one winning.
 func parseJSON(data []byte) (map[string]string, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("bad JSON body (want an object of strings, numbers and booleans): %w", err)
+	const bad = "bad JSON body (want an object of strings, numbers and booleans)"
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errors.New(bad)
 	}
-	if raw == nil {
-		return nil, errors.New("bad JSON body: null")
-	}
-	p := make(map[string]string, len(raw)+3)
-	for k, v := range raw {
+	p := make(map[string]string)
+	seen := make(map[string]bool)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", bad, err)
+		}
+		k := tok.(string) // a name: the decoder is inside an object
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("%s: %w", bad, err)
+		}
+		if seen[k] {
+			return nil, fmt.Errorf("JSON field %q given twice", clip(k))
+		}
+		seen[k] = true
 		switch c := v[0]; {
 		case c == '"':
 			var s string
@@ -160,6 +173,12 @@ func parseJSON(data []byte) (map[string]string, error) {
 		default:
 			return nil, fmt.Errorf("JSON field %q: objects and arrays cannot be sent", clip(k))
 		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, fmt.Errorf("%s: %w", bad, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New(bad + ": data after the object")
 	}
 	return p, nil
 }

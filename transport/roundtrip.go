@@ -79,6 +79,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method != http.MethodPost {
 		return nil, &Error{Kind: KindRequest, Path: path, Err: errors.New("APIv2 calls are POST, got " + strconv.Quote(req.Method))}
 	}
+	if req.URL.Scheme != "https" {
+		// Over plain HTTP nothing authenticates the platform, and the
+		// red-packet replies carry no sign of their own.
+		return nil, &Error{Kind: KindRequest, Path: path, Err: errors.New("APIv2 calls need an https URL, got scheme " + strconv.Quote(req.URL.Scheme))}
+	}
 	if err := t.prepare(params); err != nil {
 		return nil, &Error{Kind: KindRequest, Path: path, Err: err}
 	}

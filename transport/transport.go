@@ -120,7 +120,7 @@ type Transport struct {
 	now      func() time.Time
 	rand     io.Reader
 
-	creds    credentials
+	creds    *credentials // a pointer, so that printing t shows no key or password
 	cert     atomic.Pointer[tls.Certificate]
 	gen      atomic.Uint64 // bumped by Reload; connections of older generations are retired
 	reloadMu sync.Mutex

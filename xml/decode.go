@@ -388,18 +388,34 @@ func (p *parser) text(s string) error {
 		i += j
 		k := strings.IndexByte(s[i:], ';')
 		if k < 0 {
-			return syntaxError(p.pos+i, "unterminated reference %q", clip(s[i:]))
+			return syntaxError(p.pos+i, "unterminated reference")
 		}
-		r, err := reference(s[i+1 : i+k])
+		name := s[i+1 : i+k]
+		r, err := reference(name)
 		switch {
 		case err == ErrInvalidChar:
-			return fmt.Errorf("%w %q at offset %d", err, clip(s[i:i+k+1]), p.pos+i)
+			return fmt.Errorf("%w%s at offset %d", err, quoteRef(name), p.pos+i)
 		case err != nil:
-			return syntaxError(p.pos+i, "%v %q", err, clip(s[i:i+k+1]))
+			return syntaxError(p.pos+i, "%v%s", err, quoteRef(name))
 		}
 		p.buf = utf8.AppendRune(p.buf, r)
 		i += k + 1
 	}
+}
+
+// quoteRef returns " \"&name;\"" for an error message when name looks like
+// an entity or character reference, and "" otherwise: a stray '&' in a
+// value followed by a ';' further on, whose text is not quoted.
+func quoteRef(name string) string {
+	if name == "" || len(name) > 16 {
+		return ""
+	}
+	for i := 0; i < len(name); i++ {
+		if !isNameByte(name[i]) && (i > 0 || name[i] != '#') {
+			return ""
+		}
+	}
+	return " " + strconv.Quote("&"+name+";")
 }
 
 // add adds raw character data (without references) to the value being read.

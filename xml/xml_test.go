@@ -373,6 +373,21 @@ func TestUnmarshalErrors(t *testing.T) {
 	}
 }
 
+// TestDecodeErrorsQuoteNoValue: a stray '&' in a value makes an error
+// that names no part of the value.
+func TestDecodeErrorsQuoteNoValue(t *testing.T) {
+	for _, body := range []string{
+		"<xml><package>sendid=1&sign=SECRET0123456789&mchid=1</package></xml>",
+		"<xml><a>AT&T SECRET; yes</a></xml>",
+		"<xml><a>x &SECRET0123456789abcdef; y</a></xml>",
+	} {
+		_, err := xml.Unmarshal([]byte(body))
+		if err == nil || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("%q: err = %v", body, err)
+		}
+	}
+}
+
 func TestDecodeCopies(t *testing.T) {
 	data := []byte(failReply)
 	doc, err := xml.Unmarshal(data)
