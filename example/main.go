@@ -216,6 +216,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("hongbao example: shutting down: %w", err)
 	}
+	// Sends whose users went away run on; let them end and save their
+	// results before the Store is closed.
+	if err := handler.Shutdown(sctx); err != nil {
+		return fmt.Errorf("hongbao example: waiting for sends in flight: %w", err)
+	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("hongbao example: serving: %w", err)
 	}

@@ -57,7 +57,8 @@
 //     come free, for up to WaitTimeout and then answers 503 "in_progress"
 //     with Retry-After;
 //   - the send is detached from the request: a user leaving mid-way does
-//     not abort a payout.
+//     not abort a payout. Handler.Shutdown, called after the server's own
+//     Shutdown, waits for such sends to end and save their results.
 //
 // When the Store fails (a shared server down, say), the handler degrades to
 // this process: results, rate limits and coalescing are then kept in a

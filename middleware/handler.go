@@ -315,7 +315,9 @@ type HandlerConfig struct {
 	Now func() time.Time
 }
 
-type handler struct {
+// Handler is the red-packet claim handler: see the package documentation.
+// Create it with NewHandler; it is safe for concurrent use.
+type Handler struct {
 	client      *hongbao.Client
 	policy      Policy
 	store       Store
@@ -339,7 +341,7 @@ type handler struct {
 // NewHandler checks cfg and returns the red-packet handler. Mount it behind
 // an Authenticator's Middleware: it answers 401 to requests without a
 // verified User in the context.
-func NewHandler(cfg HandlerConfig) (http.Handler, error) {
+func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	if cfg.Client == nil {
 		return nil, errors.New("middleware: HandlerConfig.Client is required")
 	}
@@ -353,7 +355,7 @@ func NewHandler(cfg HandlerConfig) (http.Handler, error) {
 		cfg.LockTTL < 0 || cfg.WaitTimeout < 0 || cfg.StoreRetryAfter < 0 {
 		return nil, errors.New("middleware: HandlerConfig sizes and durations must not be negative")
 	}
-	h := &handler{
+	h := &Handler{
 		client:      cfg.Client,
 		policy:      cfg.Policy,
 		store:       cfg.Store,
@@ -409,7 +411,7 @@ type tap struct {
 }
 
 // ServeHTTP answers one tap. See the package documentation for the flow.
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := &tap{start: time.Now()}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -515,7 +517,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // fail answers err through the ErrorHandler and logs the outcome.
-func (h *handler) fail(w http.ResponseWriter, r *http.Request, t *tap, err error) {
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, t *tap, err error) {
 	e := *classify(err) // a copy: err may be shared
 	if e.Billno == "" {
 		e.Billno = t.billno
@@ -527,7 +529,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, t *tap, err error
 	h.onError(w, r, &e)
 }
 
-func (h *handler) logTap(ctx context.Context, t *tap, status int, code string, err *HandlerError) {
+func (h *Handler) logTap(ctx context.Context, t *tap, status int, code string, err *HandlerError) {
 	level := slog.LevelInfo
 	switch {
 	case status >= 500 && (code == "internal_error" || code == "policy_error"):
@@ -562,7 +564,7 @@ func (h *handler) logTap(ctx context.Context, t *tap, status int, code string, e
 
 // allow applies the per-openid rate limit, on the local store when the
 // shared one fails.
-func (h *handler) allow(ctx context.Context, openID string) (bool, time.Duration) {
+func (h *Handler) allow(ctx context.Context, openID string) (bool, time.Duration) {
 	ok, wait, err := h.shared().Allow(ctx, openID, h.rateLimit, h.rateWindow)
 	if err != nil {
 		h.storeFailed(ctx, "Allow", "", err)
@@ -572,7 +574,7 @@ func (h *handler) allow(ctx context.Context, openID string) (bool, time.Duration
 }
 
 // readBody reads the capped body; a non-empty body must be one JSON value.
-func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *HandlerError) {
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *HandlerError) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
@@ -598,7 +600,7 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Han
 
 // obtain returns the result of req's bill number: stored, or from the one
 // send in flight in this process (started when there is none).
-func (h *handler) obtain(ctx context.Context, t *tap, req *hongbao.SendRequest) (Result, error) {
+func (h *Handler) obtain(ctx context.Context, t *tap, req *hongbao.SendRequest) (Result, error) {
 	if r, ok := h.lookup(ctx, req.Billno); ok {
 		t.source = "store"
 		return r, nil
@@ -627,7 +629,7 @@ func (h *handler) obtain(ctx context.Context, t *tap, req *hongbao.SendRequest) 
 // send runs once per bill number at a time in this process: it takes the
 // cross-replica lock (or waits for its holder's result), checks the Store
 // again and pays.
-func (h *handler) send(base context.Context, req *hongbao.SendRequest) (Result, string, error) {
+func (h *Handler) send(base context.Context, req *hongbao.SendRequest) (Result, string, error) {
 	billno := req.Billno
 	// Store calls of the flight end with it, even when a Store hangs.
 	ctx, cancel := context.WithTimeout(base, h.waitTimeout+h.lockTTL)
@@ -676,7 +678,7 @@ func (h *handler) send(base context.Context, req *hongbao.SendRequest) (Result, 
 // until its result appears (found), the lock is free and taken (release),
 // the Store fails (neither: send without the lock) or WaitTimeout passes
 // (err).
-func (h *handler) waitOther(ctx context.Context, billno string) (r Result, found bool, release func(), err error) {
+func (h *Handler) waitOther(ctx context.Context, billno string) (r Result, found bool, release func(), err error) {
 	deadline := time.NewTimer(h.waitTimeout)
 	defer deadline.Stop()
 	delay := firstPoll
@@ -712,7 +714,7 @@ func (h *handler) waitOther(ctx context.Context, billno string) (r Result, found
 
 // lookup finds a stored result, in the local store too (where results go
 // when the shared Store fails).
-func (h *handler) lookup(ctx context.Context, billno string) (Result, bool) {
+func (h *Handler) lookup(ctx context.Context, billno string) (Result, bool) {
 	st := h.shared()
 	r, ok, err := st.Result(ctx, billno)
 	if err != nil {
@@ -730,7 +732,7 @@ func (h *handler) lookup(ctx context.Context, billno string) (Result, bool) {
 // save stores r, locally when the shared Store fails. base is never
 // canceled: a SaveResult that runs out of saveTimeout is the Store's
 // failure, and the local copy must not inherit the expired deadline.
-func (h *handler) save(base context.Context, billno string, r Result) {
+func (h *Handler) save(base context.Context, billno string, r Result) {
 	ctx, cancel := context.WithTimeout(base, h.saveTimeout)
 	defer cancel()
 	if err := h.shared().SaveResult(ctx, billno, r, h.resultTTL); err != nil {
@@ -741,7 +743,7 @@ func (h *handler) save(base context.Context, billno string, r Result) {
 
 // shared returns the Store to use now: the configured one, or the local one
 // for StoreRetryAfter after the configured one failed.
-func (h *handler) shared() Store {
+func (h *Handler) shared() Store {
 	if until := h.downUntil.Load(); until != 0 && time.Now().UnixNano() < until {
 		return h.local
 	}
@@ -750,7 +752,7 @@ func (h *handler) shared() Store {
 
 // storeFailed logs a Store failure and keeps the handler to this process
 // for StoreRetryAfter.
-func (h *handler) storeFailed(ctx context.Context, op, billno string, err error) {
+func (h *Handler) storeFailed(ctx context.Context, op, billno string, err error) {
 	if ctx.Err() != nil {
 		return // the request ended: not the Store's fault
 	}
@@ -800,4 +802,34 @@ func (g *flightGroup) start(key string, fn func() (Result, string, error)) (f *f
 		f.res, f.source, f.err = fn()
 	}()
 	return f, false
+}
+
+// Shutdown waits until the sends in flight have ended and their results are
+// saved, or until ctx ends (then it returns ctx's error). Sends run detached
+// from their requests, so http.Server.Shutdown does not wait for a send
+// whose user went away; call Shutdown after it, before the process exits or
+// the Store is closed. A send cut short is not lost either way: the next
+// tap resends the same bill number.
+func (h *Handler) Shutdown(ctx context.Context) error {
+	for {
+		f := h.flights.any()
+		if f == nil {
+			return nil
+		}
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// any returns one flight in progress, or nil when there is none.
+func (g *flightGroup) any() *flight {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, f := range g.m {
+		return f
+	}
+	return nil
 }

@@ -94,14 +94,15 @@ func newTestClient(t testing.TB, host *wxpaytest.Server, logger *slog.Logger) *h
 // hbEnv is a fake platform host, a client for it, and the handler mounted
 // behind the JWT middleware on a real HTTP server.
 type hbEnv struct {
-	host   *wxpaytest.Server
-	client *hongbao.Client
-	auth   *Authenticator
-	store  Store
-	srv    *httptest.Server
-	logs   *syncBuffer
-	grant  atomic.Pointer[Grant]
-	token  string // a valid token for testOpenID
+	host    *wxpaytest.Server
+	client  *hongbao.Client
+	auth    *Authenticator
+	store   Store
+	srv     *httptest.Server
+	handler *Handler
+	logs    *syncBuffer
+	grant   atomic.Pointer[Grant]
+	token   string // a valid token for testOpenID
 }
 
 // newEnv starts an environment; mod adjusts the handler configuration
@@ -128,14 +129,14 @@ func newEnv(t *testing.T, hostOpts wxpaytest.Options, mod func(*HandlerConfig)) 
 		cfg.Store = NewMemoryStore()
 	}
 	e.store = cfg.Store
-	e.srv = e.mount(t, cfg)
+	e.srv, e.handler = e.mount(t, cfg)
 	e.token = e.tokenFor(t, testOpenID)
 	return e
 }
 
 // mount serves a handler built from cfg behind the environment's
 // authenticator, on its own server (a replica).
-func (e *hbEnv) mount(t *testing.T, cfg HandlerConfig) *httptest.Server {
+func (e *hbEnv) mount(t *testing.T, cfg HandlerConfig) (*httptest.Server, *Handler) {
 	t.Helper()
 	h, err := NewHandler(cfg)
 	if err != nil {
@@ -145,7 +146,7 @@ func (e *hbEnv) mount(t *testing.T, cfg HandlerConfig) *httptest.Server {
 	mux.Handle(sendPath, e.auth.Middleware(h))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, h
 }
 
 func (e *hbEnv) tokenFor(t testing.TB, openID string) string {
@@ -766,6 +767,40 @@ func TestHandlerClientGoneMidSend(t *testing.T) {
 	}
 }
 
+func TestHandlerShutdownWaitsForDetachedSends(t *testing.T) {
+	e := newEnv(t, wxpaytest.Options{}, nil)
+	billno := e.billno(t, "spring-2026", testOpenID)
+	e.host.Inject(wxpaytest.Fault{Delay: 300 * time.Millisecond, Match: onSend})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := post(ctx, e.srv.URL+sendPath, e.token, ""); err == nil {
+		t.Fatal("the tap did not time out")
+	}
+	// Too short a deadline: Shutdown reports it while the send goes on.
+	short, cancelShort := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancelShort()
+	if err := e.handler.Shutdown(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown with a short deadline = %v", err)
+	}
+	if err := e.handler.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// When Shutdown returns, the detached send has ended and its result is
+	// saved.
+	if _, ok, _ := e.store.Result(context.Background(), billno); !ok {
+		t.Fatal("Shutdown returned before the result was saved")
+	}
+	if n := e.host.Sends(billno); n != 1 {
+		t.Fatalf("Sends = %d", n)
+	}
+	// Nothing in flight: Shutdown returns at once.
+	done, cancelDone := context.WithCancel(context.Background())
+	cancelDone()
+	if err := e.handler.Shutdown(done); err != nil {
+		t.Fatalf("Shutdown with nothing in flight = %v", err)
+	}
+}
+
 func TestHandlerNotEnough(t *testing.T) {
 	e := newEnv(t, wxpaytest.Options{Balance: 50}, nil)
 	res := e.tap(t, e.token, "")
@@ -793,7 +828,7 @@ func TestHandlerGrantConflict(t *testing.T) {
 	}
 
 	// A replica that does not share the store learns it from the platform.
-	other := e.mount(t, HandlerConfig{
+	other, _ := e.mount(t, HandlerConfig{
 		Client: e.client,
 		Policy: PolicyFunc(func(context.Context, User, []byte) (Grant, error) { return *e.grant.Load(), nil }),
 	})
@@ -1216,13 +1251,13 @@ func TestNewHandlerConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hh := h.(*handler)
+	hh := h
 	if hh.maxBody != DefaultMaxBodyBytes || hh.rateLimit != DefaultRateLimit || hh.rateWindow != DefaultRateWindow ||
 		hh.claimWindow != DefaultClaimWindow || hh.resultTTL != DefaultResultTTL || hh.lockTTL != DefaultLockTTL ||
-		hh.waitTimeout != DefaultWaitTimeout || hh.store == nil {
+		hh.waitTimeout != DefaultWaitTimeout || hh.storeRetry != DefaultStoreRetryAfter || hh.store == nil {
 		t.Errorf("defaults: %+v", hh)
 	}
-	if h, _ := NewHandler(HandlerConfig{Client: client, Policy: policy, RateLimit: -1}); h.(*handler).rateLimit >= 0 {
+	if h, _ := NewHandler(HandlerConfig{Client: client, Policy: policy, RateLimit: -1}); h.rateLimit >= 0 {
 		t.Error("a negative RateLimit does not disable the limit")
 	}
 }
@@ -1279,7 +1314,7 @@ func TestHandlerSaveTimeoutKeepsResultLocally(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.(*handler).saveTimeout = 50 * time.Millisecond
+	h.saveTimeout = 50 * time.Millisecond
 	mux := http.NewServeMux()
 	mux.Handle(sendPath, e.auth.Middleware(h))
 	srv := httptest.NewServer(mux)
