@@ -634,20 +634,23 @@ func (h *Handler) send(base context.Context, req *hongbao.SendRequest) (Result, 
 	// Store calls of the flight end with it, even when a Store hangs.
 	ctx, cancel := context.WithTimeout(base, h.waitTimeout+h.lockTTL)
 	defer cancel()
+	// The send must end before the lock can expire: its deadline counts
+	// from the moment the lock was asked for.
+	lockedAt := time.Now()
 	release, ok, err := h.shared().TryLock(ctx, billno, h.lockTTL)
 	switch {
 	case err != nil:
 		h.storeFailed(ctx, "TryLock", billno, err)
 		release = nil
 	case !ok:
-		r, found, rel, err := h.waitOther(ctx, billno)
+		r, found, rel, at, err := h.waitOther(ctx, billno)
 		if err != nil {
 			return Result{}, "", err
 		}
 		if found {
 			return r, "store", nil
 		}
-		release = rel
+		release, lockedAt = rel, at
 	}
 	if release != nil {
 		defer release()
@@ -656,7 +659,7 @@ func (h *Handler) send(base context.Context, req *hongbao.SendRequest) (Result, 
 	if r, ok := h.lookup(ctx, billno); ok {
 		return r, "store", nil
 	}
-	sctx, scancel := context.WithTimeout(base, h.lockTTL)
+	sctx, scancel := context.WithDeadline(base, lockedAt.Add(h.lockTTL))
 	defer scancel()
 	res, err := h.client.SendMiniProgramHB(sctx, req)
 	if err != nil {
@@ -675,10 +678,10 @@ func (h *Handler) send(base context.Context, req *hongbao.SendRequest) (Result, 
 }
 
 // waitOther polls the Store while another holder has the lock on billno,
-// until its result appears (found), the lock is free and taken (release),
-// the Store fails (neither: send without the lock) or WaitTimeout passes
-// (err).
-func (h *Handler) waitOther(ctx context.Context, billno string) (r Result, found bool, release func(), err error) {
+// until its result appears (found), the lock is free and taken (release,
+// asked for at lockedAt), the Store fails (neither, lockedAt now: send
+// without the lock) or WaitTimeout passes (err).
+func (h *Handler) waitOther(ctx context.Context, billno string) (r Result, found bool, release func(), lockedAt time.Time, err error) {
 	deadline := time.NewTimer(h.waitTimeout)
 	defer deadline.Stop()
 	delay := firstPoll
@@ -689,24 +692,25 @@ func (h *Handler) waitOther(ctx context.Context, billno string) (r Result, found
 			poll.Stop()
 			e := newError(http.StatusServiceUnavailable, "in_progress", "the red packet is being sent; retry shortly", errInProgress)
 			e.RetryAfter = retryAfterInProgress
-			return Result{}, false, nil, e
+			return Result{}, false, nil, time.Time{}, e
 		case <-poll.C:
 		}
 		r, ok, err := h.shared().Result(ctx, billno)
 		if err != nil {
 			h.storeFailed(ctx, "Result", billno, err)
-			return Result{}, false, nil, nil
+			return Result{}, false, nil, time.Now(), nil
 		}
 		if ok {
-			return r, true, nil, nil
+			return r, true, nil, time.Time{}, nil
 		}
+		at := time.Now()
 		rel, got, err := h.shared().TryLock(ctx, billno, h.lockTTL)
 		if err != nil {
 			h.storeFailed(ctx, "TryLock", billno, err)
-			return Result{}, false, nil, nil
+			return Result{}, false, nil, time.Now(), nil
 		}
 		if got {
-			return Result{}, false, rel, nil
+			return Result{}, false, rel, at, nil
 		}
 		delay = min(2*delay, maxPoll)
 	}

@@ -1333,3 +1333,32 @@ func TestHandlerSaveTimeoutKeepsResultLocally(t *testing.T) {
 		t.Errorf("%d host requests for a repeat tap after SaveResult timed out", n)
 	}
 }
+
+// slowLockStore takes its time to grant a lock, as a distant shared store
+// may.
+type slowLockStore struct {
+	*MemoryStore
+	delay time.Duration
+}
+
+func (s slowLockStore) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	time.Sleep(s.delay)
+	return s.MemoryStore.TryLock(ctx, key, ttl)
+}
+
+// The send must end before the lock it holds can expire, so the deadline
+// counts from when the lock was asked for, not from when the send starts.
+func TestHandlerSendEndsBeforeItsLock(t *testing.T) {
+	e := newEnv(t, wxpaytest.Options{}, func(c *HandlerConfig) {
+		c.Store = slowLockStore{NewMemoryStore(), 300 * time.Millisecond}
+		c.LockTTL = 400 * time.Millisecond
+	})
+	billno := e.billno(t, "spring-2026", testOpenID)
+	// 300ms to get the lock leaves 100ms of its 400ms: not enough for a
+	// send the host holds for 250ms.
+	e.host.Inject(wxpaytest.Fault{Delay: 250 * time.Millisecond, Match: onSend, Times: testAttempts})
+	checkError(t, e.tap(t, e.token, ""), http.StatusServiceUnavailable, "outcome_unknown", true)
+	if n := e.host.Sends(billno); n != 0 {
+		t.Fatalf("%d sends completed after the lock could have expired", n)
+	}
+}
