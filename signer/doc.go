@@ -26,8 +26,8 @@
 //
 // Signing the twelve fields of a sendminiprogramhb body with MD5 makes one
 // allocation (the returned string): the fields are sorted on the stack by
-// insertion sort and the sign string is built in a stack buffer. Verify
-// makes none.
+// insertion sort and the sign string is built in a stack buffer. Verifying
+// an MD5 sign makes none; HMAC-SHA256 allocates its hash state.
 //
 // # Purity
 //
