@@ -40,29 +40,13 @@ func serve(t *testing.T, env *adaptertest.Env, auth *middleware.Authenticator) *
 func TestClaimAndRepeat(t *testing.T) {
 	env := adaptertest.New(t)
 	srv := serve(t, env, env.Auth)
-	tok := env.Token(t, openID)
-
-	resp, body := adaptertest.Do(t, http.MethodPost, srv.URL+"/hongbao/send", tok, `{}`)
-	first := env.CheckClaim(t, resp, body, openID)
-
-	resp, body = adaptertest.Do(t, http.MethodPost, srv.URL+"/hongbao/send", tok, "")
-	again := env.CheckClaim(t, resp, body, openID)
-	if again.Package != first.Package {
-		t.Errorf("repeat tap package %q, first %q", again.Package, first.Package)
-	}
-	if n := env.Sends(t, openID); n != 1 {
-		t.Errorf("host saw %d sends, want 1", n)
-	}
+	env.CheckClaimAndRepeat(t, srv.URL+"/hongbao/send", openID)
 }
 
 func TestNoToken(t *testing.T) {
 	env := adaptertest.New(t)
 	srv := serve(t, env, env.Auth)
-	resp, body := adaptertest.Do(t, http.MethodPost, srv.URL+"/hongbao/send", "", `{}`)
-	adaptertest.CheckUnauthorized(t, resp, body)
-	if n := len(env.Host.Requests()); n != 0 {
-		t.Errorf("the host saw %d calls", n)
-	}
+	env.CheckNoToken(t, srv.URL+"/hongbao/send")
 }
 
 func TestBadTokenStopsChain(t *testing.T) {

@@ -219,3 +219,32 @@ func (e *Env) Sends(t testing.TB, openID string) int {
 	}
 	return e.Host.Sends(billno)
 }
+
+// CheckClaimAndRepeat claims a red packet at claimURL twice with a token
+// for openID: both answers must be valid, carry the same package, and the
+// host must have seen one send.
+func (e *Env) CheckClaimAndRepeat(t testing.TB, claimURL, openID string) {
+	t.Helper()
+	tok := e.Token(t, openID)
+	resp, body := Do(t, http.MethodPost, claimURL, tok, `{}`)
+	first := e.CheckClaim(t, resp, body, openID)
+	resp, body = Do(t, http.MethodPost, claimURL, tok, "")
+	again := e.CheckClaim(t, resp, body, openID)
+	if again.Package != first.Package {
+		t.Errorf("repeat tap package %q, first %q", again.Package, first.Package)
+	}
+	if n := e.Sends(t, openID); n != 1 {
+		t.Errorf("host saw %d sends, want 1", n)
+	}
+}
+
+// CheckNoToken posts to claimURL without a token: 401 with a challenge,
+// and nothing reaches the host.
+func (e *Env) CheckNoToken(t testing.TB, claimURL string) {
+	t.Helper()
+	resp, body := Do(t, http.MethodPost, claimURL, "", `{}`)
+	CheckUnauthorized(t, resp, body)
+	if n := len(e.Host.Requests()); n != 0 {
+		t.Errorf("the host saw %d calls", n)
+	}
+}
