@@ -93,8 +93,11 @@ type Config struct {
 	// lets every grant be paid again. It is deliberately not derived from
 	// the APIv2 key, which merchants rotate.
 	BillnoKey []byte
-	// PackageRule chooses the paySign rule of BizRedPacketParams; the
-	// default signs the raw package.
+	// PackageRule chooses the paySign rule of BizRedPacketParams. The
+	// default (zero) is signer.EncodedLowerRule: the URL-encoded package,
+	// lower-case hex, the form reported to open packets. Switch only when
+	// claims fail in the mini program after successful sends; see the
+	// signer package documentation.
 	PackageRule signer.PackageRule
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -450,8 +453,8 @@ func firstNonEmpty(a, b string) string {
 }
 
 // BizRedPacketParams returns the five wx.sendBizRedPacket parameters for a
-// successful send, signed with the client's package rule (the raw package
-// by default) and a fresh nonceStr and timeStamp.
+// successful send, signed with the client's package rule (by default the
+// URL-encoded package, lower-case hex) and a fresh nonceStr and timeStamp.
 func (c *Client) BizRedPacketParams(res *SendResult) (signer.BizRedPacket, error) {
 	if res == nil || res.Package == "" {
 		return signer.BizRedPacket{}, errors.New("hongbao: no package: only a successful send can be opened")

@@ -129,7 +129,7 @@ func TestSendSuccess(t *testing.T) {
 		t.Fatal(err)
 	}
 	sg, _ := signer.New(s.APIKey)
-	want := sg.SignWith(signer.MD5, map[string]string{"appId": s.AppID, "timeStamp": biz.TimeStamp, "nonceStr": biz.NonceStr, "package": res.Package})
+	want := strings.ToLower(sg.SignWith(signer.MD5, map[string]string{"appId": s.AppID, "timeStamp": biz.TimeStamp, "nonceStr": biz.NonceStr, "package": signer.EncodeURIComponent(res.Package)}))
 	if biz.PaySign != want || biz.Package != signer.EncodeURIComponent(res.Package) || biz.SignType != "MD5" || len(biz.NonceStr) != 32 {
 		t.Fatalf("biz params %+v", biz)
 	}

@@ -43,10 +43,13 @@
 // # wx.sendBizRedPacket
 //
 // BizRedPacketParams turns a SendResult into {timeStamp, nonceStr,
-// package, signType, paySign}. By default paySign covers the raw package
-// and the page receives the URL-encoded copy; Config.PackageRule switches
-// to the encoded rule for merchants whose claims fail with a signature
-// error. The package stays claimable for 24 hours.
+// package, signType, paySign}. The page receives the URL-encoded package.
+// By default paySign is the MD5 of that encoded string (with appId,
+// nonceStr and timeStamp) in lower-case hex, the form reported to open
+// packets; Config.PackageRule switches to the upper-case or the
+// raw-package rule for merchants whose sends succeed but whose claims fail
+// in the mini program (see the signer package). The package stays
+// claimable for 24 hours.
 //
 // # Logging and secrets
 //

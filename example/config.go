@@ -11,6 +11,7 @@ import (
 
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/signer"
 	"github.com/hongbao-go/hongbao/transport"
 )
 
@@ -40,6 +41,7 @@ const (
 	envCampaign         = "HONGBAO_CAMPAIGN"
 	envBillnoKey        = "HONGBAO_BILLNO_KEY"
 	envRedisURL         = "HONGBAO_REDIS_URL"
+	envPackageRule      = "HONGBAO_PACKAGE_RULE"
 )
 
 // Defaults of the optional variables.
@@ -85,6 +87,8 @@ type config struct {
 	billnoKey []byte
 	grant     middleware.Grant // the campaign: the same grant for every user
 	redisURL  string           // empty: results, locks and rate limits in memory
+	// packageRule is the paySign form handed to wx.sendBizRedPacket.
+	packageRule signer.PackageRule
 }
 
 // loadConfig reads and checks the environment. Every problem found is
@@ -171,6 +175,12 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	default:
 		bad("set %s to a random value of at least %d bytes, the same on every replica, and keep it: bill numbers are derived from it, and a new key lets every user claim again",
 			envBillnoKey, hongbao.MinBillnoKeyLength)
+	}
+
+	if r, err := signer.ParsePackageRule(get(envPackageRule)); err != nil {
+		bad("%s=%q is not a paySign rule: use encoded (the default), encoded-upper or raw", envPackageRule, get(envPackageRule))
+	} else {
+		c.packageRule = r
 	}
 
 	// The campaign.
@@ -343,7 +353,8 @@ func (c *config) clientConfig() hongbao.Config {
 			RootCAPEM:   c.rootCAPEM,
 			BaseURL:     c.baseURL,
 		},
-		BillnoKey: c.billnoKey,
+		BillnoKey:   c.billnoKey,
+		PackageRule: c.packageRule,
 	}
 }
 

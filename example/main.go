@@ -84,7 +84,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 				RootCAPEM: fake.CACertPEM(),
 				BaseURL:   fake.URL,
 			},
-			BillnoKey: cfg.billnoKey,
+			BillnoKey:   cfg.billnoKey,
+			PackageRule: cfg.packageRule,
 		}
 		fmt.Fprintf(stdout, "hongbao example: DEMO MODE (%s is not set): red packets are paid by an in-process fake WeChat Pay host at %s; no money moves.\n",
 			envMchID, fake.URL)

@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -189,20 +188,48 @@ func checkClaim(t *testing.T, resp *http.Response, body []byte, appID, apiKey st
 		SignType: fields["signType"], PaySign: fields["paySign"],
 	}
 	if apiKey != "" {
-		raw, err := url.PathUnescape(p.Package)
-		if err != nil {
-			t.Fatal(err)
-		}
+		const rule = signer.EncodedLowerRule
 		s, err := signer.New(apiKey)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := s.SignWith(signer.MD5, map[string]string{"appId": appID, "timeStamp": p.TimeStamp, "nonceStr": p.NonceStr, "package": raw})
-		if p.PaySign != want {
-			t.Errorf("paySign %q, want %q", p.PaySign, want)
+		if err := s.VerifyBizRedPacket(appID, p, rule); err != nil {
+			t.Errorf("paySign %q under the %s rule: %v", p.PaySign, rule, err)
 		}
 	}
 	return p
+}
+
+// TestPackageRule switches the paySign form with HONGBAO_PACKAGE_RULE: each
+// rule's answer verifies under that rule only; an unknown name is refused.
+func TestPackageRule(t *testing.T) {
+	rules := map[string]signer.PackageRule{
+		"":              signer.EncodedLowerRule,
+		"encoded":       signer.EncodedLowerRule,
+		"encoded-upper": signer.EncodedUpperRule,
+		"raw":           signer.RawPackageRule,
+	}
+	s, err := signer.New(wxpaytest.DefaultAPIKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, rule := range rules {
+		t.Run("rule="+name, func(t *testing.T) {
+			base, out := start(t, map[string]string{envPackageRule: name})
+			resp, body := do(t, http.MethodPost, base+claimPath, demoTokenOf(t, out.String()), `{}`)
+			p := checkClaim(t, resp, body, wxpaytest.DefaultAppID, "")
+			for _, other := range []signer.PackageRule{signer.EncodedLowerRule, signer.EncodedUpperRule, signer.RawPackageRule} {
+				err := s.VerifyBizRedPacket(wxpaytest.DefaultAppID, p, other)
+				if (other == rule) != (err == nil) {
+					t.Errorf("answer under %s verified as %s: %v", rule, other, err)
+				}
+			}
+		})
+	}
+	err = startErr(t, map[string]string{envPackageRule: "lower"})
+	if err == nil || !strings.Contains(err.Error(), envPackageRule) {
+		t.Errorf("HONGBAO_PACKAGE_RULE=lower: %v", err)
+	}
 }
 
 func TestDemo(t *testing.T) {

@@ -220,7 +220,7 @@ func (e *hbEnv) tap(t testing.TB, token, body string) response {
 
 // checkParams checks a 200 answer against the host's packet for billno and
 // returns the parameters: exactly the five fields, package URL-encoded as
-// the host issued it, paySign recomputed over the raw package.
+// the host issued it, paySign verified under the default rule.
 func (e *hbEnv) checkParams(t testing.TB, res response, billno string) signer.BizRedPacket {
 	t.Helper()
 	if res.status != http.StatusOK {
@@ -268,14 +268,8 @@ func (e *hbEnv) checkParams(t testing.TB, res response, billno string) signer.Bi
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := sg.SignWith(signer.MD5, map[string]string{
-		"appId":     e.host.AppID,
-		"timeStamp": p.TimeStamp,
-		"nonceStr":  p.NonceStr,
-		"package":   pkt.Package,
-	})
-	if p.PaySign != want {
-		t.Errorf("paySign = %s, want %s", p.PaySign, want)
+	if err := sg.VerifyBizRedPacket(e.host.AppID, p, signer.EncodedLowerRule); err != nil {
+		t.Errorf("paySign %s: %v", p.PaySign, err)
 	}
 	return p
 }

@@ -1,8 +1,10 @@
 package signer
 
 import (
+	"crypto/subtle"
 	"errors"
 	"io"
+	"net/url"
 	"strconv"
 	"time"
 )
@@ -17,33 +19,64 @@ type BizRedPacket struct {
 	PaySign   string `json:"paySign"`
 }
 
-// PackageRule chooses which form of the package paySign covers. The
-// platform's pages do not settle it; see the package documentation.
+// PackageRule chooses which form of the package paySign covers and how
+// its hex is written. The platform's pages do not settle it; see the
+// package documentation for the evidence behind the default.
 type PackageRule int
 
 const (
+	// EncodedLowerRule signs the URL-encoded package, byte for byte the
+	// string handed to the page, and writes paySign in lower-case hex. It
+	// is the default (the zero value): every public report of a packet
+	// actually opened describes this form.
+	EncodedLowerRule PackageRule = iota
+	// EncodedUpperRule signs the URL-encoded package and writes paySign in
+	// upper-case hex.
+	EncodedUpperRule
 	// RawPackageRule signs the package exactly as sendminiprogramhb
-	// returned it and URL-encodes only the copy handed to the page. It is
-	// the default.
-	RawPackageRule PackageRule = iota
-	// EncodedPackageRule signs the URL-encoded package, the form some
-	// SDKs use. Switch to it when claims fail with a signature error.
-	EncodedPackageRule
+	// returned it, URL-encodes only the copy handed to the page, and
+	// writes paySign in upper-case hex (the rule of some older guides).
+	RawPackageRule
 )
 
-// String returns the rule's name.
+// EncodedPackageRule is the earlier name of EncodedUpperRule.
+//
+// Deprecated: use EncodedUpperRule, or the default EncodedLowerRule.
+const EncodedPackageRule = EncodedUpperRule
+
+// String returns the rule's name as ParsePackageRule reads it:
+// "encoded", "encoded-upper" or "raw".
 func (r PackageRule) String() string {
 	switch r {
+	case EncodedLowerRule:
+		return "encoded"
+	case EncodedUpperRule:
+		return "encoded-upper"
 	case RawPackageRule:
 		return "raw"
-	case EncodedPackageRule:
-		return "encoded"
 	}
 	return "PackageRule(" + strconv.Itoa(int(r)) + ")"
 }
 
-// BizOptions tunes BizRedPacketParams. The zero value (or nil) means the
-// raw-package rule, the current time and crypto/rand.
+// ParsePackageRule reads a rule's name ("encoded", "encoded-upper", "raw"),
+// as a configuration file or environment variable would carry it. The empty
+// string is the default, EncodedLowerRule.
+func ParsePackageRule(name string) (PackageRule, error) {
+	switch name {
+	case "", "encoded":
+		return EncodedLowerRule, nil
+	case "encoded-upper":
+		return EncodedUpperRule, nil
+	case "raw":
+		return RawPackageRule, nil
+	}
+	return 0, errors.New(`signer: unknown package rule "` + name + `" (want encoded, encoded-upper or raw)`)
+}
+
+func (r PackageRule) valid() bool { return r >= EncodedLowerRule && r <= RawPackageRule }
+
+// BizOptions tunes BizRedPacketParams. The zero value (or nil) means
+// EncodedLowerRule, the current time and crypto/rand.
 type BizOptions struct {
 	Rule PackageRule
 	// Now returns the time written into timeStamp. Default time.Now.
@@ -56,7 +89,8 @@ type BizOptions struct {
 // package string that a successful sendminiprogramhb returned. appID is the
 // mini program's appid (the wxappid of the send). paySign is MD5 over
 // exactly appId, nonceStr, package and timeStamp; signType is not signed.
-// Package is always the URL-encoded form, as the page needs it.
+// Package is always the URL-encoded form, as the page needs it; o.Rule
+// says which form paySign covers and in which hex case.
 func (s *Signer) BizRedPacketParams(appID, pkg string, o *BizOptions) (BizRedPacket, error) {
 	if appID == "" {
 		return BizRedPacket{}, errors.New("signer: appId is empty")
@@ -68,7 +102,7 @@ func (s *Signer) BizRedPacketParams(appID, pkg string, o *BizOptions) (BizRedPac
 	if o != nil {
 		opts = *o
 	}
-	if opts.Rule != RawPackageRule && opts.Rule != EncodedPackageRule {
+	if !opts.Rule.valid() {
 		return BizRedPacket{}, errors.New("signer: unknown package rule " + opts.Rule.String())
 	}
 	now := time.Now
@@ -85,9 +119,9 @@ func (s *Signer) BizRedPacketParams(appID, pkg string, o *BizOptions) (BizRedPac
 		Package:   EncodeURIComponent(pkg),
 		SignType:  string(MD5),
 	}
-	signed := pkg
-	if opts.Rule == EncodedPackageRule {
-		signed = p.Package
+	signed := p.Package
+	if opts.Rule == RawPackageRule {
+		signed = pkg
 	}
 	p.PaySign = s.SignWith(MD5, map[string]string{
 		"appId":     appID,
@@ -95,7 +129,63 @@ func (s *Signer) BizRedPacketParams(appID, pkg string, o *BizOptions) (BizRedPac
 		"nonceStr":  p.NonceStr,
 		"package":   signed,
 	})
+	if opts.Rule == EncodedLowerRule {
+		p.PaySign = lowerHex(p.PaySign)
+	}
 	return p, nil
+}
+
+// VerifyBizRedPacket checks p as wx.sendBizRedPacket would under rule:
+// signType is MD5, package is URL-encoded, and paySign is the rule's MD5
+// over appId, nonceStr, package and timeStamp, in the rule's hex case
+// (compared in constant time). It is what a test stand-in for the mini
+// program, or a merchant comparing rules, needs; errors.Is(err,
+// ErrSignMismatch) tells a wrong paySign from a malformed p.
+func (s *Signer) VerifyBizRedPacket(appID string, p BizRedPacket, rule PackageRule) error {
+	if !rule.valid() {
+		return errors.New("signer: unknown package rule " + rule.String())
+	}
+	if appID == "" || p.TimeStamp == "" || p.NonceStr == "" || p.Package == "" || p.PaySign == "" {
+		return errors.New("signer: appId, timeStamp, nonceStr, package and paySign are required")
+	}
+	if p.SignType != string(MD5) {
+		return errors.New("signer: signType must be MD5")
+	}
+	if _, err := strconv.ParseInt(p.TimeStamp, 10, 64); err != nil {
+		return errors.New("signer: timeStamp is not a decimal string of Unix seconds")
+	}
+	raw, err := url.PathUnescape(p.Package)
+	if err != nil || EncodeURIComponent(raw) != p.Package {
+		return errors.New("signer: package is not in its URL-encoded form")
+	}
+	signed := p.Package
+	if rule == RawPackageRule {
+		signed = raw
+	}
+	want := s.SignWith(MD5, map[string]string{
+		"appId":     appID,
+		"timeStamp": p.TimeStamp,
+		"nonceStr":  p.NonceStr,
+		"package":   signed,
+	})
+	if rule == EncodedLowerRule {
+		want = lowerHex(want)
+	}
+	if subtle.ConstantTimeCompare([]byte(want), []byte(p.PaySign)) != 1 {
+		return ErrSignMismatch
+	}
+	return nil
+}
+
+// lowerHex writes an upper-case hex digest in lower case.
+func lowerHex(h string) string {
+	b := []byte(h)
+	for i, c := range b {
+		if 'A' <= c && c <= 'F' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
 }
 
 // EncodeURIComponent escapes s exactly as JavaScript's encodeURIComponent

@@ -15,12 +15,26 @@
 // # wx.sendBizRedPacket
 //
 // BizRedPacketParams returns {timeStamp, nonceStr, package, signType,
-// paySign}. The platform's pages leave open which form of the package
-// paySign covers. The default, RawPackageRule, signs the package exactly as
-// sendminiprogramhb returned it and URL-encodes (as JavaScript's
-// encodeURIComponent) only the copy handed to the page. EncodedPackageRule
-// signs the encoded copy instead, for merchants whose claims fail with a
-// signature error under the default.
+// paySign}. package is always URL-encoded (as JavaScript's
+// encodeURIComponent), the form the page needs. The platform's pages leave
+// open which form of the package paySign covers, so there are three rules:
+//
+//   - EncodedLowerRule (the default): MD5 over appId, nonceStr, package and
+//     timeStamp with package URL-encoded, byte for byte the string the page
+//     receives, in lower-case hex. Every public report of a packet actually
+//     opened describes this form; independent SDKs in PHP and Go sign so (one
+//     Go SDK's own test vector is among this module's known answers), and the
+//     guide that first described the raw rule later switched to this one.
+//   - EncodedUpperRule: the same in upper-case hex (a Java SDK's choice).
+//   - RawPackageRule: the package exactly as sendminiprogramhb returned it,
+//     upper-case hex (the rule of an older Node guide). No report was found of
+//     it opening a packet.
+//
+// The wrong rule shows only in the mini program, after the money was sent:
+// wx.sendBizRedPacket fails with a vague "请求不成功" (or a signature error)
+// while sendminiprogramhb succeeded, and the packet is refunded 24 hours
+// later. A merchant who sees that with the right APIv2 key, a string
+// timeStamp and a scan launch scene should try the other rules.
 //
 // # Performance
 //

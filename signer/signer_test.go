@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ type vectors struct {
 		SignType     string `json:"signType"`
 		PaySignRaw   string `json:"paySign_raw_rule"`
 		PaySignCoded string `json:"paySign_encoded_rule"`
+		PaySignLower string `json:"paySign_encoded_rule_lower"`
 	} `json:"bizRedPacket"`
 }
 
@@ -296,42 +298,122 @@ func TestNonceDeterministicAndUnbiased(t *testing.T) {
 }
 
 func TestBizRedPacketVectors(t *testing.T) {
-	for _, v := range loadVectors(t).BizRedPacket {
+	vs := loadVectors(t).BizRedPacket
+	if len(vs) < 2 {
+		t.Fatalf("%d bizRedPacket vectors, want the seed's and the independent SDK's", len(vs))
+	}
+	for _, v := range vs {
 		t.Run(v.Name, func(t *testing.T) {
 			s := mustSigner(t, v.Key)
-			ts, _ := time.Parse(time.RFC3339, "2023-11-14T22:13:20Z")
-			if got := ts.Unix(); got != 1700000000 {
-				t.Fatalf("clock %d", got)
+			unix, err := strconv.ParseInt(v.TimeStamp, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := func(r signer.PackageRule) *signer.BizOptions {
+				return &signer.BizOptions{
+					Rule: r,
+					Now:  func() time.Time { return time.Unix(unix, 0) },
+					Rand: nonceReader(v.NonceStr),
+				}
+			}
+			if v.PaySignRaw == "" || v.PaySignCoded == "" || v.PaySignLower == "" {
+				t.Fatalf("vector lacks a rule's answer: %+v", v)
 			}
 			for _, c := range []struct {
 				rule signer.PackageRule
 				want string
-			}{{signer.RawPackageRule, v.PaySignRaw}, {signer.EncodedPackageRule, v.PaySignCoded}} {
-				p, err := s.BizRedPacketParams(v.AppID, v.PackageRaw, &signer.BizOptions{
-					Rule: c.rule,
-					Now:  func() time.Time { return time.Unix(1700000000, 0) },
-					Rand: nonceReader(v.NonceStr),
-				})
+			}{
+				{signer.EncodedLowerRule, v.PaySignLower},
+				{signer.EncodedUpperRule, v.PaySignCoded},
+				{signer.RawPackageRule, v.PaySignRaw},
+			} {
+				p, err := s.BizRedPacketParams(v.AppID, v.PackageRaw, opts(c.rule))
 				if err != nil {
 					t.Fatal(err)
 				}
-				want := signer.BizRedPacket{TimeStamp: v.TimeStamp, NonceStr: v.NonceStr, Package: v.PackagePage, SignType: v.SignType, PaySign: c.want}
+				want := signer.BizRedPacket{TimeStamp: v.TimeStamp, NonceStr: v.NonceStr, Package: v.PackagePage, SignType: "MD5", PaySign: c.want}
 				if p != want {
 					t.Errorf("rule %s:\n got %+v\nwant %+v", c.rule, p, want)
 				}
+				// Verification accepts the rule's answer and refuses it
+				// under the two other rules.
+				for _, other := range []signer.PackageRule{signer.EncodedLowerRule, signer.EncodedUpperRule, signer.RawPackageRule} {
+					err := s.VerifyBizRedPacket(v.AppID, p, other)
+					if other == c.rule && err != nil {
+						t.Errorf("VerifyBizRedPacket(%s) of its own answer: %v", other, err)
+					}
+					if other != c.rule && !errors.Is(err, signer.ErrSignMismatch) {
+						t.Errorf("VerifyBizRedPacket(%s) of a %s answer: %v, want ErrSignMismatch", other, c.rule, err)
+					}
+				}
 			}
-			// The default options are the raw rule.
-			p, err := s.BizRedPacketParams(v.AppID, v.PackageRaw, &signer.BizOptions{Now: func() time.Time { return time.Unix(1700000000, 0) }, Rand: nonceReader(v.NonceStr)})
-			if err != nil || p.PaySign != v.PaySignRaw {
-				t.Errorf("default rule paySign %s, %v", p.PaySign, err)
+			// nil options and the zero Rule are the encoded, lower-case rule.
+			p, err := s.BizRedPacketParams(v.AppID, v.PackageRaw, opts(0))
+			if err != nil || p.PaySign != v.PaySignLower {
+				t.Errorf("default rule paySign %s, %v; want %s", p.PaySign, err, v.PaySignLower)
 			}
 			js, _ := json.Marshal(p)
-			for _, k := range []string{`"timeStamp":`, `"nonceStr":`, `"package":`, `"signType":"MD5"`, `"paySign":`} {
+			for _, k := range []string{`"timeStamp":"`, `"nonceStr":`, `"package":`, `"signType":"MD5"`, `"paySign":`} {
 				if !strings.Contains(string(js), k) {
 					t.Errorf("JSON %s lacks %s", js, k)
 				}
 			}
 		})
+	}
+}
+
+func TestVerifyBizRedPacketRefuses(t *testing.T) {
+	s := mustSigner(t, strings.Repeat("k", 32))
+	good, err := s.BizRedPacketParams("wx1", "sendid=1&ver=8", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.VerifyBizRedPacket("wx1", good, signer.EncodedLowerRule); err != nil {
+		t.Fatal(err)
+	}
+	for name, mutate := range map[string]func(p *signer.BizRedPacket){
+		"raw package":     func(p *signer.BizRedPacket) { p.Package = "sendid=1&ver=8" },
+		"signType HMAC":   func(p *signer.BizRedPacket) { p.SignType = "HMAC-SHA256" },
+		"numeric-less ts": func(p *signer.BizRedPacket) { p.TimeStamp = "17e8" },
+		"empty nonce":     func(p *signer.BizRedPacket) { p.NonceStr = "" },
+		"upper paySign":   func(p *signer.BizRedPacket) { p.PaySign = strings.ToUpper(p.PaySign) },
+		"other timeStamp": func(p *signer.BizRedPacket) { p.TimeStamp = "1" },
+		"bad escape":      func(p *signer.BizRedPacket) { p.Package = "sendid%3" },
+	} {
+		p := good
+		mutate(&p)
+		if err := s.VerifyBizRedPacket("wx1", p, signer.EncodedLowerRule); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if err := s.VerifyBizRedPacket("wx2", good, signer.EncodedLowerRule); !errors.Is(err, signer.ErrSignMismatch) {
+		t.Errorf("other appId: %v", err)
+	}
+	if err := s.VerifyBizRedPacket("wx1", good, 9); err == nil {
+		t.Error("unknown rule accepted")
+	}
+}
+
+func TestParsePackageRule(t *testing.T) {
+	for name, want := range map[string]signer.PackageRule{
+		"": signer.EncodedLowerRule, "encoded": signer.EncodedLowerRule,
+		"encoded-upper": signer.EncodedUpperRule, "raw": signer.RawPackageRule,
+	} {
+		got, err := signer.ParsePackageRule(name)
+		if err != nil || got != want {
+			t.Errorf("ParsePackageRule(%q) = %v, %v; want %v", name, got, err, want)
+		}
+		if name != "" && got.String() != name {
+			t.Errorf("%v.String() = %q, want %q", got, got.String(), name)
+		}
+	}
+	for _, bad := range []string{"Encoded", "lower", "raw-lower", " raw"} {
+		if _, err := signer.ParsePackageRule(bad); err == nil {
+			t.Errorf("ParsePackageRule(%q) accepted", bad)
+		}
+	}
+	if signer.EncodedPackageRule != signer.EncodedUpperRule {
+		t.Error("EncodedPackageRule no longer names the encoded, upper-case rule")
 	}
 }
 
@@ -356,8 +438,11 @@ func TestBizRedPacketErrors(t *testing.T) {
 	if _, err := s.BizRedPacketParams("wx1", "p", &signer.BizOptions{Rule: 7}); err == nil {
 		t.Error("unknown rule accepted")
 	}
+	if _, err := s.BizRedPacketParams("wx1", "p", &signer.BizOptions{Rule: -1}); err == nil {
+		t.Error("unknown rule accepted")
+	}
 	p, err := s.BizRedPacketParams("wx1", "a=1&b=2", nil)
-	if err != nil || len(p.NonceStr) != 32 || p.Package != "a%3D1%26b%3D2" || len(p.PaySign) != 32 {
+	if err != nil || len(p.NonceStr) != 32 || p.Package != "a%3D1%26b%3D2" || len(p.PaySign) != 32 || strings.ToLower(p.PaySign) != p.PaySign {
 		t.Errorf("defaults: %+v %v", p, err)
 	}
 }

@@ -226,14 +226,11 @@ func (w *world) checkPaySign(t *testing.T, a answer, billno string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := sg.SignWith(signer.MD5, map[string]string{
-		"appId":     w.fake.AppID,
-		"timeStamp": a.params.TimeStamp,
-		"nonceStr":  a.params.NonceStr,
-		"package":   p.Package,
-	})
-	if a.params.SignType != "MD5" || a.params.PaySign != want {
-		t.Errorf("answer signType %q paySign %q, want MD5 %q", a.params.SignType, a.params.PaySign, want)
+	if a.params.Package != signer.EncodeURIComponent(p.Package) {
+		t.Errorf("answer package %q, the platform paid %q", a.params.Package, p.Package)
+	}
+	if err := sg.VerifyBizRedPacket(w.fake.AppID, a.params, signer.EncodedLowerRule); err != nil {
+		t.Errorf("answer signType %q paySign %q: %v", a.params.SignType, a.params.PaySign, err)
 	}
 }
 

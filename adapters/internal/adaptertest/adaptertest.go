@@ -133,8 +133,8 @@ func Do(t testing.TB, method, url, token, body string) (*http.Response, []byte) 
 }
 
 // CheckClaim checks a successful claim answer for openID: 200, exactly the
-// five fields of wx.sendBizRedPacket, a paySign that verifies over the raw
-// package of the packet the host paid. It returns the parsed answer.
+// five fields of wx.sendBizRedPacket, the package the host paid, and a
+// paySign that verifies under the default rule. It returns the parsed answer.
 func (e *Env) CheckClaim(t testing.TB, resp *http.Response, body []byte, openID string) signer.BizRedPacket {
 	t.Helper()
 	if resp.StatusCode != http.StatusOK {
@@ -182,14 +182,8 @@ func (e *Env) CheckClaim(t testing.TB, resp *http.Response, body []byte, openID 
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := s.SignWith(signer.MD5, map[string]string{
-		"appId":     e.Host.AppID,
-		"timeStamp": p.TimeStamp,
-		"nonceStr":  p.NonceStr,
-		"package":   raw,
-	})
-	if p.SignType != "MD5" || p.PaySign != want {
-		t.Errorf("signType %q paySign %q, want MD5 %q", p.SignType, p.PaySign, want)
+	if err := s.VerifyBizRedPacket(e.Host.AppID, p, signer.EncodedLowerRule); err != nil {
+		t.Errorf("signType %q paySign %q: %v", p.SignType, p.PaySign, err)
 	}
 	return p
 }
