@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"strconv"
 	"time"
 )
 
@@ -35,6 +36,20 @@ const minDerivedChars = 16
 // campaign name; it and openID are length-prefixed in the HMAC input so no
 // two different pairs produce the same input.
 func DeriveBillno(key []byte, mchID, grantKey, openID string) (string, error) {
+	return DeriveAttemptBillno(key, mchID, grantKey, openID, 0)
+}
+
+// DeriveAttemptBillno returns the bill number of attempt n (n >= 0) of the
+// grant (grantKey, openID). Attempt 0 is DeriveBillno's number; attempt n
+// > 0 adds n, length-prefixed like the other parts, to the HMAC input, so
+// its number differs from every attempt of every grant. A new attempt is a
+// new payout at the platform: move to attempt n+1 only once the platform
+// reports attempt n closed (gethbinfo FAILED, or REFUND), as the middleware
+// handler does.
+func DeriveAttemptBillno(key []byte, mchID, grantKey, openID string, attempt int) (string, error) {
+	if attempt < 0 {
+		return "", errors.New("hongbao: the attempt number is negative")
+	}
 	if len(key) < MinBillnoKeyLength {
 		return "", fmt.Errorf("hongbao: the bill number key must be at least %d bytes", MinBillnoKeyLength)
 	}
@@ -49,7 +64,13 @@ func DeriveBillno(key []byte, mchID, grantKey, openID string) (string, error) {
 	}
 	m := hmac.New(sha256.New, key)
 	var n [8]byte
-	for _, part := range []string{mchID, grantKey, openID} {
+	parts := []string{mchID, grantKey, openID}
+	if attempt > 0 {
+		// The encoding is prefix-free: a fourth part can never make
+		// the input of a three-part one.
+		parts = append(parts, strconv.Itoa(attempt))
+	}
+	for _, part := range parts {
 		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
 		m.Write(n[:])
 		io.WriteString(m, part)

@@ -2,6 +2,7 @@ package hongbao_test
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,39 @@ func TestDeriveBillnoGolden(t *testing.T) {
 	c2, _ := hongbao.DeriveBillno(testBillnoKey, "1900000109", "a", "bc1")
 	if c1 == c2 {
 		t.Fatal("grant/openid boundary is ambiguous")
+	}
+}
+
+func TestDeriveAttemptBillno(t *testing.T) {
+	// Golden values from an independent implementation of the documented
+	// construction. Attempt 0 is DeriveBillno's number: no paid grant
+	// changes number.
+	const mch, grant, openid = "1900000109", "spring-2026", "oxTWIuGaIt6gTKsQRLau2M0yL16E"
+	want := []string{"1900000109hriRcMD8Q7c8GkJzdP", "19000001099TwUCdoRiK3BHOkeYn", "1900000109GJRhTEvV2XgJW4J4VJ", "1900000109krO03891S5ow0PAquo"}
+	for n, w := range want {
+		got, err := hongbao.DeriveAttemptBillno(testBillnoKey, mch, grant, openid, n)
+		if err != nil || got != w {
+			t.Errorf("attempt %d: %s, %v; want %s", n, got, err, w)
+		}
+	}
+	// Attempts never meet another grant's numbers, whatever its key: the
+	// attempt is a part of its own in the HMAC input.
+	seen := map[string]string{}
+	for _, g := range []string{"a", "a1", "a\x001", "1"} {
+		for n := 0; n < 50; n++ {
+			b, err := hongbao.DeriveAttemptBillno(testBillnoKey, mch, g, openid, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := fmt.Sprintf("%q#%d", g, n)
+			if other, dup := seen[b]; dup {
+				t.Fatalf("%s and %s share bill number %s", id, other, b)
+			}
+			seen[b] = id
+		}
+	}
+	if _, err := hongbao.DeriveAttemptBillno(testBillnoKey, mch, grant, openid, -1); err == nil {
+		t.Error("negative attempt accepted")
 	}
 }
 

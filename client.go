@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hongbao-go/hongbao/signer"
@@ -187,6 +189,13 @@ func (c *Client) MchID() string { return c.mchID }
 // DeriveBillno and the client's key.
 func (c *Client) Billno(grantKey, openID string) (string, error) {
 	return DeriveBillno(c.billnoKey, c.mchID, grantKey, openID)
+}
+
+// AttemptBillno returns the bill number of attempt n of the grant
+// (grantKey, openID) under the client's BillnoKey; attempt 0 is Billno's.
+// See DeriveAttemptBillno.
+func (c *Client) AttemptBillno(grantKey, openID string, attempt int) (string, error) {
+	return DeriveAttemptBillno(c.billnoKey, c.mchID, grantKey, openID, attempt)
 }
 
 // SendMiniProgramHB pays one mini-program red packet. See the package
@@ -403,6 +412,11 @@ func (c *Client) logAttempt(ctx context.Context, op, billno string, attempt int,
 func (c *Client) attempt(ctx context.Context, op, url, billno string, params map[string]string) (*xml.Document, *Error) {
 	actx, cancel := context.WithTimeout(ctx, c.retry.AttemptTimeout)
 	defer cancel()
+	// Whether any of the request was written: a failure before that
+	// (connection refused, DNS, the server certificate refused in the
+	// handshake) cannot have reached the platform.
+	var wrote atomic.Bool
+	actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }})
 	req, err := transport.NewRequest(actx, url, params)
 	if err != nil {
 		return nil, &Error{Op: op, Billno: billno, Err: err}
@@ -412,6 +426,9 @@ func (c *Client) attempt(ctx context.Context, op, url, billno string, params map
 		var te *transport.Error
 		if errors.As(err, &te) {
 			return nil, transportError(op, billno, te)
+		}
+		if !wrote.Load() {
+			return nil, &Error{Op: op, Billno: billno, Retryable: true, Message: "the request was not sent", Err: err}
 		}
 		// No reply: the request may or may not have reached the platform.
 		return nil, &Error{Op: op, Billno: billno, Retryable: true, Unknown: true, Err: err}

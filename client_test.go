@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -484,4 +485,44 @@ func TestUnknownOutcomeSticksThroughRetries(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNotSentIsNotUnknown: failures before any of the request was written
+// (connection refused, the server certificate refused in the handshake)
+// cannot have reached the platform and are not outcome-unknown; a
+// connection dropped after the request was written is.
+func TestNotSentIsNotUnknown(t *testing.T) {
+	s := wxpaytest.Start(t, wxpaytest.Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedURL := "https://" + ln.Addr().String()
+	ln.Close()
+	other := wxpaytest.Start(t, wxpaytest.Options{})
+	for name, edit := range map[string]func(*hongbao.Config){
+		"connection refused": func(c *hongbao.Config) { c.Transport.BaseURL = closedURL },
+		"untrusted server":   func(c *hongbao.Config) { c.Transport.RootCAs = other.RootCAs() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, _ := newClient(t, s, edit)
+			req := sendRequest(t, c, "g", "oUser0000000000000000000031")
+			_, err := c.SendMiniProgramHB(context.Background(), req)
+			var pe *hongbao.Error
+			if !errors.As(err, &pe) || pe.Unknown || errors.Is(err, hongbao.ErrOutcomeUnknown) {
+				t.Fatalf("err = %v (%+v), want a known failure", err, pe)
+			}
+			if _, ok := s.Packet(req.Billno); ok {
+				t.Fatal("the host paid")
+			}
+		})
+	}
+	t.Run("dropped after writing", func(t *testing.T) {
+		c, _ := newClient(t, s)
+		s.Inject(wxpaytest.Fault{DropBefore: true, Times: 4})
+		req := sendRequest(t, c, "g", "oUser0000000000000000000032")
+		if _, err := c.SendMiniProgramHB(context.Background(), req); !errors.Is(err, hongbao.ErrOutcomeUnknown) {
+			t.Fatalf("err = %v, want outcome unknown", err)
+		}
+	})
 }
