@@ -33,6 +33,8 @@ const lockSweepEvery = 1024
 //
 // Expiry follows the real clock (time.Now).
 type MemoryStore struct {
+	termsMu  sync.Mutex // makes AddTerms atomic
+	terms    *cache.Cache
 	results  *cache.Cache
 	counters *cache.Cache
 
@@ -52,6 +54,7 @@ var _ Store = (*MemoryStore)(nil)
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
+		terms:    cache.New(cache.NoExpiration, memoryCleanupInterval),
 		results:  cache.New(cache.NoExpiration, memoryCleanupInterval),
 		counters: cache.New(cache.NoExpiration, memoryCleanupInterval),
 		locks:    make(map[string]memLock),
@@ -63,6 +66,46 @@ var (
 	errLimit  = errors.New("middleware: store rate limit and window must be positive")
 	errNilKey = errors.New("middleware: store key is empty")
 )
+
+// AddTerms implements Store.
+func (m *MemoryStore) AddTerms(ctx context.Context, key string, t Terms, ttl time.Duration) (Terms, bool, error) {
+	if err := checkKeyTTL(ctx, key, ttl); err != nil {
+		return Terms{}, false, err
+	}
+	m.termsMu.Lock()
+	defer m.termsMu.Unlock()
+	if v, ok := m.terms.Get(key); ok {
+		if old, ok := v.(Terms); ok {
+			return old, false, nil
+		}
+	}
+	m.terms.Set(key, t, ttl)
+	return t, true, nil
+}
+
+// SaveTerms implements Store.
+func (m *MemoryStore) SaveTerms(ctx context.Context, key string, t Terms, ttl time.Duration) error {
+	if err := checkKeyTTL(ctx, key, ttl); err != nil {
+		return err
+	}
+	m.termsMu.Lock()
+	defer m.termsMu.Unlock()
+	m.terms.Set(key, t, ttl)
+	return nil
+}
+
+func checkKeyTTL(ctx context.Context, key string, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if key == "" {
+		return errNilKey
+	}
+	if ttl <= 0 {
+		return errTTL
+	}
+	return nil
+}
 
 // Result implements Store.
 func (m *MemoryStore) Result(ctx context.Context, billno string) (Result, bool, error) {
@@ -79,14 +122,8 @@ func (m *MemoryStore) Result(ctx context.Context, billno string) (Result, bool, 
 
 // SaveResult implements Store.
 func (m *MemoryStore) SaveResult(ctx context.Context, billno string, r Result, ttl time.Duration) error {
-	if err := ctx.Err(); err != nil {
+	if err := checkKeyTTL(ctx, billno, ttl); err != nil {
 		return err
-	}
-	if billno == "" {
-		return errNilKey
-	}
-	if ttl <= 0 {
-		return errTTL
 	}
 	m.results.Set(billno, r, ttl)
 	return nil

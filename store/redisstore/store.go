@@ -20,6 +20,7 @@ const DefaultPrefix = "hongbao:"
 
 // Key spaces under the prefix.
 const (
+	termsSpace  = "terms:"
 	resultSpace = "result:"
 	lockSpace   = "lock:"
 	rateSpace   = "rate:"
@@ -32,8 +33,8 @@ const DefaultTimeout = time.Second
 type Options struct {
 	// Prefix starts every key the Store writes, so that several
 	// applications (or several environments) can share one Redis
-	// database: keys are Prefix+"result:"+billno, Prefix+"lock:"+key and
-	// Prefix+"rate:"+key. It is used as given (end it with a separator
+	// database: keys are Prefix+"terms:"+grant, Prefix+"result:"+billno,
+	// Prefix+"lock:"+key and Prefix+"rate:"+key. It is used as given (end it with a separator
 	// such as ":"). Default DefaultPrefix, "hongbao:".
 	Prefix string
 	// Timeout bounds each call of the Store (a context deadline on top of
@@ -67,6 +68,18 @@ if redis.call("GET", KEYS[1]) == ARGV[1] then
 	return redis.call("DEL", KEYS[1])
 end
 return 0
+`)
+
+	// addTermsScript sets the key to ARGV[1] with a PX of ARGV[2] unless
+	// it exists, and returns {value, 1} when it set it, {existing, 0}
+	// otherwise: the first terms recorded win, atomically.
+	addTermsScript = redis.NewScript(`
+local v = redis.call("GET", KEYS[1])
+if v then
+	return {v, 0}
+end
+redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+return {ARGV[1], 1}
 `)
 
 	// allowScript counts one event and starts the window on the first
@@ -183,9 +196,61 @@ func (s *Store) Close() error {
 	return nil
 }
 
+func (s *Store) termsKey(key string) string     { return s.prefix + termsSpace + key }
 func (s *Store) resultKey(billno string) string { return s.prefix + resultSpace + billno }
 func (s *Store) lockKey(key string) string      { return s.prefix + lockSpace + key }
 func (s *Store) rateKey(key string) string      { return s.prefix + rateSpace + key }
+
+// AddTerms implements middleware.Store with one script on one key: GET,
+// and SET key json PX ttl when there was nothing.
+func (s *Store) AddTerms(ctx context.Context, key string, t middleware.Terms, ttl time.Duration) (middleware.Terms, bool, error) {
+	if key == "" {
+		return middleware.Terms{}, false, errEmptyKey
+	}
+	if ttl <= 0 {
+		return middleware.Terms{}, false, errTTL
+	}
+	b, err := json.Marshal(t)
+	if err != nil {
+		return middleware.Terms{}, false, fmt.Errorf("redisstore: encoding terms: %w", err)
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	v, err := addTermsScript.Run(ctx, s.client, []string{s.termsKey(key)}, b, atLeastMs(ttl).Milliseconds()).Slice()
+	if err != nil {
+		return middleware.Terms{}, false, wrap("add terms", err)
+	}
+	if len(v) != 2 {
+		return middleware.Terms{}, false, fmt.Errorf("redisstore: add terms: unexpected script reply of %d values", len(v))
+	}
+	raw, _ := v[0].(string)
+	added, _ := v[1].(int64)
+	var got middleware.Terms
+	if err := json.Unmarshal([]byte(raw), &got); err != nil || got.Amount <= 0 {
+		return middleware.Terms{}, false, errors.New("redisstore: stored terms are not the JSON of terms")
+	}
+	return got, added == 1, nil
+}
+
+// SaveTerms implements middleware.Store with SET key json PX ttl.
+func (s *Store) SaveTerms(ctx context.Context, key string, t middleware.Terms, ttl time.Duration) error {
+	if key == "" {
+		return errEmptyKey
+	}
+	if ttl <= 0 {
+		return errTTL
+	}
+	b, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("redisstore: encoding terms: %w", err)
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	if err := s.client.Set(ctx, s.termsKey(key), b, atLeastMs(ttl)).Err(); err != nil {
+		return wrap("set terms", err)
+	}
+	return nil
+}
 
 // Result implements middleware.Store with GET. A missing key is ok=false
 // with a nil error; a value that is not the JSON of a Result for billno
@@ -240,7 +305,16 @@ func (s *Store) SaveResult(ctx context.Context, billno string, r middleware.Resu
 // this token. release is safe to call more than once and after ttl; it has
 // no context of its own (it is bounded by Options.Timeout) and no error: a
 // failed release is harmless, the lock expires after ttl.
+//
+// When SET fails (a timeout, a dropped connection), Redis may still have
+// applied it: TryLock then releases the token itself in the background,
+// once at once and once more after Options.Timeout (for a SET that reaches
+// Redis late), so that no lock outlives a call that reported failure.
 func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	return s.tryLock(ctx, key, ttl, rand.Text())
+}
+
+func (s *Store) tryLock(ctx context.Context, key string, ttl time.Duration, token string) (func(), bool, error) {
 	if key == "" {
 		return nil, false, errEmptyKey
 	}
@@ -248,11 +322,11 @@ func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (fun
 		return nil, false, errTTL
 	}
 	rkey := s.lockKey(key)
-	token := rand.Text()
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	ok, err := s.client.SetNX(ctx, rkey, token, atLeastMs(ttl)).Result()
 	if err != nil {
+		go s.abandon(rkey, token)
 		return nil, false, wrap("lock", err)
 	}
 	if !ok {
@@ -260,13 +334,25 @@ func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (fun
 	}
 	var once sync.Once
 	release := func() {
-		once.Do(func() {
-			rctx, cancel := s.bound(context.Background())
-			defer cancel()
-			_ = releaseScript.Run(rctx, s.client, []string{rkey}, token).Err()
-		})
+		once.Do(func() { s.release(rkey, token) })
 	}
 	return release, true, nil
+}
+
+// release deletes rkey while it holds token.
+func (s *Store) release(rkey, token string) error {
+	rctx, cancel := s.bound(context.Background())
+	defer cancel()
+	return releaseScript.Run(rctx, s.client, []string{rkey}, token).Err()
+}
+
+// abandon gives up a lock whose SET reported an error but may have been
+// applied: a release now, and one more after the Store's timeout for a
+// SET still on its way.
+func (s *Store) abandon(rkey, token string) {
+	_ = s.release(rkey, token)
+	time.Sleep(s.timeout)
+	_ = s.release(rkey, token)
 }
 
 // Allow implements middleware.Store with a fixed window per key: one Lua
