@@ -419,4 +419,3 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Han
 	}
 	return body, nil
 }
-

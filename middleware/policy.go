@@ -92,7 +92,6 @@ func (r *Refusal) message() string {
 	return r.Message
 }
 
-
 // RandomAmount returns an amount in fen drawn uniformly from [min, max]
 // and determined by its inputs: the same secret, key and openID give the
 // same amount on every call, replica and restart. secret (at least 16

@@ -151,4 +151,3 @@ func classifyPlatform(pe *hongbao.Error, err error) *HandlerError {
 	e.Billno = pe.Billno
 	return e
 }
-
