@@ -141,6 +141,7 @@ type Handler struct {
 	onError     func(http.ResponseWriter, *http.Request, error)
 	now         func() time.Time
 	flights     flightGroup
+	pending     pendingSaves // results waiting for the shared Store
 }
 
 // NewHandler checks cfg and returns the red-packet handler. Mount it behind

@@ -3,7 +3,6 @@ package middleware
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -128,55 +127,6 @@ func (h *Handler) waitOther(ctx context.Context, billno string) (r Result, found
 	}
 }
 
-// lookup finds a stored result, in the local store too (where results go
-// when the shared Store fails).
-func (h *Handler) lookup(ctx context.Context, billno string) (Result, bool) {
-	st := h.shared()
-	r, ok, err := st.Result(ctx, billno)
-	if err != nil {
-		h.storeFailed(ctx, "Result", billno, err)
-	} else if ok {
-		return r, true
-	}
-	if st == Store(h.local) {
-		return Result{}, false
-	}
-	r, ok, _ = h.local.Result(ctx, billno)
-	return r, ok
-}
-
-// save stores r, locally when the shared Store fails. base is never
-// canceled: a SaveResult that runs out of saveTimeout is the Store's
-// failure, and the local copy must not inherit the expired deadline.
-func (h *Handler) save(base context.Context, billno string, r Result) {
-	ctx, cancel := context.WithTimeout(base, h.saveTimeout)
-	defer cancel()
-	if err := h.shared().SaveResult(ctx, billno, r, h.resultTTL); err != nil {
-		h.storeFailed(base, "SaveResult", billno, err)
-		_ = h.local.SaveResult(base, billno, r, h.resultTTL)
-	}
-}
-
-// shared returns the Store to use now: the configured one, or the local one
-// for StoreRetryAfter after the configured one failed.
-func (h *Handler) shared() Store {
-	if until := h.downUntil.Load(); until != 0 && time.Now().UnixNano() < until {
-		return h.local
-	}
-	return h.store
-}
-
-// storeFailed logs a Store failure and keeps the handler to this process
-// for StoreRetryAfter.
-func (h *Handler) storeFailed(ctx context.Context, op, billno string, err error) {
-	if ctx.Err() != nil {
-		return // the request ended: not the Store's fault
-	}
-	h.downUntil.Store(time.Now().Add(h.storeRetry).UnixNano())
-	h.log.LogAttrs(ctx, slog.LevelWarn, "hongbao: store unavailable, degrading to this process",
-		slog.String("op", op), slog.String("billno", billno), slog.String("error", err.Error()))
-}
-
 // flightGroup runs at most one function per key at a time; callers that
 // arrive while it runs share its outcome.
 type flightGroup struct {
@@ -230,6 +180,12 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	for {
 		f := h.flights.any()
 		if f == nil {
+			// A last try to hand results kept locally to the shared
+			// Store; what it cannot take now is resent the same bill
+			// number by the next tap.
+			if h.store != Store(h.local) && len(h.pending.snapshot()) > 0 {
+				h.flushOnce(ctx)
+			}
 			return nil
 		}
 		select {
