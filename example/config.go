@@ -42,6 +42,7 @@ const (
 	envBillnoKey        = "HONGBAO_BILLNO_KEY"
 	envRedisURL         = "HONGBAO_REDIS_URL"
 	envPackageRule      = "HONGBAO_PACKAGE_RULE"
+	envMaxAttempts      = "HONGBAO_MAX_ATTEMPTS"
 )
 
 // Defaults of the optional variables.
@@ -89,6 +90,11 @@ type config struct {
 	redisURL  string           // empty: results, locks and rate limits in memory
 	// packageRule is the paySign form handed to wx.sendBizRedPacket.
 	packageRule signer.PackageRule
+	// amountMax > 0: each user's amount is drawn from [grant.Amount,
+	// amountMax] (HONGBAO_AMOUNT=MIN-MAX).
+	amountMax int64
+	// maxAttempts bounds the bill numbers of one grant (0: the default).
+	maxAttempts int
 }
 
 // loadConfig reads and checks the environment. Every problem found is
@@ -194,12 +200,32 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	}
 	amountOK := true
 	if v := get(envAmount); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			bad("%s=%q is not a positive whole number of fen (100 fen = 1 yuan)", envAmount, v)
+		lo, hi, isRange := strings.Cut(v, "-")
+		n, err := strconv.ParseInt(lo, 10, 64)
+		m := n
+		if isRange && err == nil {
+			m, err = strconv.ParseInt(hi, 10, 64)
+		}
+		switch {
+		case err != nil || n <= 0 || m <= 0:
+			bad("%s=%q is not a positive whole number of fen (100 fen = 1 yuan), nor a range MIN-MAX of them", envAmount, v)
 			amountOK = false
-		} else {
+		case m < n:
+			bad("%s=%q: the range's maximum is below its minimum", envAmount, v)
+			amountOK = false
+		default:
 			c.grant.Amount = n
+			if m > n {
+				c.amountMax = m
+			}
+		}
+	}
+	if v := get(envMaxAttempts); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			bad("%s=%q is not a whole number from 1 to 100", envMaxAttempts, v)
+		} else {
+			c.maxAttempts = n
 		}
 	}
 	sceneOK := true
@@ -213,7 +239,13 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		}
 	}
 	if amountOK && sceneOK {
-		if err := validateCampaign(c.grant); err != nil {
+		err := validateCampaign(c.grant)
+		if err == nil && c.amountMax > 0 {
+			top := c.grant
+			top.Amount = c.amountMax
+			err = validateCampaign(top)
+		}
+		if err != nil {
 			bad("%v", err)
 		}
 	}

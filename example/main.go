@@ -124,13 +124,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		return fmt.Errorf("hongbao example: %w", err)
 	}
 
-	// The campaign: every user may claim one red packet of cfg.grant. The
-	// grant key is the campaign, so a repeat tap derives the same bill
-	// number and can never pay twice. Nothing is read from the request.
-	grant := cfg.grant
-	policy := middleware.PolicyFunc(func(context.Context, middleware.User, []byte) (middleware.Grant, error) {
-		return grant, nil
-	})
+	policy := campaignPolicy(cfg)
 	// The Store: in memory, or shared with other replicas through Redis.
 	var store middleware.Store = middleware.NewMemoryStore()
 	if cfg.redisURL != "" {
@@ -149,10 +143,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		fmt.Fprintf(stdout, "hongbao example: results, locks and rate limits are shared through Redis (%s)\n", envRedisURL)
 	}
 	handler, err := middleware.NewHandler(middleware.HandlerConfig{
-		Client: client,
-		Policy: policy,
-		Store:  store,
-		Logger: logger,
+		Client:      client,
+		Policy:      policy,
+		Store:       store,
+		Logger:      logger,
+		MaxAttempts: cfg.maxAttempts,
 	})
 	if err != nil {
 		return fmt.Errorf("hongbao example: %w", err)
@@ -245,4 +240,26 @@ func demoToken(secret []byte, issuer, audience string) (string, time.Time, error
 	}
 	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
 	return token, exp, err
+}
+
+// campaignPolicy is the example's Policy: every user may claim one red
+// packet of cfg.grant. The grant key is the campaign, so a repeat tap
+// derives the same bill number and can never pay twice. Nothing is read
+// from the request. With HONGBAO_AMOUNT=MIN-MAX each user's amount is drawn
+// from the range, keyed by the bill-number key (secret and stable): the same
+// draw on every tap and replica, and the handler pays the first terms
+// recorded in any case.
+func campaignPolicy(cfg *config) middleware.Policy {
+	grant := cfg.grant
+	return middleware.PolicyFunc(func(_ context.Context, u middleware.User, _ []byte) (middleware.Grant, error) {
+		g := grant
+		if cfg.amountMax > 0 {
+			a, err := middleware.RandomAmount(cfg.billnoKey, g.Key, u.OpenID, grant.Amount, cfg.amountMax)
+			if err != nil {
+				return middleware.Grant{}, err
+			}
+			g.Amount = a
+		}
+		return g, nil
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/middleware"
 	"github.com/hongbao-go/hongbao/signer"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -615,4 +617,56 @@ func TestRedisURLErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAmountRange: HONGBAO_AMOUNT=MIN-MAX draws each user's amount from the
+// range, the same on every call; a range's ends are checked like a fixed
+// amount; HONGBAO_MAX_ATTEMPTS is read.
+func TestAmountRange(t *testing.T) {
+	cfg, err := loadConfig(getenv(map[string]string{envAmount: "150-300", envMaxAttempts: "5"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.grant.Amount != 150 || cfg.amountMax != 300 || cfg.maxAttempts != 5 {
+		t.Fatalf("config: amount %d..%d, attempts %d", cfg.grant.Amount, cfg.amountMax, cfg.maxAttempts)
+	}
+	policy := campaignPolicy(cfg)
+	seen := map[int64]bool{}
+	for i := range 50 {
+		u := middleware.User{OpenID: fmt.Sprintf("oRangeUser%018d", i)}
+		g, err := policy.Grant(context.Background(), u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.Amount < 150 || g.Amount > 300 {
+			t.Fatalf("amount %d out of 150..300", g.Amount)
+		}
+		again, _ := policy.Grant(context.Background(), u, nil)
+		if again.Amount != g.Amount {
+			t.Fatalf("%s drew %d then %d", u.OpenID, g.Amount, again.Amount)
+		}
+		seen[g.Amount] = true
+	}
+	if len(seen) < 10 {
+		t.Errorf("50 users drew only %d amounts", len(seen))
+	}
+	// A fixed amount is not a range.
+	if cfg, err := loadConfig(getenv(map[string]string{envAmount: "200"})); err != nil || cfg.amountMax != 0 || cfg.grant.Amount != 200 {
+		t.Errorf("fixed amount: %+v %v", cfg, err)
+	}
+	for _, bad := range []map[string]string{
+		{envAmount: "300-150"},
+		{envAmount: "0-150"},
+		{envAmount: "150-"},
+		{envAmount: "150-20001"}, // the top needs a scene
+		{envMaxAttempts: "0"},
+		{envMaxAttempts: "three"},
+	} {
+		if _, err := loadConfig(getenv(bad)); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	base, out := start(t, map[string]string{envAmount: "150-300"})
+	resp, body := do(t, http.MethodPost, base+claimPath, demoTokenOf(t, out.String()), `{"scene": 1047}`)
+	checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey)
 }
