@@ -23,68 +23,126 @@
 // It answers POST only (405 with "Allow: POST" otherwise) and, on success,
 // 200 with exactly the object wx.sendBizRedPacket takes, {timeStamp,
 // nonceStr, package, signType, paySign}, and Cache-Control: no-store. A tap
-// goes through these steps:
+// goes through these steps (ServeHTTP reads as this list; each step has a
+// file of its own):
 //
-//  1. the verified [User] from the context (401 without one);
+//  1. the verified [User] from the context (500 without one: the handler
+//     is mounted without the Authenticator, a server misconfiguration);
 //  2. the per-openid rate limit of the [Store] (429 with Retry-After);
 //  3. the body, capped by MaxBodyBytes (413) and, when not empty, one JSON
 //     value (400 "malformed_body");
-//  4. the [Policy], which decides the [Grant] on the server. The client
-//     never chooses the amount or the openid: the openid is always the
-//     verified user's, and an "amount" or "openid" in the body is ignored
-//     unless the policy itself reads it;
-//  5. the bill number, derived from the grant's Key and the openid by
-//     hongbao.Client.Billno, and validation of the send (422
-//     "invalid_grant" naming the field);
-//  6. idempotency, below; then the platform's answer or the stored one.
+//  4. the scene gate (scene.go): a body {"scene": n} naming a launch scene
+//     from which wx.sendBizRedPacket cannot open a packet is answered 403
+//     "scene_not_supported" before anything is paid ([DefaultScenes],
+//     HandlerConfig.Scenes, RequireScene);
+//  5. the [Policy] (policy.go), which decides the [Grant] on the server.
+//     The client never chooses the amount or the openid: the openid is
+//     always the verified user's, and an "amount" or "openid" in the body
+//     is ignored unless the policy itself reads it. A policy error, or a
+//     grant that breaks a platform rule, is 500 "policy_error";
+//  6. the grant's lifecycle (lifecycle.go), below: its terms, its attempts,
+//     recovery from the platform; sends are coalesced and locked across
+//     replicas (send.go), and the Store may fail (fallback.go);
+//  7. the paid result, answered with fresh wx.sendBizRedPacket parameters.
 //
-// # Idempotency and replicas
+// # The grant lifecycle
 //
-// The bill number is the platform's idempotency key, and it is derived, not
-// drawn: every tap of one user on one grant, on any replica, after any
+// A grant is a (Key, openid) pair. It is paid under a sequence of bill
+// numbers derived from it, attempt 0, 1, 2 ... (hongbao.Client.AttemptBillno;
+// attempt 0 is the number Client.Billno has always given): derived, not
+// drawn, so every tap of one user on one grant, on any replica, after any
 // restart, carries the same number, and the platform never pays one number
-// twice. On top of that safety net the handler avoids needless calls:
+// twice.
 //
-//   - a Result in the Store answers the tap without calling the platform:
-//     the same package, with a fresh nonceStr, timeStamp and paySign; a
-//     result older than ClaimWindow (24 hours) answers 410
-//     "claim_window_expired", and a result for another amount 409
-//     "grant_conflict" (the policy changed the grant under the same Key);
-//   - concurrent taps in one process share one in-flight send;
+// Terms. The first grant decided is the one paid: its amount, texts and
+// scene_id ([Terms]) are recorded in the Store before the first send, and
+// every later tap, on every replica, sends those, whatever the Policy says
+// then. A policy that draws a random amount per call is therefore safe;
+// [RandomAmount] draws one that is stable anyway. When the Store knew
+// nothing of a grant (a new grant, or records lost: a restart with the
+// memory store, a flushed Redis) the handler asks gethbinfo about the
+// number first (one query per new grant): a packet the platform already
+// holds gives the terms that were paid (amount, wishing, act_name, remark;
+// send_name and scene_id from the current grant) and its send_time. Should
+// a send still meet FATAL_ERROR (the number was paid with other terms), the
+// same recovery runs and the paid terms are sent again: the user gets the
+// package that was paid.
+//
+// Attempts. The handler moves from attempt n to n+1 only when the platform
+// itself reports n closed: gethbinfo status FAILED, or REFUND (a packet
+// never opened, its money returned) when the grant allows re-claims
+// (Grant.Reclaim). It never moves while n is SENT, SENDING, RECEIVED,
+// RFUND_ING or NOT_FOUND (which may mean "still processing"), after an
+// unknown outcome, or after an err_code it does not know. What the platform
+// says of each number is kept in the Store ([Result].Closed, Refused), so
+// that taps do not ask again, and found again from the platform when lost,
+// so a restart can never skip back to an earlier number. After the last of
+// HandlerConfig.MaxAttempts (3) numbers is closed, taps are answered 410
+// "attempts_exhausted".
+//
+// After each err_code:
+//
+//   - SYSTEMERROR, FREQ_LIMIT, timeouts, unreadable replies: the client
+//     retries the same number; when it gives up the outcome is unknown and
+//     the tap is answered 503 (Retry-After): the next tap sends the same
+//     number again, which pays at most once;
+//   - PROCESSING: the client asks gethbinfo after a delay; FAILED closes
+//     the number (the next attempt is sent at once), anything else is 503
+//     "outcome_unknown";
+//   - SEND_FAILED: the handler asks gethbinfo at once; FAILED closes the
+//     number and the next attempt is sent in the same tap;
+//   - NOTENOUGH, SENDAMOUNT_LIMIT, API_METHOD_CLOSED, PRODUCT_AUTHORITY_UNOPEN
+//     (503 "merchant_unavailable") and NO_AUTH, SENDNUM_LIMIT,
+//     RCVDAMOUNT_LIMIT (403): the refusal is remembered and the next tap
+//     sends the same number again, which the platform may pay once the
+//     operator has acted (topped up the balance, raised a limit); only when
+//     it is refused again does the handler ask gethbinfo (at most every 30
+//     seconds), and FAILED moves it to the next number, sent in that tap.
+//     After NOTENOUGH the operator tops up; nothing else is needed, and a
+//     new grant Key must NOT be used (it would pay again every user already
+//     paid under the old one);
+//   - FATAL_ERROR: recovery of the paid terms, above;
+//   - configuration codes (CA_ERROR, SIGN_ERROR, PARAM_ERROR, ...) and
+//     unknown codes: nothing moves; fix the configuration, and the next tap
+//     resends the same number.
+//
+// The claim window follows the platform: PaidAt is gethbinfo's send_time
+// when the handler learnt it from there, otherwise the latest moment known
+// to precede the send that paid (the recording of the terms, the closing of
+// the previous attempt, the last refusal of this number), never a later
+// one. A result older than ClaimWindow (24 hours) is answered 410
+// "claim_window_expired" or, with Grant.Reclaim, checked with gethbinfo:
+// REFUND moves the grant to its next number.
+//
+// # Coalescing, replicas and Store failures
+//
+//   - a paid result in the Store answers the tap without calling the
+//     platform: the same package, with a fresh nonceStr, timeStamp and
+//     paySign;
+//   - concurrent taps of one grant in one process share one walk of its
+//     lifecycle;
 //   - across replicas, the sender holds Store.TryLock on the bill number
 //     (for at most LockTTL, which also bounds the send); a replica that
 //     does not get it polls the Store for the result, or for the lock to
 //     come free, for up to WaitTimeout and then answers 503 "in_progress"
 //     with Retry-After;
-//   - the send is detached from the request: a user leaving mid-way does
+//   - the walk is detached from the request: a user leaving mid-way does
 //     not abort a payout. Handler.Shutdown, called after the server's own
-//     Shutdown, waits for such sends to end and save their results.
+//     Shutdown, waits for walks in flight to end and save their results.
 //
 // When the Store fails (a shared server down, say), the handler degrades to
-// this process: results, rate limits and coalescing are then kept in a
-// private MemoryStore, a warning is logged for each failure, and a send
+// this process: terms, results, rate limits and coalescing are then kept
+// in a private MemoryStore, a warning is logged for each failure, and a send
 // goes ahead without the cross-replica lock. After a failure the handler
-// leaves the Store alone for StoreRetryAfter (5 seconds), so taps during
-// an outage do not each wait for failing round trips. Two replicas may then send the
-// same bill number at once; the platform pays it once and both get the
-// same package.
-//
-// When the outcome of a send is unknown (SYSTEMERROR or timeouts after the
-// client's retries, PROCESSING), nothing is stored and the tap is answered
-// 503 "outcome_unknown" with Retry-After: the next tap resends the same
-// bill number, which pays at most once and returns the package if the
-// first send went through. Definitive failures are not stored either, but
-// the platform remembers them: after SEND_FAILED or NOTENOUGH the same bill
-// number keeps failing, even once the balance is topped up, so a new attempt
-// needs a new grant Key (for example the campaign id plus an attempt number
-// the policy keeps). Change the Key only after a definitive failure, never
-// after "outcome_unknown": a new Key is a new payout.
+// leaves the Store alone for StoreRetryAfter (5 seconds), so taps during an
+// outage do not each wait for failing round trips; results kept locally
+// meanwhile are saved to the Store as soon as it answers again. Two replicas
+// may then send the same bill number at once; the platform pays it once and
+// both get the same package. A Store whose TryLock fails never leaves the
+// lock behind (it is released by its token).
 //
 // Results are kept for ResultTTL (30 days, the platform's record window).
-// A shorter one is safe for money (a repeat tap after expiry resends the
-// same bill number and gets the same package) but would let a packet older
-// than the claim window be handed out again as new. See [MemoryStore] for
-// the memory this takes.
+// See [MemoryStore] for the memory this takes.
 //
 // # Status codes
 //
@@ -93,20 +151,20 @@
 // a secret, never the platform's own words. [StatusOf] gives the status and
 // code of any error, for adapters and custom error handlers:
 //
-//	400 malformed_body          the body is not one JSON value
-//	401 unauthenticated         no verified user (handler not behind the middleware)
+//	400 malformed_body          the body is not one JSON value, or its scene is not a number
+//	403 scene_not_supported     the launch scene cannot open red packets
 //	403 <refusal code>          the Policy refused ([Refusal], [ErrRefused])
 //	403 risk_control            NO_AUTH
 //	403 user_limit_reached      SENDNUM_LIMIT, RCVDAMOUNT_LIMIT
 //	405 method_not_allowed      not POST
-//	409 grant_conflict          FATAL_ERROR, or a stored result for another amount
-//	410 claim_window_expired    paid more than ClaimWindow ago
+//	409 grant_conflict          FATAL_ERROR whose paid terms could not be recovered
+//	410 claim_window_expired    paid more than ClaimWindow ago, or refunded
+//	410 attempts_exhausted      every attempt of the grant was closed by the platform
 //	413 body_too_large          body over MaxBodyBytes
-//	422 invalid_grant           the grant breaks a platform rule
 //	429 rate_limited            the per-openid limit (Retry-After)
-//	500 policy_error            the Policy failed (logged)
-//	500 internal_error          anything unexpected
-//	502 send_failed             SEND_FAILED, or PROCESSING then FAILED
+//	500 policy_error            the Policy failed, or granted what breaks a platform rule (logged)
+//	500 internal_error          no verified user (not behind the middleware), anything unexpected
+//	502 send_failed             SEND_FAILED not (yet) reported closed
 //	502 platform_rejected       configuration: CA_ERROR, SIGN_ERROR, XML_ERROR,
 //	                            PARAM_ERROR, MONEY_LIMIT, ILLEGAL_APPID, OPENID_ERROR,
 //	                            MSGAPPID_ERROR, ACCEPTMODE_ERROR, return_code FAIL
@@ -116,6 +174,11 @@
 //	503 merchant_unavailable    NOTENOUGH, SENDAMOUNT_LIMIT, API_METHOD_CLOSED,
 //	                            PRODUCT_AUTHORITY_UNOPEN
 //	503 in_progress             another replica is still sending (Retry-After)
+//
+// A failure before the request reached the platform (connection refused,
+// DNS, the platform's certificate refused) is not an unknown outcome: the
+// tap is answered like other platform failures, without the "may have
+// paid" of outcome_unknown.
 //
 // Each tap is logged once (openid, billno, status, code, err_code, source:
 // "platform", "shared" or "store", elapsed); keys and tokens never are.

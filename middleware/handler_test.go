@@ -1226,7 +1226,7 @@ func TestStatusOf(t *testing.T) {
 		{pe("NOT_FOUND"), 502, "platform_error"},
 		{pe("BRAND_NEW_CODE"), 502, "platform_error"},
 		{fmt.Errorf("wrapped: %w", pe("NO_AUTH")), 403, "risk_control"},
-		{&hongbao.ValidationError{Field: "wishing", Rule: "non-empty"}, 422, "invalid_grant"},
+		{&hongbao.ValidationError{Field: "wishing", Rule: "non-empty"}, 500, "policy_error"},
 		{&Refusal{Code: "campaign_over"}, 403, "campaign_over"},
 		{&Refusal{}, 403, "refused"},
 		{fmt.Errorf("x: %w", ErrRefused), 403, "refused"},

@@ -36,7 +36,9 @@ func (e *HandlerError) Unwrap() error { return e.Err }
 //
 //	*HandlerError                      its Status and Code
 //	*Refusal / ErrRefused              403, the refusal's code ("refused")
-//	hongbao.ErrInvalidRequest          422 invalid_grant
+//	hongbao.ErrInvalidRequest          500 policy_error (the server decided
+//	                                   the grant: its mistake, not the client's)
+//	every attempt closed               410 attempts_exhausted
 //	outcome unknown (SYSTEMERROR or PROCESSING after retries, timeouts,
 //	  unreadable replies)              503 outcome_unknown
 //	FREQ_LIMIT after retries           503 rate_limited_upstream
@@ -101,12 +103,8 @@ func classify(err error) *HandlerError {
 	if errors.Is(err, ErrRefused) {
 		return newError(http.StatusForbidden, "refused", (*Refusal)(nil).message(), err)
 	}
-	var ve *hongbao.ValidationError
-	if errors.As(err, &ve) {
-		return newError(http.StatusUnprocessableEntity, "invalid_grant", "the red packet grant is invalid: "+ve.Field, err)
-	}
 	if errors.Is(err, hongbao.ErrInvalidRequest) {
-		return newError(http.StatusUnprocessableEntity, "invalid_grant", "the red packet grant is invalid", err)
+		return policyError(err)
 	}
 	var pe *hongbao.Error
 	if errors.As(err, &pe) {
