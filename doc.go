@@ -38,7 +38,9 @@
 // ErrOutcomeUnknown and Error.Unknown is true: the payout may have
 // happened. Resend the SAME bill number later (it is safe, and returns the
 // package if the first send went through) or query it; never give up on it
-// and never pay the grant again under another number.
+// and never pay the grant again under another number. A new number
+// (AttemptBillno) is safe only once gethbinfo reports the old one FAILED,
+// or REFUND; the middleware handler follows that rule.
 //
 // # wx.sendBizRedPacket
 //
