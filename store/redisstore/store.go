@@ -348,12 +348,23 @@ func (s *Store) release(rkey, token string) error {
 
 // abandon gives up a lock whose SET reported an error but may have been
 // applied: a release now, and one more after the Store's timeout for a
-// SET still on its way.
+// SET still on its way. Each release may take abandonTimeout, longer than
+// the Store's timeout (a link slow enough to lose the SET's reply may need
+// it just to open a connection), and sends the script itself (EVAL, not
+// EVALSHA): on such a link only the full script is sure to run.
 func (s *Store) abandon(rkey, token string) {
-	_ = s.release(rkey, token)
-	time.Sleep(s.timeout)
-	_ = s.release(rkey, token)
+	for i := range 2 {
+		if i > 0 {
+			time.Sleep(s.timeout)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), max(abandonTimeout, s.timeout))
+		_ = releaseScript.Eval(ctx, s.client, []string{rkey}, token).Err()
+		cancel()
+	}
 }
+
+// abandonTimeout bounds each release of an abandoned lock.
+const abandonTimeout = 5 * time.Second
 
 // Allow implements middleware.Store with a fixed window per key: one Lua
 // script runs INCR, PEXPIRE window when the count is 1, and PTTL, so the
