@@ -72,17 +72,33 @@
 // re_openid and total_amount answers the first result (same send_listid
 // and package) and never pays twice; the other fields (texts, nonce) may
 // differ and the first packet's are kept. A different re_openid or
-// total_amount is FATAL_ERROR. A billno whose send failed definitively
-// (NOTENOUGH) answers that failure again, even after a refund raised the
-// balance: the platform wants a new billno for a new attempt. Such a
-// billno has no red packet, so gethbinfo answers NOT_FOUND for it.
+// total_amount is FATAL_ERROR.
+//
+// A send refused definitively can be recorded: the billno then holds a
+// recorded failure (a Packet in state FAILED with ErrCode and Reason, no
+// package, nothing taken from the balance). Every later send of it with the
+// same re_openid and total_amount answers the same err_code and
+// err_code_des again, whatever the balance (the platform wants a new billno
+// for a new attempt), a different re_openid or total_amount is FATAL_ERROR,
+// and gethbinfo reports it with status FAILED. Which refusals are recorded
+// is not documented by the platform, so for NOTENOUGH it is a choice,
+// Options.NotEnough:
+//
+//   - NotEnoughFailed (the default) records the refusal as above.
+//   - NotEnoughForgotten records nothing: gethbinfo answers NOT_FOUND, and
+//     the billno sent again is processed as new (another amount is no
+//     FATAL_ERROR), paying once the balance is high enough.
+//
+// Only sends that passed every check are recorded; a refusal by a check
+// (PARAM_ERROR, SIGN_ERROR, ILLEGAL_APPID...) leaves no trace.
 //
 // # State
 //
 // A sent packet is SENT. MarkReceived makes it RECEIVED (gethbinfo then
 // lists <hblist><hbinfo><openid/><amount/><rcv_time/></hbinfo></hblist>),
 // MarkRefunded makes it REFUND (with refund_time and refund_amount), and
-// SetStatus reaches the other states (SENDING, FAILED, RFUND_ING). Times
+// SetStatus reaches the other states (SENDING, FAILED, RFUND_ING) of a red
+// packet; none of them applies to a recorded failure. Times
 // come from Options.Now and are written as "2006-01-02 15:04:05" in Beijing
 // time (UTC+8).
 //

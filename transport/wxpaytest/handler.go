@@ -29,6 +29,9 @@ var beijing = time.FixedZone("CST", 8*60*60)
 // timeLayout is how the platform writes times.
 const timeLayout = "2006-01-02 15:04:05"
 
+// reasonFailed is gethbinfo's reason for a packet forced to FAILED.
+const reasonFailed = "the red packet could not be sent"
+
 // descriptions are the stock err_code_des texts.
 var descriptions = map[string]string{
 	"SYSTEMERROR":              "system error, retry with the same mch_billno",
@@ -72,13 +75,6 @@ func isProtocolCode(code string) bool {
 		return true
 	}
 	return false
-}
-
-// failure is a definitive business failure remembered for a billno.
-type failure struct {
-	errCode string
-	openID  string
-	amount  int64
 }
 
 // reply is an XML answer: flat fields plus, for gethbinfo, the hblist items.
@@ -515,6 +511,8 @@ func (s *Server) send(params map[string]string, processing bool) *reply {
 		switch {
 		case p.OpenID != openID || p.Amount != amount:
 			return businessFail("FATAL_ERROR", "", params)
+		case p.ErrCode != "":
+			return businessFail(p.ErrCode, p.Reason, params)
 		case processing:
 			return businessFail(codeProcessing, "", params)
 		}
@@ -523,26 +521,35 @@ func (s *Server) send(params map[string]string, processing bool) *reply {
 		}
 		return s.sendSuccess(p)
 	}
-	if fl, ok := s.failures[billno]; ok {
-		if fl.openID != openID || fl.amount != amount {
-			return businessFail("FATAL_ERROR", "", params)
+	if !s.unlimited && amount > s.balance {
+		if s.notEnough == NotEnoughFailed {
+			s.addRecord(params, "NOTENOUGH", "")
 		}
-		return businessFail(fl.errCode, "", params)
+		return businessFail("NOTENOUGH", "", params)
 	}
 	if !s.unlimited {
-		if amount > s.balance {
-			s.failures[billno] = failure{errCode: "NOTENOUGH", openID: openID, amount: amount}
-			return businessFail("NOTENOUGH", "", params)
-		}
 		s.balance -= amount
 	}
+	p := s.addRecord(params, "", "")
+	if processing {
+		p.Status = StatusSending
+		return businessFail(codeProcessing, "", params)
+	}
+	return s.sendSuccess(p)
+}
+
+// addRecord creates the record of a send that passed every check: a red
+// packet in state SENT when errCode is empty, else a recorded failure in
+// state FAILED with reason des (the stock text when empty). s.mu must be
+// held.
+func (s *Server) addRecord(params map[string]string, errCode, des string) *Packet {
+	amount, _ := positiveInt(params["total_amount"])
 	now := s.now()
 	s.seq++
 	p := &Packet{
-		Billno:     billno,
-		OpenID:     openID,
+		Billno:     params["mch_billno"],
+		OpenID:     params["re_openid"],
 		SendListID: fmt.Sprintf("1000041701%s%011d", now.In(beijing).Format("20060102"), s.seq),
-		Package:    fmt.Sprintf("sendid=%s&ver=8&sign=%s&mchid=%s&appid=%s", randomHex(32), randomHex(32), s.MchID, s.AppID),
 		Amount:     amount,
 		Status:     StatusSent,
 		SentAt:     now,
@@ -551,14 +558,18 @@ func (s *Server) send(params map[string]string, processing bool) *reply {
 		Wishing:    params["wishing"],
 		ActName:    params["act_name"],
 		Remark:     params["remark"],
-		SceneID:    scene,
+		SceneID:    params["scene_id"],
 	}
-	s.packets[billno] = p
-	if processing {
-		p.Status = StatusSending
-		return businessFail(codeProcessing, "", params)
+	if errCode == "" {
+		p.Package = fmt.Sprintf("sendid=%s&ver=8&sign=%s&mchid=%s&appid=%s", randomHex(32), randomHex(32), s.MchID, s.AppID)
+	} else {
+		p.Status = StatusFailed
+		p.ErrCode = errCode
+		p.Reason = description(errCode, des)
 	}
-	return s.sendSuccess(p)
+	s.packets[p.Billno] = p
+	s.byOpenID[p.OpenID] = append(s.byOpenID[p.OpenID], p)
+	return p
 }
 
 func (s *Server) sendSuccess(p *Packet) *reply {
@@ -631,7 +642,10 @@ func (s *Server) hbInfo(params map[string]string) *reply {
 	case StatusSending:
 		p.Status = StatusSent
 	case StatusFailed:
-		f["reason"] = "the red packet could not be sent"
+		f["reason"] = p.Reason
+		if f["reason"] == "" {
+			f["reason"] = reasonFailed
+		}
 	case StatusReceived:
 		rep.hblist = []map[string]string{{
 			"openid":   p.OpenID,

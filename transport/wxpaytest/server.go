@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -58,6 +59,39 @@ type Options struct {
 	// Balance is the merchant balance in fen; 0 means unlimited. A send
 	// larger than what is left is answered NOTENOUGH.
 	Balance int64
+	// NotEnough chooses what the server remembers of a send refused with
+	// NOTENOUGH; NotEnoughFailed when zero.
+	NotEnough NotEnoughMode
+}
+
+// NotEnoughMode chooses what the server remembers of a send refused with
+// NOTENOUGH. The platform does not document which failed sends it records
+// (so that gethbinfo answers FAILED rather than NOT_FOUND); the two modes
+// let a test cover both possibilities.
+type NotEnoughMode int
+
+const (
+	// NotEnoughFailed records the refusal: the bill number stays failed.
+	// Every later send of it with the same re_openid and total_amount
+	// answers NOTENOUGH again, even after TopUp or a refund raised the
+	// balance, and gethbinfo reports it with status FAILED. It is the
+	// default.
+	NotEnoughFailed NotEnoughMode = iota
+	// NotEnoughForgotten records nothing: gethbinfo answers NOT_FOUND for
+	// the bill number, and a later send of it is processed as if it were
+	// the first, so it pays once the balance is high enough.
+	NotEnoughForgotten
+)
+
+// String returns the mode's constant name.
+func (m NotEnoughMode) String() string {
+	switch m {
+	case NotEnoughFailed:
+		return "NotEnoughFailed"
+	case NotEnoughForgotten:
+		return "NotEnoughForgotten"
+	}
+	return "NotEnoughMode(" + strconv.Itoa(int(m)) + ")"
 }
 
 // Server is a fake WeChat Pay APIv2 host serving red packets over mutual TLS.
@@ -88,7 +122,8 @@ type Server struct {
 	requests  []*Request
 	sends     map[string]int
 	packets   map[string]*Packet
-	failures  map[string]failure
+	byOpenID  map[string][]*Packet
+	notEnough NotEnoughMode
 	unlimited bool
 	balance   int64
 	seq       int64
@@ -100,15 +135,16 @@ type Server struct {
 // present a client certificate issued by that CA.
 func NewServer(opts Options) (*Server, error) {
 	s := &Server{
-		MchID:    opts.MchID,
-		APIKey:   opts.APIKey,
-		AppID:    opts.AppID,
-		now:      opts.Now,
-		closing:  make(chan struct{}),
-		sends:    make(map[string]int),
-		packets:  make(map[string]*Packet),
-		failures: make(map[string]failure),
-		balance:  opts.Balance,
+		MchID:     opts.MchID,
+		APIKey:    opts.APIKey,
+		AppID:     opts.AppID,
+		now:       opts.Now,
+		closing:   make(chan struct{}),
+		sends:     make(map[string]int),
+		packets:   make(map[string]*Packet),
+		byOpenID:  make(map[string][]*Packet),
+		notEnough: opts.NotEnough,
+		balance:   opts.Balance,
 	}
 	if s.MchID == "" {
 		s.MchID = DefaultMchID
@@ -126,6 +162,11 @@ func NewServer(opts Options) (*Server, error) {
 		return nil, errors.New("wxpaytest: Balance must not be negative")
 	}
 	s.unlimited = opts.Balance == 0
+	switch opts.NotEnough {
+	case NotEnoughFailed, NotEnoughForgotten:
+	default:
+		return nil, fmt.Errorf("wxpaytest: unknown NotEnough mode %v", opts.NotEnough)
+	}
 	sg, err := signer.New(s.APIKey)
 	if err != nil {
 		return nil, fmt.Errorf("wxpaytest: %w", err)
@@ -244,7 +285,7 @@ func (s *Server) Sends(billno string) int {
 }
 
 // Reset forgets the request records, the Sends counts and the pending
-// faults. Red packets, definitive failures and the balance are kept, as the
+// faults. Red packets, recorded failures and the balance are kept, as the
 // platform keeps them: a billno sent before Reset is still idempotent.
 func (s *Server) Reset() {
 	s.faultMu.Lock()
@@ -256,13 +297,18 @@ func (s *Server) Reset() {
 	s.mu.Unlock()
 }
 
-// Packet is a red packet the server has created.
+// Packet is the server's record of a bill number: a red packet created by
+// an accepted send, or a recorded failure — a send refused definitively
+// (NOTENOUGH under NotEnoughFailed, or a Fault with Record). A recorded
+// failure has Status FAILED, ErrCode and Reason set, no Package, and took
+// nothing from the balance; the texts, amount, openid and SentAt (the time
+// of the refused send) are those of the send, as for a packet.
 type Packet struct {
 	Billno     string
 	OpenID     string
 	SendListID string // also the gethbinfo detail_id
-	Package    string
-	Amount     int64 // fen
+	Package    string // empty for a recorded failure
+	Amount     int64  // fen
 	Status     string
 	SentAt     time.Time
 	ReceivedAt time.Time // set by MarkReceived
@@ -273,9 +319,17 @@ type Packet struct {
 	ActName    string
 	Remark     string
 	SceneID    string
+	// ErrCode is the err_code that refused the send of a recorded failure,
+	// and empty for a packet created by an accepted send: it tells a paid
+	// bill number (ErrCode == "") from a refused one.
+	ErrCode string
+	// Reason is gethbinfo's reason when Status is FAILED: the err_code_des
+	// of a recorded failure, a stock text after SetStatus(FAILED).
+	Reason string
 }
 
-// Packet returns a copy of the red packet sent with billno.
+// Packet returns a copy of the record of billno: a red packet or a
+// recorded failure.
 func (s *Server) Packet(billno string) (Packet, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -317,7 +371,9 @@ func (s *Server) MarkRefunded(billno string) error {
 // SetStatus forces the state of a red packet to one of the Status
 // constants, for the states MarkReceived and MarkRefunded do not reach
 // (SENDING, FAILED, RFUND_ING). RECEIVED and REFUND set the receive or
-// refund time if not set yet; REFUND returns the amount to a limited balance.
+// refund time if not set yet; REFUND returns the amount to a limited
+// balance; FAILED sets a stock Reason if none is set (the amount stays
+// taken). A recorded failure is refused: it has no red packet to change.
 func (s *Server) SetStatus(billno, status string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -325,9 +381,17 @@ func (s *Server) SetStatus(billno, status string) error {
 	if err != nil {
 		return err
 	}
+	if p.ErrCode != "" {
+		return fmt.Errorf("wxpaytest: %q is a recorded failure (%s), not a red packet", billno, p.ErrCode)
+	}
 	switch status {
-	case StatusSending, StatusSent, StatusFailed, StatusRefunding:
+	case StatusSending, StatusSent, StatusRefunding:
 		p.Status = status
+	case StatusFailed:
+		p.Status = status
+		if p.Reason == "" {
+			p.Reason = reasonFailed
+		}
 	case StatusReceived:
 		p.Status = status
 		if p.ReceivedAt.IsZero() {

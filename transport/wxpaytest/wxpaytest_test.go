@@ -345,26 +345,86 @@ func TestValidation(t *testing.T) {
 	}
 }
 
-func TestNotEnough(t *testing.T) {
-	h := newHarness(t, wxpaytest.Options{Balance: 1000})
+func TestNotEnoughFailed(t *testing.T) {
+	h := newHarness(t, wxpaytest.Options{Balance: 1000}) // NotEnoughFailed is the default
 	wantFields(t, h.send(h.sendParams("B1", 800)), "result_code", "SUCCESS")
-	doc := h.send(h.sendParams("B2", 300))
+	doc := h.send(with(h.sendParams("B2", 300), "wishing", "w2", "act_name", "a2", "remark", "r2"))
 	wantBusinessFail(t, doc, "NOTENOUGH")
-	wantFields(t, doc, "mch_billno", "B2")
-	if _, ok := h.srv.Packet("B2"); ok {
-		t.Error("NOTENOUGH created a packet")
+	wantFields(t, doc, "mch_billno", "B2", "re_openid", openID, "total_amount", "300")
+	if _, ok := doc.Fields["package"]; ok {
+		t.Error("NOTENOUGH answered a package")
 	}
-	wantBusinessFail(t, h.info("B2"), "NOT_FOUND")
-	// The balance comes back with a refund, but B2 failed definitively.
+	p, ok := h.srv.Packet("B2")
+	if !ok || p.Status != wxpaytest.StatusFailed || p.ErrCode != "NOTENOUGH" || p.Reason == "" || p.Package != "" ||
+		p.Amount != 300 || p.OpenID != openID || !p.SentAt.Equal(fixedNow) || p.SendListID == "" || p.Wishing != "w2" {
+		t.Fatalf("Packet(B2) = %+v, %v", p, ok)
+	}
+	// gethbinfo reports the refusal as a FAILED record.
+	doc = h.info("B2")
+	wantFields(t, doc, "return_code", "SUCCESS", "result_code", "SUCCESS",
+		"mch_billno", "B2", "mch_id", h.srv.MchID, "detail_id", p.SendListID, "status", "FAILED",
+		"reason", p.Reason, "send_type", "API", "hb_type", "NORMAL", "total_num", "1", "total_amount", "300",
+		"send_time", "2024-01-02 11:04:05", "wishing", "w2", "act_name", "a2", "remark", "r2")
+	for _, k := range []string{"refund_time", "refund_amount", "err_code"} {
+		if _, ok := doc.Fields[k]; ok {
+			t.Errorf("FAILED record carries %s: %v", k, doc.Fields)
+		}
+	}
+	if doc.Lists != nil {
+		t.Errorf("hblist for a FAILED record: %v", doc.Lists)
+	}
+	// The balance comes back with a refund, but B2 stays failed.
 	if err := h.srv.MarkRefunded("B1"); err != nil {
 		t.Fatal(err)
 	}
 	wantBusinessFail(t, h.send(h.sendParams("B2", 300)), "NOTENOUGH")
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "PROCESSING"})
+	wantBusinessFail(t, h.send(h.sendParams("B2", 300)), "NOTENOUGH")
 	wantBusinessFail(t, h.send(h.sendParams("B2", 301)), "FATAL_ERROR")
+	wantFields(t, h.info("B2"), "status", "FAILED", "total_amount", "300")
 	wantFields(t, h.send(h.sendParams("B3", 1000)), "result_code", "SUCCESS")
 	wantBusinessFail(t, h.send(h.sendParams("B4", 100)), "NOTENOUGH")
-	if n := h.srv.Sends("B2"); n != 3 {
-		t.Errorf("Sends(B2) = %d, want 3", n)
+	if n := h.srv.Sends("B2"); n != 4 {
+		t.Errorf("Sends(B2) = %d, want 4", n)
+	}
+	// A recorded failure is no red packet: it cannot be received, refunded or revived.
+	if err := h.srv.MarkReceived("B2"); err == nil {
+		t.Error("MarkReceived of a recorded failure")
+	}
+	if err := h.srv.MarkRefunded("B2"); err == nil {
+		t.Error("MarkRefunded of a recorded failure")
+	}
+	if err := h.srv.SetStatus("B2", wxpaytest.StatusSent); err == nil {
+		t.Error("SetStatus of a recorded failure")
+	}
+	wantBusinessFail(t, h.send(h.sendParams("B2", 300)), "NOTENOUGH")
+}
+
+func TestNotEnoughForgotten(t *testing.T) {
+	h := newHarness(t, wxpaytest.Options{Balance: 1000, NotEnough: wxpaytest.NotEnoughForgotten})
+	wantFields(t, h.send(h.sendParams("B1", 800)), "result_code", "SUCCESS")
+	wantBusinessFail(t, h.send(h.sendParams("B2", 300)), "NOTENOUGH")
+	if p, ok := h.srv.Packet("B2"); ok {
+		t.Errorf("NOTENOUGH recorded %+v", p)
+	}
+	wantBusinessFail(t, h.info("B2"), "NOT_FOUND")
+	// Nothing was recorded: another amount is no FATAL_ERROR, just not enough.
+	wantBusinessFail(t, h.send(h.sendParams("B2", 301)), "NOTENOUGH")
+	if err := h.srv.MarkRefunded("B1"); err != nil {
+		t.Fatal(err)
+	}
+	doc := h.send(h.sendParams("B2", 300))
+	wantFields(t, doc, "result_code", "SUCCESS", "mch_billno", "B2", "total_amount", "300")
+	p, ok := h.srv.Packet("B2")
+	if !ok || p.Status != wxpaytest.StatusSent || p.ErrCode != "" || p.Package != doc.Fields["package"] {
+		t.Errorf("Packet(B2) = %+v, %v", p, ok)
+	}
+	wantFields(t, h.info("B2"), "status", "SENT", "total_amount", "300")
+	// 1000 - 300 left: B3 is refused, B2 stays paid once.
+	wantBusinessFail(t, h.send(h.sendParams("B3", 701)), "NOTENOUGH")
+	wantFields(t, h.send(h.sendParams("B2", 300)), "result_code", "SUCCESS", "package", p.Package)
+	if n := h.srv.Sends("B2"); n != 4 {
+		t.Errorf("Sends(B2) = %d, want 4", n)
 	}
 }
 
@@ -941,6 +1001,9 @@ func TestNewServerErrors(t *testing.T) {
 	}
 	if _, err := wxpaytest.NewServer(wxpaytest.Options{Balance: -1}); err == nil {
 		t.Error("negative balance accepted")
+	}
+	if _, err := wxpaytest.NewServer(wxpaytest.Options{NotEnough: 2}); err == nil {
+		t.Error("unknown NotEnough mode accepted")
 	}
 	srv := wxpaytest.Start(t, wxpaytest.Options{MchID: "1234567890", AppID: "wx1111111111111111", APIKey: strings.Repeat("x", 32)})
 	if srv.MchID != "1234567890" || srv.AppID != "wx1111111111111111" || !strings.HasPrefix(srv.URL, "https://127.0.0.1:") {
