@@ -43,8 +43,13 @@
 // a positive integer of fen; total_num exactly 1; notify_way
 // MINI_PROGRAM_JSAPI; scene_id, when present, one of PRODUCT_1 to
 // PRODUCT_8, and required when total_amount is below 100 or above 20000
-// fen: its absence there is PARAM_ERROR (not MONEY_LIMIT). With a limited
-// Options.Balance, a send larger than what is left is NOTENOUGH.
+// fen: its absence there is PARAM_ERROR (not MONEY_LIMIT).
+//
+// With a limited Options.Balance, a send larger than what is left is
+// NOTENOUGH (see Idempotency for what is remembered of it). An accepted
+// send takes its amount from the balance, once per billno; a refund
+// (MarkRefunded, SetStatus REFUND) gives it back; TopUp adds to it, as a
+// merchant topping up the account; Balance reads it (-1 when unlimited).
 //
 // # Reply shapes
 //

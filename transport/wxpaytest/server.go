@@ -57,7 +57,8 @@ type Options struct {
 	// records; time.Now when nil. Certificates and TLS use the real clock.
 	Now func() time.Time
 	// Balance is the merchant balance in fen; 0 means unlimited. A send
-	// larger than what is left is answered NOTENOUGH.
+	// larger than what is left is answered NOTENOUGH. Accepted sends take
+	// their amount from it, refunds give it back, and TopUp raises it.
 	Balance int64
 	// NotEnough chooses what the server remembers of a send refused with
 	// NOTENOUGH; NotEnoughFailed when zero.
@@ -295,6 +296,34 @@ func (s *Server) Reset() {
 	s.requests = nil
 	s.sends = make(map[string]int)
 	s.mu.Unlock()
+}
+
+// TopUp adds fen to a limited balance, as a merchant topping up the
+// account: sends refused with NOTENOUGH for a new billno (or for the same
+// billno under NotEnoughForgotten) may pay afterwards. It does nothing when
+// the balance is unlimited (Options.Balance 0), and panics when fen is
+// negative.
+func (s *Server) TopUp(fen int64) {
+	if fen < 0 {
+		panic("wxpaytest: TopUp with a negative amount")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.unlimited {
+		s.balance += fen
+	}
+}
+
+// Balance returns what is left of a limited balance in fen: Options.Balance
+// minus the accepted sends, plus refunds and TopUp. It returns -1 when the
+// balance is unlimited.
+func (s *Server) Balance() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unlimited {
+		return -1
+	}
+	return s.balance
 }
 
 // Packet is the server's record of a bill number: a red packet created by

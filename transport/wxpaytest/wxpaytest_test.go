@@ -428,6 +428,81 @@ func TestNotEnoughForgotten(t *testing.T) {
 	}
 }
 
+func TestTopUpAndBalance(t *testing.T) {
+	h := newHarness(t, wxpaytest.Options{Balance: 1000})
+	if b := h.srv.Balance(); b != 1000 {
+		t.Errorf("Balance = %d", b)
+	}
+	wantFields(t, h.send(h.sendParams("B1", 800)), "result_code", "SUCCESS")
+	h.send(h.sendParams("B1", 800)) // an idempotent repeat takes nothing
+	wantBusinessFail(t, h.send(h.sendParams("B2", 300)), "NOTENOUGH")
+	if b := h.srv.Balance(); b != 200 {
+		t.Errorf("Balance = %d, want 200", b)
+	}
+	h.srv.TopUp(0)
+	h.srv.TopUp(500)
+	if b := h.srv.Balance(); b != 700 {
+		t.Errorf("Balance after TopUp = %d, want 700", b)
+	}
+	// B2 stays failed (NotEnoughFailed); a new number pays.
+	wantBusinessFail(t, h.send(h.sendParams("B2", 300)), "NOTENOUGH")
+	wantFields(t, h.send(h.sendParams("B3", 300)), "result_code", "SUCCESS")
+	if err := h.srv.MarkRefunded("B1"); err != nil {
+		t.Fatal(err)
+	}
+	if b := h.srv.Balance(); b != 1200 {
+		t.Errorf("Balance after the refund = %d, want 1200", b)
+	}
+
+	// Under NotEnoughForgotten the same number pays after a top-up.
+	f := newHarness(t, wxpaytest.Options{Balance: 100, NotEnough: wxpaytest.NotEnoughForgotten})
+	wantBusinessFail(t, f.send(f.sendParams("B1", 300)), "NOTENOUGH")
+	f.srv.TopUp(200)
+	wantFields(t, f.send(f.sendParams("B1", 300)), "result_code", "SUCCESS")
+	if b := f.srv.Balance(); b != 0 {
+		t.Errorf("Balance = %d, want 0", b)
+	}
+	wantBusinessFail(t, f.send(f.sendParams("B2", 100)), "NOTENOUGH")
+
+	// Concurrent top-ups and sends: every fen is accounted for.
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			f.srv.TopUp(100)
+			f.srv.Balance()
+			for {
+				doc := f.send(f.sendParams(fmt.Sprintf("T%d", i), 100))
+				if doc.Fields["result_code"] == "SUCCESS" {
+					return
+				}
+				if doc.Fields["err_code"] != "NOTENOUGH" { // NOTENOUGH: another send took this top-up first
+					t.Errorf("T%d: %v", i, doc.Fields)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if b := f.srv.Balance(); b != 0 {
+		t.Errorf("Balance after concurrent top-ups and sends = %d, want 0", b)
+	}
+
+	// Unlimited: TopUp changes nothing, Balance says -1.
+	u := newHarness(t, wxpaytest.Options{})
+	u.srv.TopUp(100)
+	if b := u.srv.Balance(); b != -1 {
+		t.Errorf("unlimited Balance = %d, want -1", b)
+	}
+	wantFields(t, u.send(u.sendParams("B1", 20000)), "result_code", "SUCCESS")
+
+	defer func() {
+		if recover() == nil {
+			t.Error("TopUp(-1) did not panic")
+		}
+	}()
+	h.srv.TopUp(-1)
+}
+
 func TestXMLError(t *testing.T) {
 	h := newHarness(t, wxpaytest.Options{})
 	for _, body := range []string{
@@ -1069,6 +1144,7 @@ func TestConcurrentUse(t *testing.T) {
 			h.info(own)
 			h.srv.Requests()
 			h.srv.Packet("SHARED")
+			h.srv.Balance()
 			if i%10 == 0 {
 				h.srv.Inject(wxpaytest.Fault{ErrCode: "NO_REPLY_SIGN"})
 			}
