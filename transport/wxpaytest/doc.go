@@ -86,8 +86,9 @@
 // err_code_des again, whatever the balance (the platform wants a new billno
 // for a new attempt), a different re_openid or total_amount is FATAL_ERROR,
 // and gethbinfo reports it with status FAILED. Which refusals are recorded
-// is not documented by the platform, so for NOTENOUGH it is a choice,
-// Options.NotEnough:
+// is not documented by the platform. A Fault with Record makes the next
+// matching send such a recorded failure with the code of one's choice. For
+// NOTENOUGH it is Options.NotEnough:
 //
 //   - NotEnoughFailed (the default) records the refusal as above.
 //   - NotEnoughForgotten records nothing: gethbinfo answers NOT_FOUND, and
@@ -113,9 +114,12 @@
 // return_code=FAIL, an HTTP status, an HTML page, garbage, a delay, a wrong
 // or missing reply sign, or a dropped connection before or after
 // processing. Injected SYSTEMERROR and the other codes are answered without
-// processing the call; PROCESSING processes it and leaves the packet in
-// SENDING; BAD_REPLY_SIGN, NO_REPLY_SIGN and DropAfter process it too. See
-// Fault for the details.
+// processing the call and leave no trace; PROCESSING processes it and
+// leaves the packet in SENDING; BAD_REPLY_SIGN, NO_REPLY_SIGN and DropAfter
+// process it too. A code with Record (SEND_FAILED, NO_AUTH...) is a
+// recorded definitive failure: the send is processed, refused with that
+// code and recorded, so that resends answer the same failure and gethbinfo
+// reports FAILED (see Idempotency). See Fault for the details.
 //
 // # Records
 //

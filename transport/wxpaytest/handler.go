@@ -154,7 +154,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	f, faulted := s.takeFault(rec.Path, params)
 	if !faulted {
-		s.respond(w, rec, s.process(r, params, decErr, false), "")
+		s.respond(w, rec, s.process(r, params, decErr, sendMode{}), "")
 		return
 	}
 	if f.Delay > 0 && !f.DropAfter && !s.wait(r.Context(), f.Delay) {
@@ -182,18 +182,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	signMode := ""
 	switch f.ErrCode {
 	case "":
-		rep = s.process(r, params, decErr, false)
+		rep = s.process(r, params, decErr, sendMode{})
 	case codeProcessing:
 		if rec.Path != PathSendMiniProgramHB {
 			rep = answerCode(f.ErrCode, f.ErrCodeDes, params)
 		} else {
-			rep = s.process(r, params, decErr, true)
+			rep = s.process(r, params, decErr, sendMode{processing: true})
 		}
 	case codeBadReplySign, codeNoReplySign:
-		rep = s.process(r, params, decErr, false)
+		rep = s.process(r, params, decErr, sendMode{})
 		signMode = f.ErrCode
 	default:
-		rep = answerCode(f.ErrCode, f.ErrCodeDes, params)
+		if f.Record && rec.Path == PathSendMiniProgramHB {
+			rep = s.process(r, params, decErr, sendMode{failCode: f.ErrCode, failDes: f.ErrCodeDes})
+		} else {
+			rep = answerCode(f.ErrCode, f.ErrCodeDes, params)
+		}
 	}
 	if f.DropAfter {
 		s.setErrCode(rec, rep.errCode())
@@ -341,14 +345,23 @@ func appendList(body []byte, name, item string, items []map[string]string) ([]by
 	return append(out, end...), nil
 }
 
-// process checks a call like the platform and carries it out.
-func (s *Server) process(r *http.Request, params map[string]string, decErr error, processing bool) *reply {
+// sendMode says how a send that passes every check ends: normally, in
+// SENDING (processing), or refused with failCode and recorded.
+type sendMode struct {
+	processing bool
+	failCode   string
+	failDes    string
+}
+
+// process checks a call like the platform and carries it out; how applies
+// to sendminiprogramhb only.
+func (s *Server) process(r *http.Request, params map[string]string, decErr error, how sendMode) *reply {
 	if rep := s.check(r, params, decErr); rep != nil {
 		return rep
 	}
 	switch r.URL.Path {
 	case PathSendMiniProgramHB:
-		return s.send(params, processing)
+		return s.send(params, how)
 	case PathGetHBInfo:
 		return s.hbInfo(params)
 	default:
@@ -468,9 +481,11 @@ func validScene(id string) bool {
 	return len(id) == len("PRODUCT_1") && id[:len(id)-1] == "PRODUCT_" && '1' <= id[len(id)-1] && id[len(id)-1] <= '8'
 }
 
-// send carries out sendminiprogramhb. With processing, a new red packet is
-// created in state SENDING and the answer is PROCESSING.
-func (s *Server) send(params map[string]string, processing bool) *reply {
+// send carries out sendminiprogramhb. A billno with a record answers it.
+// For a new billno: with how.processing the red packet is created in state
+// SENDING and the answer is PROCESSING; with how.failCode the refusal is
+// recorded and answered.
+func (s *Server) send(params map[string]string, how sendMode) *reply {
 	if rep := checkRequired(params, "nonce_str", "mch_billno", "wxappid", "send_name", "re_openid",
 		"total_amount", "total_num", "wishing", "act_name", "remark", "notify_way"); rep != nil {
 		return rep
@@ -513,13 +528,17 @@ func (s *Server) send(params map[string]string, processing bool) *reply {
 			return businessFail("FATAL_ERROR", "", params)
 		case p.ErrCode != "":
 			return businessFail(p.ErrCode, p.Reason, params)
-		case processing:
+		case how.processing:
 			return businessFail(codeProcessing, "", params)
 		}
 		if p.Status == StatusSending {
 			p.Status = StatusSent
 		}
 		return s.sendSuccess(p)
+	}
+	if how.failCode != "" {
+		p := s.addRecord(params, how.failCode, how.failDes)
+		return businessFail(p.ErrCode, p.Reason, params)
 	}
 	if !s.unlimited && amount > s.balance {
 		if s.notEnough == NotEnoughFailed {
@@ -531,7 +550,7 @@ func (s *Server) send(params map[string]string, processing bool) *reply {
 		s.balance -= amount
 	}
 	p := s.addRecord(params, "", "")
-	if processing {
+	if how.processing {
 		p.Status = StatusSending
 		return businessFail(codeProcessing, "", params)
 	}

@@ -480,12 +480,26 @@ func (s *Server) packetIn(billno string, states ...string) (*Packet, error) {
 //     short text body; nothing is processed.
 //   - ReturnFail: return_code=FAIL with this return_msg (plus result_code=FAIL
 //     and ErrCode when set); nothing is processed.
-//   - ErrCode (other than the special codes below): answered with
-//     ErrCodeDes (a stock text when empty); nothing is processed.
-//     XML_ERROR, SIGN_ERROR, PARAM_ERROR and CA_ERROR take the
+//   - ErrCode (other than the special codes below) without Record:
+//     answered with ErrCodeDes (a stock text when empty); nothing is
+//     processed. XML_ERROR, SIGN_ERROR, PARAM_ERROR and CA_ERROR take the
 //     protocol-failure shape (return_code=FAIL), every other code the
 //     business shape (return_code=SUCCESS, result_code=FAIL). Such an answer
 //     leaves no trace: the same billno sent again is processed normally.
+//   - ErrCode with Record on sendminiprogramhb: a definitive failure that
+//     the platform remembers. The call is checked and processed like any
+//     send; if its billno has no record yet, the send is refused with
+//     ErrCode and ErrCodeDes (the business shape, a stock text when empty),
+//     nothing is taken from the balance, and the refusal is recorded: the
+//     billno holds a FAILED record (Packet.ErrCode, Packet.Reason), every
+//     later send of it answers the same code and text (FATAL_ERROR with
+//     another re_openid or total_amount), and gethbinfo reports it FAILED
+//     with the text as reason. A call refused by a check (PARAM_ERROR,
+//     SIGN_ERROR...) records nothing, and a billno that already has a
+//     record answers that record as usual; the fault is used up either way.
+//     Meant for definitive codes (SEND_FAILED, NO_AUTH, SENDNUM_LIMIT...),
+//     and applied whatever Options.NotEnough says. On other paths the code
+//     is answered like any code and nothing is recorded.
 //   - ErrCode "PROCESSING" on sendminiprogramhb: the call is checked and
 //     processed; a new billno creates the red packet in state SENDING, and
 //     the answer is PROCESSING. The packet becomes SENT when the same
@@ -496,8 +510,11 @@ func (s *Server) packetIn(billno string, states ...string) (*Packet, error) {
 //     normally, but the reply carries a wrong sign / no sign. Replies of the
 //     red-packet paths carry no sign anyway: BAD_REPLY_SIGN adds a wrong one
 //     there, NO_REPLY_SIGN changes nothing.
-//   - DropAfter: the call is processed (a send happens and is recorded) and
-//     the connection is then closed without a reply.
+//   - DropAfter: the call goes through the steps above (without ErrCode it
+//     is processed: a send happens and is recorded; with ErrCode and
+//     Record the refusal is recorded) and the connection is then closed
+//     without a reply. Requests keeps the err_code that would have been
+//     answered.
 type Fault struct {
 	// Match selects the calls; nil matches every call. It receives the path
 	// and a copy of the decoded body fields (empty when undecodable) and is
@@ -515,6 +532,13 @@ type Fault struct {
 	Delay      time.Duration
 	DropBefore bool
 	DropAfter  bool
+	// Record makes ErrCode a recorded definitive failure on
+	// sendminiprogramhb (see above). It needs a business ErrCode (not
+	// XML_ERROR, SIGN_ERROR, PARAM_ERROR, CA_ERROR or a special code) and
+	// a call that is processed (no ReturnFail, Status, HTML, Garbage or
+	// DropBefore); Inject panics otherwise. Delay and DropAfter combine
+	// with it.
+	Record bool
 }
 
 type pendingFault struct {
@@ -522,8 +546,18 @@ type pendingFault struct {
 	left int
 }
 
-// Inject queues f for the next matching calls.
+// Inject queues f for the next matching calls. It panics when f.Record is
+// set with a code or a reply shape that cannot be recorded; see Fault.
 func (s *Server) Inject(f Fault) {
+	if f.Record {
+		switch {
+		case f.ErrCode == "", isProtocolCode(f.ErrCode),
+			f.ErrCode == codeProcessing, f.ErrCode == codeBadReplySign, f.ErrCode == codeNoReplySign:
+			panic(fmt.Sprintf("wxpaytest: Fault.Record needs a business ErrCode, got %q", f.ErrCode))
+		case f.ReturnFail != "" || f.Status != 0 || f.HTML || f.Garbage || f.DropBefore:
+			panic("wxpaytest: Fault.Record with a fault that answers without processing")
+		}
+	}
 	n := f.Times
 	if n <= 0 {
 		n = 1

@@ -823,6 +823,106 @@ func TestFaultErrCodes(t *testing.T) {
 	}
 }
 
+func TestFaultRecord(t *testing.T) {
+	h := newHarness(t, wxpaytest.Options{Balance: 100000, NotEnough: wxpaytest.NotEnoughForgotten})
+	url := h.srv.URL + wxpaytest.PathSendMiniProgramHB
+
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "SEND_FAILED", Record: true})
+	doc := h.send(h.sendParams("B1", 500))
+	wantBusinessFail(t, doc, "SEND_FAILED")
+	wantFields(t, doc, "mch_billno", "B1", "re_openid", openID, "total_amount", "500")
+	des := doc.Fields["err_code_des"]
+	p, ok := h.srv.Packet("B1")
+	if !ok || p.Status != wxpaytest.StatusFailed || p.ErrCode != "SEND_FAILED" || p.Reason != des || p.Package != "" || h.srv.Sends("B1") != 1 {
+		t.Fatalf("Packet(B1) = %+v, %v; Sends %d", p, ok, h.srv.Sends("B1"))
+	}
+	if b := h.srv.Balance(); b != 100000 {
+		t.Errorf("a recorded failure took money: Balance = %d", b)
+	}
+	// Remembered: resends answer the same failure, gethbinfo says FAILED.
+	for range 2 {
+		doc = h.send(h.sendParams("B1", 500))
+		wantBusinessFail(t, doc, "SEND_FAILED")
+		wantFields(t, doc, "err_code_des", des)
+	}
+	wantBusinessFail(t, h.send(h.sendParams("B1", 501)), "FATAL_ERROR")
+	wantFields(t, h.info("B1"), "result_code", "SUCCESS", "status", "FAILED", "reason", des,
+		"detail_id", p.SendListID, "total_amount", "500", "send_time", "2024-01-02 11:04:05",
+		"wishing", "Happy new year", "act_name", "New year", "remark", "Thanks")
+	if reqs := h.srv.Requests(); reqs[0].ErrCode != "SEND_FAILED" || reqs[1].ErrCode != "SEND_FAILED" {
+		t.Errorf("records %+v", reqs[:2])
+	}
+
+	// A custom text is the reason and is repeated; the NotEnough mode does not matter.
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "NO_AUTH", ErrCodeDes: "risk control", Record: true})
+	wantFields(t, h.send(h.sendParams("B2", 500)), "err_code", "NO_AUTH", "err_code_des", "risk control")
+	wantFields(t, h.send(h.sendParams("B2", 500)), "err_code", "NO_AUTH", "err_code_des", "risk control")
+	wantFields(t, h.info("B2"), "status", "FAILED", "reason", "risk control")
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "NOTENOUGH", Record: true})
+	wantBusinessFail(t, h.send(h.sendParams("B3", 500)), "NOTENOUGH")
+	wantBusinessFail(t, h.send(h.sendParams("B3", 500)), "NOTENOUGH")
+	wantFields(t, h.info("B3"), "status", "FAILED")
+
+	// A call refused by a check records nothing and uses the fault up.
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "SEND_FAILED", Record: true})
+	wantProtocolFail(t, h.send(h.sendParams("B4", 1)), "PARAM_ERROR")
+	if _, ok := h.srv.Packet("B4"); ok {
+		t.Error("a refused call was recorded")
+	}
+	wantFields(t, h.send(h.sendParams("B4", 100)), "result_code", "SUCCESS")
+	// A billno with a record answers it: a paid one stays paid.
+	pkt, _ := h.srv.Packet("B4")
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "SEND_FAILED", Record: true})
+	wantFields(t, h.send(h.sendParams("B4", 100)), "result_code", "SUCCESS", "package", pkt.Package)
+	wantFields(t, h.send(h.sendParams("B5", 100)), "result_code", "SUCCESS") // the fault was used up
+	if p, _ := h.srv.Packet("B4"); p.Status != wxpaytest.StatusSent {
+		t.Errorf("B4 is %s", p.Status)
+	}
+
+	// With DropAfter: recorded, then the connection is dropped.
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "SEND_FAILED", Record: true, DropAfter: true})
+	if _, _, err := postRaw(context.Background(), h.client, url, marshal(t, h.sign(h.sendParams("B6", 100)))); err == nil {
+		t.Fatal("DropAfter: no error")
+	}
+	if reqs := h.srv.Requests(); reqs[len(reqs)-1].ErrCode != "SEND_FAILED" {
+		t.Errorf("record %+v", reqs[len(reqs)-1])
+	}
+	wantBusinessFail(t, h.send(h.sendParams("B6", 100)), "SEND_FAILED")
+
+	// On gethbinfo the code is a plain answer.
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "SEND_FAILED", Record: true, Match: func(path string, _ map[string]string) bool {
+		return path == wxpaytest.PathGetHBInfo
+	}})
+	wantFields(t, h.send(h.sendParams("B7", 100)), "result_code", "SUCCESS")
+	wantBusinessFail(t, h.info("B7"), "SEND_FAILED")
+	wantFields(t, h.info("B7"), "status", "SENT")
+
+	// Faults that cannot be recorded are refused at once.
+	for _, f := range []wxpaytest.Fault{
+		{Record: true},
+		{Record: true, ErrCode: "PARAM_ERROR"},
+		{Record: true, ErrCode: "SIGN_ERROR"},
+		{Record: true, ErrCode: "PROCESSING"},
+		{Record: true, ErrCode: "BAD_REPLY_SIGN"},
+		{Record: true, ErrCode: "NO_REPLY_SIGN"},
+		{Record: true, ErrCode: "SEND_FAILED", ReturnFail: "x"},
+		{Record: true, ErrCode: "SEND_FAILED", Status: 500},
+		{Record: true, ErrCode: "SEND_FAILED", HTML: true},
+		{Record: true, ErrCode: "SEND_FAILED", Garbage: true},
+		{Record: true, ErrCode: "SEND_FAILED", DropBefore: true},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Inject(%+v) did not panic", f)
+				}
+			}()
+			h.srv.Inject(f)
+		}()
+	}
+	wantFields(t, h.send(h.sendParams("B8", 100)), "result_code", "SUCCESS")
+}
+
 func TestFaultProcessing(t *testing.T) {
 	h := newHarness(t, wxpaytest.Options{})
 	h.srv.Inject(wxpaytest.Fault{ErrCode: "PROCESSING"})
