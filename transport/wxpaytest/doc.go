@@ -67,6 +67,23 @@
 // return_code, return_msg=OK, result_code=SUCCESS, mch_billno, mch_id,
 // wxappid, re_openid, total_amount, send_listid and package
 // ("sendid=<64 hex>&ver=8&sign=<64 hex>&mchid=<mch_id>&appid=<appid>").
+//
+// gethbinfo answers NOT_FOUND (business shape) for a billno without a
+// record. For a record, red packet or recorded failure, it answers
+// return_code=SUCCESS, return_msg=OK, result_code=SUCCESS and
+//
+//	mch_billno, mch_id, detail_id (Packet.SendListID), status,
+//	send_type=API, hb_type=NORMAL, total_num=1, total_amount,
+//	send_time (when the send was processed, also for a refusal),
+//	wishing, act_name, remark (the first send's texts; no send_name)
+//
+// plus, by status: FAILED reason (Packet.Reason: the err_code_des of a
+// recorded failure, a stock text after SetStatus); RFUND_ING
+// refund_amount; REFUND refund_amount and refund_time; RECEIVED the list
+// <hblist><hbinfo><openid/><amount/><rcv_time/></hbinfo></hblist>. SENDING
+// and SENT add nothing. The reply carries no sign and no re_openid: the
+// receiver's openid appears only in hblist, once the packet is received.
+//
 // Replies are written by xml.Marshal, with HTTP status 200 and
 // Content-Type text/plain: clients must judge a reply by its content, not
 // by its Content-Type.

@@ -732,6 +732,87 @@ func TestGetHBInfoStates(t *testing.T) {
 	wantProtocolFail(t, h.callBody(wxpaytest.PathGetHBInfo, marshal(t, with(q, "sign", strings.Repeat("A", 32)))), "SIGN_ERROR")
 }
 
+// TestGetHBInfoFields checks the fields every gethbinfo record carries, in
+// every state, with a clock that moves between send, receipt and refund.
+func TestGetHBInfoFields(t *testing.T) {
+	var mu sync.Mutex
+	clock := fixedNow
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	advance := func() { mu.Lock(); clock = clock.Add(time.Minute); mu.Unlock() }
+	h := newHarness(t, wxpaytest.Options{Balance: 5000, Now: now})
+
+	type state struct {
+		billno, status string
+		extra          []string // more fields wanted
+		absent         []string // fields that must be missing
+		hblist         bool
+	}
+	var states []state
+	sendAt := func(billno string, amount int) string {
+		advance()
+		at := now().In(time.FixedZone("", 8*3600)).Format("2006-01-02 15:04:05")
+		h.send(with(h.sendParams(billno, amount), "wishing", "w "+billno, "act_name", "a "+billno, "remark", "r "+billno))
+		return at
+	}
+	sent := map[string]string{}
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "PROCESSING"})
+	sent["S1"] = sendAt("S1", 100)
+	states = append(states, state{"S1", "SENDING", nil, []string{"reason", "refund_time", "refund_amount"}, false})
+	sent["S2"] = sendAt("S2", 200)
+	states = append(states, state{"S2", "SENT", nil, []string{"reason", "refund_time", "refund_amount"}, false})
+	sent["S3"] = sendAt("S3", 300)
+	advance()
+	h.srv.MarkReceived("S3")
+	states = append(states, state{"S3", "RECEIVED", nil, []string{"reason", "refund_time", "refund_amount"}, true})
+	sent["S4"] = sendAt("S4", 400)
+	h.srv.SetStatus("S4", wxpaytest.StatusRefunding)
+	states = append(states, state{"S4", "RFUND_ING", []string{"refund_amount", "400"}, []string{"reason", "refund_time"}, false})
+	sent["S5"] = sendAt("S5", 500)
+	advance()
+	refundAt := now().In(time.FixedZone("", 8*3600)).Format("2006-01-02 15:04:05")
+	h.srv.MarkRefunded("S5")
+	states = append(states, state{"S5", "REFUND", []string{"refund_amount", "500", "refund_time", refundAt}, []string{"reason"}, false})
+	sent["S6"] = sendAt("S6", 600)
+	h.srv.SetStatus("S6", wxpaytest.StatusFailed)
+	states = append(states, state{"S6", "FAILED", nil, []string{"refund_time", "refund_amount"}, false})
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "SENDAMOUNT_LIMIT", Record: true})
+	sent["S7"] = sendAt("S7", 700)
+	states = append(states, state{"S7", "FAILED", nil, []string{"refund_time", "refund_amount"}, false})
+	sent["S8"] = sendAt("S8", 5000) // NOTENOUGH, recorded by default
+	states = append(states, state{"S8", "FAILED", nil, []string{"refund_time", "refund_amount"}, false})
+
+	for _, st := range states {
+		advance() // the query's time is not the send's
+		p, _ := h.srv.Packet(st.billno)
+		doc := h.info(st.billno)
+		amount := fmt.Sprint(p.Amount)
+		wantFields(t, doc, append([]string{
+			"return_code", "SUCCESS", "result_code", "SUCCESS", "status", st.status,
+			"mch_billno", st.billno, "mch_id", h.srv.MchID, "detail_id", p.SendListID,
+			"send_type", "API", "hb_type", "NORMAL", "total_num", "1", "total_amount", amount,
+			"send_time", sent[st.billno],
+			"wishing", "w " + st.billno, "act_name", "a " + st.billno, "remark", "r " + st.billno,
+		}, st.extra...)...)
+		if st.status == "FAILED" && (doc.Fields["reason"] == "" || doc.Fields["reason"] != p.Reason) {
+			t.Errorf("%s: reason %q, Packet.Reason %q", st.billno, doc.Fields["reason"], p.Reason)
+		}
+		for _, k := range append(st.absent, "send_name", "err_code", "sign") {
+			if _, ok := doc.Fields[k]; ok {
+				t.Errorf("%s (%s) carries %s: %v", st.billno, st.status, k, doc.Fields)
+			}
+		}
+		if got := len(doc.Lists["hblist"]); st.hblist != (got == 1) || got > 1 {
+			t.Errorf("%s (%s): hblist %v", st.billno, st.status, doc.Lists)
+		}
+	}
+	if p, _ := h.srv.Packet("S7"); p.ErrCode != "SENDAMOUNT_LIMIT" {
+		t.Errorf("S7 = %+v", p)
+	}
+	if p, _ := h.srv.Packet("S8"); p.ErrCode != "NOTENOUGH" {
+		t.Errorf("S8 = %+v", p)
+	}
+}
+
 func TestOrderQuerySigned(t *testing.T) {
 	h := newHarness(t, wxpaytest.Options{})
 	q := map[string]string{"appid": h.srv.AppID, "mch_id": h.srv.MchID, "nonce_str": signer.Nonce(), "out_trade_no": "T1"}
