@@ -142,7 +142,11 @@
 //
 // Requests returns every call with its decoded fields and the err_code
 // answered; Sends counts the sendminiprogramhb calls per billno that
-// reached processing; Packet returns a red packet. Reset clears records,
-// counts and pending faults, but keeps packets, failures and the balance.
+// reached processing; Packet returns the record of a billno (a red packet
+// or a recorded failure) and PacketsOf those of one receiver, in creation
+// order, so that a test can assert that each user was paid under exactly
+// one billno (ErrCode == "" marks a paid one). Reset clears the request
+// log, the Sends counts and pending faults, but keeps red packets, recorded
+// failures and the balance.
 // A Server is safe for concurrent use.
 package wxpaytest

@@ -369,6 +369,25 @@ func (s *Server) Packet(billno string) (Packet, bool) {
 	return *p, true
 }
 
+// PacketsOf returns copies of the records of every billno sent to openid
+// (re_openid), in the order they were created: red packets and recorded
+// failures alike, each once however often it was resent. A paid billno has
+// ErrCode == ""; a test asserting "one paid billno per user" counts those.
+// It returns nil when there are none.
+func (s *Server) PacketsOf(openid string) []Packet {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ps := s.byOpenID[openid]
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]Packet, len(ps))
+	for i, p := range ps {
+		out[i] = *p
+	}
+	return out
+}
+
 // MarkReceived records that the receiver opened the red packet: a SENT
 // packet becomes RECEIVED, and gethbinfo then lists the receipt in hblist.
 func (s *Server) MarkReceived(billno string) error {

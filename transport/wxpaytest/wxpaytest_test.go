@@ -503,6 +503,57 @@ func TestTopUpAndBalance(t *testing.T) {
 	h.srv.TopUp(-1)
 }
 
+func TestPacketsOf(t *testing.T) {
+	h := newHarness(t, wxpaytest.Options{Balance: 1000})
+	const other = "oOther"
+	if ps := h.srv.PacketsOf(openID); ps != nil {
+		t.Errorf("PacketsOf before any send = %v", ps)
+	}
+	h.send(h.sendParams("A1", 300))
+	h.send(with(h.sendParams("O1", 200), "re_openid", other))
+	h.send(h.sendParams("A1", 300))                           // a repeat is no new record
+	h.send(h.sendParams("A2", 900))                           // NOTENOUGH, recorded
+	h.send(h.sendParams("A2", 901))                           // FATAL_ERROR, no record
+	h.send(with(h.sendParams("A3", 100), "total_num", "2"))   // PARAM_ERROR, no record
+	h.send(with(h.sendParams("A1", 300), "re_openid", other)) // FATAL_ERROR for the other user
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "SYSTEMERROR"})     // not processed
+	h.send(h.sendParams("A4", 100))
+	h.send(h.sendParams("A5", 100))
+
+	ps := h.srv.PacketsOf(openID)
+	var got []string
+	paid := 0
+	for _, p := range ps {
+		got = append(got, p.Billno+":"+p.Status+":"+p.ErrCode)
+		if p.OpenID != openID {
+			t.Errorf("%+v is not %s's", p, openID)
+		}
+		if p.ErrCode == "" {
+			paid++
+		}
+	}
+	if want := "A1:SENT:,A2:FAILED:NOTENOUGH,A5:SENT:"; strings.Join(got, ",") != want {
+		t.Errorf("PacketsOf = %s, want %s", strings.Join(got, ","), want)
+	}
+	if paid != 2 {
+		t.Errorf("%d paid", paid)
+	}
+	if o := h.srv.PacketsOf(other); len(o) != 1 || o[0].Billno != "O1" {
+		t.Errorf("PacketsOf(other) = %+v", o)
+	}
+	// Copies: changing them does not change the server's records, which follow state changes.
+	ps[0].Status = "CHANGED"
+	if err := h.srv.MarkReceived("A1"); err != nil {
+		t.Fatal(err)
+	}
+	if p := h.srv.PacketsOf(openID)[0]; p.Status != wxpaytest.StatusReceived {
+		t.Errorf("after MarkReceived: %+v", p)
+	}
+	if ps := h.srv.PacketsOf("nobody"); ps != nil {
+		t.Errorf("PacketsOf(nobody) = %v", ps)
+	}
+}
+
 func TestXMLError(t *testing.T) {
 	h := newHarness(t, wxpaytest.Options{})
 	for _, body := range []string{
@@ -1326,6 +1377,7 @@ func TestConcurrentUse(t *testing.T) {
 			h.srv.Requests()
 			h.srv.Packet("SHARED")
 			h.srv.Balance()
+			h.srv.PacketsOf(openID)
 			if i%10 == 0 {
 				h.srv.Inject(wxpaytest.Fault{ErrCode: "NO_REPLY_SIGN"})
 			}
@@ -1352,4 +1404,15 @@ func TestConcurrentUse(t *testing.T) {
 	// Each billno paid once: 100 fen are left.
 	wantBusinessFail(t, h.send(h.sendParams("EXTRA", 101)), "NOTENOUGH")
 	wantFields(t, h.send(h.sendParams("EXTRA2", 100)), "result_code", "SUCCESS")
+	// One record per billno: n own, SHARED, EXTRA (refused) and EXTRA2.
+	paid := map[string]bool{}
+	for _, p := range h.srv.PacketsOf(openID) {
+		if paid[p.Billno] {
+			t.Errorf("%s listed twice", p.Billno)
+		}
+		paid[p.Billno] = p.ErrCode == ""
+	}
+	if len(paid) != n+3 || paid["EXTRA"] || !paid["SHARED"] || !paid["EXTRA2"] {
+		t.Errorf("PacketsOf: %d records, %v", len(paid), paid)
+	}
 }
