@@ -117,13 +117,30 @@
 //
 // # State
 //
-// A sent packet is SENT. MarkReceived makes it RECEIVED (gethbinfo then
-// lists <hblist><hbinfo><openid/><amount/><rcv_time/></hbinfo></hblist>),
-// MarkRefunded makes it REFUND (with refund_time and refund_amount), and
-// SetStatus reaches the other states (SENDING, FAILED, RFUND_ING) of a red
-// packet; none of them applies to a recorded failure. Times
-// come from Options.Now and are written as "2006-01-02 15:04:05" in Beijing
-// time (UTC+8).
+// A red packet is created SENT (SENDING after an injected PROCESSING, until
+// it is sent again or queried once). MarkReceived or Open makes it
+// RECEIVED (gethbinfo then lists the receipt in hblist), MarkRefunded
+// makes it REFUND (with refund_time and refund_amount, and the amount back
+// in a limited balance), and SetStatus reaches the other states (SENDING,
+// FAILED, RFUND_ING) of a red packet. A recorded failure is FAILED from the
+// start and stays so: MarkReceived, MarkRefunded, SetStatus and Open refuse
+// it. Times come from Options.Now and are written as "2006-01-02 15:04:05"
+// in Beijing time (UTC+8).
+//
+// # Opening a packet
+//
+// Open stands in for the mini program calling wx.sendBizRedPacket and the
+// platform handing the money to the user: it takes the parameters the
+// page would get (signer.BizRedPacket) and the launch scene. The scene must
+// be a scan scene (1011, 1025, 1047, 1124), else the error reads
+// "sendBizRedPacket:fail scene <n> not support" as the mini program's
+// does; signType must be MD5; paySign must verify with the server's APIv2
+// key and AppID under Options.AcceptRule (signer.EncodedLowerRule unless
+// set); the URL-decoded package must be one that a send to this server
+// answered; and the packet must be SENT. Then it becomes RECEIVED. Every
+// refusal wraps a sentinel for errors.Is: ErrSceneNotSupported,
+// ErrSignType, ErrInvalidParams, ErrPaySign, ErrUnknownPackage,
+// ErrAlreadyReceived, ErrRefunded or ErrNotClaimable.
 //
 // # Faults
 //

@@ -588,6 +588,9 @@ func (s *Server) addRecord(params map[string]string, errCode, des string) *Packe
 	}
 	s.packets[p.Billno] = p
 	s.byOpenID[p.OpenID] = append(s.byOpenID[p.OpenID], p)
+	if p.Package != "" {
+		s.byPackage[p.Package] = p
+	}
 	return p
 }
 

@@ -63,6 +63,10 @@ type Options struct {
 	// NotEnough chooses what the server remembers of a send refused with
 	// NOTENOUGH; NotEnoughFailed when zero.
 	NotEnough NotEnoughMode
+	// AcceptRule is the paySign rule Open accepts: which form of the
+	// package paySign covers and in which hex case. The zero value is
+	// signer.EncodedLowerRule, the default of signer.BizRedPacketParams.
+	AcceptRule signer.PackageRule
 }
 
 // NotEnoughMode chooses what the server remembers of a send refused with
@@ -104,9 +108,10 @@ type Server struct {
 	APIKey string
 	AppID  string
 
-	now    func() time.Time
-	signer *signer.Signer
-	ts     *httptest.Server
+	now        func() time.Time
+	signer     *signer.Signer
+	acceptRule signer.PackageRule
+	ts         *httptest.Server
 
 	ca           *authority
 	client       *issued
@@ -124,6 +129,7 @@ type Server struct {
 	sends     map[string]int
 	packets   map[string]*Packet
 	byOpenID  map[string][]*Packet
+	byPackage map[string]*Packet // by the package as a send answered it
 	notEnough NotEnoughMode
 	unlimited bool
 	balance   int64
@@ -136,16 +142,18 @@ type Server struct {
 // present a client certificate issued by that CA.
 func NewServer(opts Options) (*Server, error) {
 	s := &Server{
-		MchID:     opts.MchID,
-		APIKey:    opts.APIKey,
-		AppID:     opts.AppID,
-		now:       opts.Now,
-		closing:   make(chan struct{}),
-		sends:     make(map[string]int),
-		packets:   make(map[string]*Packet),
-		byOpenID:  make(map[string][]*Packet),
-		notEnough: opts.NotEnough,
-		balance:   opts.Balance,
+		MchID:      opts.MchID,
+		APIKey:     opts.APIKey,
+		AppID:      opts.AppID,
+		now:        opts.Now,
+		closing:    make(chan struct{}),
+		sends:      make(map[string]int),
+		packets:    make(map[string]*Packet),
+		byOpenID:   make(map[string][]*Packet),
+		byPackage:  make(map[string]*Packet),
+		notEnough:  opts.NotEnough,
+		acceptRule: opts.AcceptRule,
+		balance:    opts.Balance,
 	}
 	if s.MchID == "" {
 		s.MchID = DefaultMchID
@@ -167,6 +175,11 @@ func NewServer(opts Options) (*Server, error) {
 	case NotEnoughFailed, NotEnoughForgotten:
 	default:
 		return nil, fmt.Errorf("wxpaytest: unknown NotEnough mode %v", opts.NotEnough)
+	}
+	switch opts.AcceptRule {
+	case signer.EncodedLowerRule, signer.EncodedUpperRule, signer.RawPackageRule:
+	default:
+		return nil, fmt.Errorf("wxpaytest: unknown AcceptRule %v", opts.AcceptRule)
 	}
 	sg, err := signer.New(s.APIKey)
 	if err != nil {
@@ -390,6 +403,7 @@ func (s *Server) PacketsOf(openid string) []Packet {
 
 // MarkReceived records that the receiver opened the red packet: a SENT
 // packet becomes RECEIVED, and gethbinfo then lists the receipt in hblist.
+// Open does the same through the mini program's parameters.
 func (s *Server) MarkReceived(billno string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -554,6 +554,221 @@ func TestPacketsOf(t *testing.T) {
 	}
 }
 
+// bizParams sends billno and returns what the mini program gets for it.
+func (h *harness) bizParams(billno string, rule signer.PackageRule) signer.BizRedPacket {
+	h.t.Helper()
+	doc := h.send(h.sendParams(billno, 100))
+	if doc.Fields["result_code"] != "SUCCESS" {
+		h.t.Fatalf("send %s: %v", billno, doc.Fields)
+	}
+	bp, err := h.sg.BizRedPacketParams(h.srv.AppID, doc.Fields["package"], &signer.BizOptions{Rule: rule})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return bp
+}
+
+func TestOpen(t *testing.T) {
+	var mu sync.Mutex
+	clock := fixedNow
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	h := newHarness(t, wxpaytest.Options{Now: now})
+
+	bp := h.bizParams("B1", signer.EncodedLowerRule)
+	mu.Lock()
+	clock = clock.Add(time.Hour)
+	mu.Unlock()
+	p, err := h.srv.Open(bp, 1011)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Billno != "B1" || p.Status != wxpaytest.StatusReceived || !p.ReceivedAt.Equal(fixedNow.Add(time.Hour)) || p.OpenID != openID {
+		t.Errorf("Open = %+v", p)
+	}
+	if q, _ := h.srv.Packet("B1"); q != p {
+		t.Errorf("Packet = %+v, Open returned %+v", q, p)
+	}
+	doc := h.info("B1")
+	wantFields(t, doc, "status", "RECEIVED")
+	if l := doc.Lists["hblist"]; len(l) != 1 || l[0]["openid"] != openID || l[0]["rcv_time"] != "2024-01-02 12:04:05" {
+		t.Errorf("hblist = %v", doc.Lists)
+	}
+	// A second opening, or MarkReceived, is refused.
+	_, err = h.srv.Open(bp, 1011)
+	if !errors.Is(err, wxpaytest.ErrAlreadyReceived) || !strings.Contains(err.Error(), "already received") {
+		t.Errorf("second Open: %v", err)
+	}
+	if err := h.srv.MarkReceived("B1"); err == nil {
+		t.Error("MarkReceived after Open")
+	}
+
+	// Every scan scene works.
+	for i, scene := range []int{1011, 1025, 1047, 1124} {
+		if _, err := h.srv.Open(h.bizParams(fmt.Sprintf("S%d", i), signer.EncodedLowerRule), scene); err != nil {
+			t.Errorf("scene %d: %v", scene, err)
+		}
+	}
+}
+
+func TestOpenRefusals(t *testing.T) {
+	h := newHarness(t, wxpaytest.Options{})
+	bp := h.bizParams("B1", signer.EncodedLowerRule)
+	pkt, _ := h.srv.Packet("B1")
+	other, _ := signer.New(strings.Repeat("k", 32))
+	otherParams, _ := other.BizRedPacketParams(h.srv.AppID, pkt.Package, nil)
+	otherApp, _ := h.sg.BizRedPacketParams("wx0000000000000000", pkt.Package, nil)
+	upper, _ := h.sg.BizRedPacketParams(h.srv.AppID, pkt.Package, &signer.BizOptions{Rule: signer.EncodedUpperRule})
+	raw, _ := h.sg.BizRedPacketParams(h.srv.AppID, pkt.Package, &signer.BizOptions{Rule: signer.RawPackageRule})
+	resign := func(p signer.BizRedPacket) signer.BizRedPacket {
+		p.PaySign = strings.ToLower(h.sg.SignWith(signer.MD5, map[string]string{
+			"appId": h.srv.AppID, "timeStamp": p.TimeStamp, "nonceStr": p.NonceStr, "package": p.Package}))
+		return p
+	}
+	// A well-signed package this server never issued.
+	forged := bp
+	forged.Package = signer.EncodeURIComponent(strings.Replace(pkt.Package, "sendid=", "sendid=0", 1))
+	forged = resign(forged)
+	// A package issued by another server with the same key and appid.
+	o := newHarness(t, wxpaytest.Options{})
+	foreign := o.bizParams("B1", signer.EncodedLowerRule)
+
+	mod := func(f func(*signer.BizRedPacket)) signer.BizRedPacket {
+		p := bp
+		f(&p)
+		return p
+	}
+	cases := []struct {
+		name  string
+		p     signer.BizRedPacket
+		scene int
+		want  error
+		text  string
+	}{
+		{"scene 1001", bp, 1001, wxpaytest.ErrSceneNotSupported, "sendBizRedPacket:fail scene 1001 not support"},
+		{"scene 1089", bp, 1089, wxpaytest.ErrSceneNotSupported, "sendBizRedPacket:fail scene 1089 not support"},
+		{"scene 0", bp, 0, wxpaytest.ErrSceneNotSupported, "scene 0 not support"},
+		{"scene before the sign", mod(func(p *signer.BizRedPacket) { p.PaySign = "x" }), 1001, wxpaytest.ErrSceneNotSupported, "scene 1001"},
+		{"signType HMAC", mod(func(p *signer.BizRedPacket) { p.SignType = "HMAC-SHA256" }), 1011, wxpaytest.ErrSignType, "signType"},
+		{"signType lower", mod(func(p *signer.BizRedPacket) { p.SignType = "md5" }), 1011, wxpaytest.ErrSignType, "signType"},
+		{"signType empty", mod(func(p *signer.BizRedPacket) { p.SignType = "" }), 1011, wxpaytest.ErrSignType, "signType"},
+		{"no nonceStr", mod(func(p *signer.BizRedPacket) { p.NonceStr = "" }), 1011, wxpaytest.ErrInvalidParams, "sendBizRedPacket:fail"},
+		{"nonceStr 33", resign(mod(func(p *signer.BizRedPacket) { p.NonceStr = strings.Repeat("n", 33) })), 1011, wxpaytest.ErrInvalidParams, "nonceStr"},
+		{"timeStamp text", resign(mod(func(p *signer.BizRedPacket) { p.TimeStamp = "now" })), 1011, wxpaytest.ErrInvalidParams, "timeStamp"},
+		{"no paySign", mod(func(p *signer.BizRedPacket) { p.PaySign = "" }), 1011, wxpaytest.ErrInvalidParams, "sendBizRedPacket:fail"},
+		{"raw package", resign(mod(func(p *signer.BizRedPacket) { p.Package = pkt.Package })), 1011, wxpaytest.ErrInvalidParams, "URL-encoded"},
+		{"other key", otherParams, 1011, wxpaytest.ErrPaySign, "paySign"},
+		{"other appid", otherApp, 1011, wxpaytest.ErrPaySign, "paySign"},
+		{"upper-case hex", upper, 1011, wxpaytest.ErrPaySign, "paySign"},
+		{"raw rule", raw, 1011, wxpaytest.ErrPaySign, "paySign"},
+		{"changed timeStamp", mod(func(p *signer.BizRedPacket) { p.TimeStamp = "1" }), 1011, wxpaytest.ErrPaySign, "paySign"},
+		{"forged package", forged, 1011, wxpaytest.ErrUnknownPackage, "package"},
+		{"another server's package", foreign, 1011, wxpaytest.ErrUnknownPackage, "package"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := h.srv.Open(c.p, c.scene)
+			if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.text) || !strings.HasPrefix(err.Error(), "sendBizRedPacket:fail ") {
+				t.Errorf("Open = %v, want %v containing %q", err, c.want, c.text)
+			}
+			if c.want == wxpaytest.ErrPaySign && !errors.Is(err, signer.ErrSignMismatch) {
+				t.Errorf("%v does not match signer.ErrSignMismatch", err)
+			}
+		})
+	}
+	// Nothing was opened.
+	if p, _ := h.srv.Packet("B1"); p.Status != wxpaytest.StatusSent {
+		t.Errorf("B1 is %s after refused openings", p.Status)
+	}
+	if _, err := h.srv.Open(bp, 1047); err != nil {
+		t.Errorf("Open after refusals: %v", err)
+	}
+}
+
+func TestOpenStates(t *testing.T) {
+	h := newHarness(t, wxpaytest.Options{Balance: 10000})
+	cases := []struct {
+		billno string
+		set    func(billno string) error
+		want   error
+	}{
+		{"R1", func(b string) error { return h.srv.SetStatus(b, wxpaytest.StatusRefunding) }, wxpaytest.ErrRefunded},
+		{"R2", h.srv.MarkRefunded, wxpaytest.ErrRefunded},
+		{"F1", func(b string) error { return h.srv.SetStatus(b, wxpaytest.StatusFailed) }, wxpaytest.ErrNotClaimable},
+		{"P1", func(b string) error { return h.srv.SetStatus(b, wxpaytest.StatusSending) }, wxpaytest.ErrNotClaimable},
+		{"M1", h.srv.MarkReceived, wxpaytest.ErrAlreadyReceived},
+	}
+	for _, c := range cases {
+		bp := h.bizParams(c.billno, signer.EncodedLowerRule)
+		before, _ := h.srv.Packet(c.billno)
+		if err := c.set(c.billno); err != nil {
+			t.Fatal(err)
+		}
+		mid, _ := h.srv.Packet(c.billno)
+		_, err := h.srv.Open(bp, 1011)
+		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.billno) {
+			t.Errorf("%s (%s): Open = %v, want %v", c.billno, mid.Status, err, c.want)
+		}
+		if after, _ := h.srv.Packet(c.billno); after != mid || before.Status != wxpaytest.StatusSent {
+			t.Errorf("%s: a refused Open changed %+v into %+v", c.billno, mid, after)
+		}
+	}
+	// A packet still SENDING after PROCESSING is not claimable either.
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "PROCESSING"})
+	h.send(h.sendParams("P2", 100))
+	pkt, _ := h.srv.Packet("P2")
+	bp, _ := h.sg.BizRedPacketParams(h.srv.AppID, pkt.Package, nil)
+	if _, err := h.srv.Open(bp, 1011); !errors.Is(err, wxpaytest.ErrNotClaimable) {
+		t.Errorf("SENDING: %v", err)
+	}
+}
+
+func TestOpenAcceptRule(t *testing.T) {
+	for _, rule := range []signer.PackageRule{signer.EncodedLowerRule, signer.EncodedUpperRule, signer.RawPackageRule} {
+		t.Run(rule.String(), func(t *testing.T) {
+			h := newHarness(t, wxpaytest.Options{AcceptRule: rule})
+			for i, r := range []signer.PackageRule{signer.EncodedLowerRule, signer.EncodedUpperRule, signer.RawPackageRule} {
+				_, err := h.srv.Open(h.bizParams(fmt.Sprintf("B%d", i), r), 1011)
+				switch {
+				case r == rule && err != nil:
+					t.Errorf("params of rule %s refused: %v", r, err)
+				case r != rule && !errors.Is(err, wxpaytest.ErrPaySign):
+					t.Errorf("params of rule %s: %v, want ErrPaySign", r, err)
+				}
+			}
+		})
+	}
+	if _, err := wxpaytest.NewServer(wxpaytest.Options{AcceptRule: 3}); err == nil {
+		t.Error("unknown AcceptRule accepted")
+	}
+}
+
+func TestOpenConcurrent(t *testing.T) {
+	h := newHarness(t, wxpaytest.Options{})
+	bp := h.bizParams("B1", signer.EncodedLowerRule)
+	var wg sync.WaitGroup
+	results := make(chan error, 20)
+	for range 20 {
+		wg.Go(func() {
+			_, err := h.srv.Open(bp, 1011)
+			results <- err
+		})
+	}
+	wg.Wait()
+	close(results)
+	ok := 0
+	for err := range results {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, wxpaytest.ErrAlreadyReceived):
+			t.Error(err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d openings succeeded, want 1", ok)
+	}
+}
+
 func TestXMLError(t *testing.T) {
 	h := newHarness(t, wxpaytest.Options{})
 	for _, body := range []string{
