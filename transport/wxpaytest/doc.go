@@ -149,8 +149,9 @@
 // or missing reply sign, or a dropped connection before or after
 // processing. Injected SYSTEMERROR and the other codes are answered without
 // processing the call and leave no trace; PROCESSING processes it and
-// leaves the packet in SENDING; BAD_REPLY_SIGN, NO_REPLY_SIGN and DropAfter
-// process it too. A code with Record (SEND_FAILED, NO_AUTH...) is a
+// leaves the packet in SENDING; BAD_REPLY_SIGN and NO_REPLY_SIGN process
+// it too; DropAfter closes the connection once the call was handled as the
+// rest of the fault says. A code with Record (SEND_FAILED, NO_AUTH...) is a
 // recorded definitive failure: the send is processed, refused with that
 // code and recorded, so that resends answer the same failure and gethbinfo
 // reports FAILED (see Idempotency). See Fault for the details.
