@@ -290,8 +290,9 @@ func (s *Server) Requests() []Request {
 // Sends returns how many sendminiprogramhb calls with mch_billno billno
 // reached processing since the start or the last Reset: calls that passed
 // every check (XML, mch_id, certificate, sign, appid, parameters) and were
-// not answered by an injected fault first. Idempotent repeats, FATAL_ERROR
-// and NOTENOUGH answers count; one billno never pays more than once.
+// not answered by an injected fault first. Idempotent repeats, FATAL_ERROR,
+// NOTENOUGH and the refusals of a Fault with Record count; one billno never
+// pays more than once.
 func (s *Server) Sends(billno string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -353,7 +354,7 @@ type Packet struct {
 	Amount     int64  // fen
 	Status     string
 	SentAt     time.Time
-	ReceivedAt time.Time // set by MarkReceived
+	ReceivedAt time.Time // set by MarkReceived or Open
 	RefundedAt time.Time // set by MarkRefunded
 	AppID      string
 	SendName   string
