@@ -43,8 +43,13 @@
 // a positive integer of fen; total_num exactly 1; notify_way
 // MINI_PROGRAM_JSAPI; scene_id, when present, one of PRODUCT_1 to
 // PRODUCT_8, and required when total_amount is below 100 or above 20000
-// fen: its absence there is PARAM_ERROR (not MONEY_LIMIT). With a limited
-// Options.Balance, a send larger than what is left is NOTENOUGH.
+// fen: its absence there is PARAM_ERROR (not MONEY_LIMIT).
+//
+// With a limited Options.Balance, a send larger than what is left is
+// NOTENOUGH (see Idempotency for what is remembered of it). An accepted
+// send takes its amount from the balance, once per billno; a refund
+// (MarkRefunded, SetStatus REFUND) gives it back; TopUp adds to it, as a
+// merchant topping up the account; Balance reads it (-1 when unlimited).
 //
 // # Reply shapes
 //
@@ -62,6 +67,23 @@
 // return_code, return_msg=OK, result_code=SUCCESS, mch_billno, mch_id,
 // wxappid, re_openid, total_amount, send_listid and package
 // ("sendid=<64 hex>&ver=8&sign=<64 hex>&mchid=<mch_id>&appid=<appid>").
+//
+// gethbinfo answers NOT_FOUND (business shape) for a billno without a
+// record. For a record, red packet or recorded failure, it answers
+// return_code=SUCCESS, return_msg=OK, result_code=SUCCESS and
+//
+//	mch_billno, mch_id, detail_id (Packet.SendListID), status,
+//	send_type=API, hb_type=NORMAL, total_num=1, total_amount,
+//	send_time (when the send was processed, also for a refusal),
+//	wishing, act_name, remark (the first send's texts; no send_name)
+//
+// plus, by status: FAILED reason (Packet.Reason: the err_code_des of a
+// recorded failure, a stock text after SetStatus); RFUND_ING
+// refund_amount; REFUND refund_amount and refund_time; RECEIVED the list
+// <hblist><hbinfo><openid/><amount/><rcv_time/></hbinfo></hblist>. SENDING
+// and SENT add nothing. The reply carries no sign and no re_openid: the
+// receiver's openid appears only in hblist, once the packet is received.
+//
 // Replies are written by xml.Marshal, with HTTP status 200 and
 // Content-Type text/plain: clients must judge a reply by its content, not
 // by its Content-Type.
@@ -72,19 +94,53 @@
 // re_openid and total_amount answers the first result (same send_listid
 // and package) and never pays twice; the other fields (texts, nonce) may
 // differ and the first packet's are kept. A different re_openid or
-// total_amount is FATAL_ERROR. A billno whose send failed definitively
-// (NOTENOUGH) answers that failure again, even after a refund raised the
-// balance: the platform wants a new billno for a new attempt. Such a
-// billno has no red packet, so gethbinfo answers NOT_FOUND for it.
+// total_amount is FATAL_ERROR.
+//
+// A send refused definitively can be recorded: the billno then holds a
+// recorded failure (a Packet in state FAILED with ErrCode and Reason, no
+// package, nothing taken from the balance). Every later send of it with the
+// same re_openid and total_amount answers the same err_code and
+// err_code_des again, whatever the balance (the platform wants a new billno
+// for a new attempt), a different re_openid or total_amount is FATAL_ERROR,
+// and gethbinfo reports it with status FAILED. Which refusals are recorded
+// is not documented by the platform. A Fault with Record makes the next
+// matching send such a recorded failure with the code of one's choice. For
+// NOTENOUGH it is Options.NotEnough:
+//
+//   - NotEnoughFailed (the default) records the refusal as above.
+//   - NotEnoughForgotten records nothing: gethbinfo answers NOT_FOUND, and
+//     the billno sent again is processed as new (another amount is no
+//     FATAL_ERROR), paying once the balance is high enough.
+//
+// Only sends that passed every check are recorded; a refusal by a check
+// (PARAM_ERROR, SIGN_ERROR, ILLEGAL_APPID...) leaves no trace.
 //
 // # State
 //
-// A sent packet is SENT. MarkReceived makes it RECEIVED (gethbinfo then
-// lists <hblist><hbinfo><openid/><amount/><rcv_time/></hbinfo></hblist>),
-// MarkRefunded makes it REFUND (with refund_time and refund_amount), and
-// SetStatus reaches the other states (SENDING, FAILED, RFUND_ING). Times
-// come from Options.Now and are written as "2006-01-02 15:04:05" in Beijing
-// time (UTC+8).
+// A red packet is created SENT (SENDING after an injected PROCESSING, until
+// it is sent again or queried once). MarkReceived or Open makes it
+// RECEIVED (gethbinfo then lists the receipt in hblist), MarkRefunded
+// makes it REFUND (with refund_time and refund_amount, and the amount back
+// in a limited balance), and SetStatus reaches the other states (SENDING,
+// FAILED, RFUND_ING) of a red packet. A recorded failure is FAILED from the
+// start and stays so: MarkReceived, MarkRefunded, SetStatus and Open refuse
+// it. Times come from Options.Now and are written as "2006-01-02 15:04:05"
+// in Beijing time (UTC+8).
+//
+// # Opening a packet
+//
+// Open stands in for the mini program calling wx.sendBizRedPacket and the
+// platform handing the money to the user: it takes the parameters the
+// page would get (signer.BizRedPacket) and the launch scene. The scene must
+// be a scan scene (1011, 1025, 1047, 1124), else the error reads
+// "sendBizRedPacket:fail scene <n> not support" as the mini program's
+// does; signType must be MD5; paySign must verify with the server's APIv2
+// key and AppID under Options.AcceptRule (signer.EncodedLowerRule unless
+// set); the URL-decoded package must be one that a send to this server
+// answered; and the packet must be SENT. Then it becomes RECEIVED. Every
+// refusal wraps a sentinel for errors.Is: ErrSceneNotSupported,
+// ErrSignType, ErrInvalidParams, ErrPaySign, ErrUnknownPackage,
+// ErrAlreadyReceived, ErrRefunded or ErrNotClaimable.
 //
 // # Faults
 //
@@ -92,15 +148,23 @@
 // return_code=FAIL, an HTTP status, an HTML page, garbage, a delay, a wrong
 // or missing reply sign, or a dropped connection before or after
 // processing. Injected SYSTEMERROR and the other codes are answered without
-// processing the call; PROCESSING processes it and leaves the packet in
-// SENDING; BAD_REPLY_SIGN, NO_REPLY_SIGN and DropAfter process it too. See
-// Fault for the details.
+// processing the call and leave no trace; PROCESSING processes it and
+// leaves the packet in SENDING; BAD_REPLY_SIGN and NO_REPLY_SIGN process
+// it too; DropAfter closes the connection once the call was handled as the
+// rest of the fault says. A code with Record (SEND_FAILED, NO_AUTH...) is a
+// recorded definitive failure: the send is processed, refused with that
+// code and recorded, so that resends answer the same failure and gethbinfo
+// reports FAILED (see Idempotency). See Fault for the details.
 //
 // # Records
 //
 // Requests returns every call with its decoded fields and the err_code
 // answered; Sends counts the sendminiprogramhb calls per billno that
-// reached processing; Packet returns a red packet. Reset clears records,
-// counts and pending faults, but keeps packets, failures and the balance.
+// reached processing; Packet returns the record of a billno (a red packet
+// or a recorded failure) and PacketsOf those of one receiver, in creation
+// order, so that a test can assert that each user was paid under exactly
+// one billno (ErrCode == "" marks a paid one). Reset clears the request
+// log, the Sends counts and pending faults, but keeps red packets, recorded
+// failures and the balance.
 // A Server is safe for concurrent use.
 package wxpaytest

@@ -29,6 +29,9 @@ var beijing = time.FixedZone("CST", 8*60*60)
 // timeLayout is how the platform writes times.
 const timeLayout = "2006-01-02 15:04:05"
 
+// reasonFailed is gethbinfo's reason for a packet forced to FAILED.
+const reasonFailed = "the red packet could not be sent"
+
 // descriptions are the stock err_code_des texts.
 var descriptions = map[string]string{
 	"SYSTEMERROR":              "system error, retry with the same mch_billno",
@@ -72,13 +75,6 @@ func isProtocolCode(code string) bool {
 		return true
 	}
 	return false
-}
-
-// failure is a definitive business failure remembered for a billno.
-type failure struct {
-	errCode string
-	openID  string
-	amount  int64
 }
 
 // reply is an XML answer: flat fields plus, for gethbinfo, the hblist items.
@@ -158,7 +154,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	f, faulted := s.takeFault(rec.Path, params)
 	if !faulted {
-		s.respond(w, rec, s.process(r, params, decErr, false), "")
+		s.respond(w, rec, s.process(r, params, decErr, sendMode{}), "")
 		return
 	}
 	if f.Delay > 0 && !f.DropAfter && !s.wait(r.Context(), f.Delay) {
@@ -186,18 +182,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	signMode := ""
 	switch f.ErrCode {
 	case "":
-		rep = s.process(r, params, decErr, false)
+		rep = s.process(r, params, decErr, sendMode{})
 	case codeProcessing:
 		if rec.Path != PathSendMiniProgramHB {
 			rep = answerCode(f.ErrCode, f.ErrCodeDes, params)
 		} else {
-			rep = s.process(r, params, decErr, true)
+			rep = s.process(r, params, decErr, sendMode{processing: true})
 		}
 	case codeBadReplySign, codeNoReplySign:
-		rep = s.process(r, params, decErr, false)
+		rep = s.process(r, params, decErr, sendMode{})
 		signMode = f.ErrCode
 	default:
-		rep = answerCode(f.ErrCode, f.ErrCodeDes, params)
+		if f.Record && rec.Path == PathSendMiniProgramHB {
+			rep = s.process(r, params, decErr, sendMode{failCode: f.ErrCode, failDes: f.ErrCodeDes})
+		} else {
+			rep = answerCode(f.ErrCode, f.ErrCodeDes, params)
+		}
 	}
 	if f.DropAfter {
 		s.setErrCode(rec, rep.errCode())
@@ -345,14 +345,23 @@ func appendList(body []byte, name, item string, items []map[string]string) ([]by
 	return append(out, end...), nil
 }
 
-// process checks a call like the platform and carries it out.
-func (s *Server) process(r *http.Request, params map[string]string, decErr error, processing bool) *reply {
+// sendMode says how a send that passes every check ends: normally, in
+// SENDING (processing), or refused with failCode and recorded.
+type sendMode struct {
+	processing bool
+	failCode   string
+	failDes    string
+}
+
+// process checks a call like the platform and carries it out; how applies
+// to sendminiprogramhb only.
+func (s *Server) process(r *http.Request, params map[string]string, decErr error, how sendMode) *reply {
 	if rep := s.check(r, params, decErr); rep != nil {
 		return rep
 	}
 	switch r.URL.Path {
 	case PathSendMiniProgramHB:
-		return s.send(params, processing)
+		return s.send(params, how)
 	case PathGetHBInfo:
 		return s.hbInfo(params)
 	default:
@@ -472,9 +481,11 @@ func validScene(id string) bool {
 	return len(id) == len("PRODUCT_1") && id[:len(id)-1] == "PRODUCT_" && '1' <= id[len(id)-1] && id[len(id)-1] <= '8'
 }
 
-// send carries out sendminiprogramhb. With processing, a new red packet is
-// created in state SENDING and the answer is PROCESSING.
-func (s *Server) send(params map[string]string, processing bool) *reply {
+// send carries out sendminiprogramhb. A billno with a record answers it.
+// For a new billno: with how.processing the red packet is created in state
+// SENDING and the answer is PROCESSING; with how.failCode the refusal is
+// recorded and answered.
+func (s *Server) send(params map[string]string, how sendMode) *reply {
 	if rep := checkRequired(params, "nonce_str", "mch_billno", "wxappid", "send_name", "re_openid",
 		"total_amount", "total_num", "wishing", "act_name", "remark", "notify_way"); rep != nil {
 		return rep
@@ -515,7 +526,9 @@ func (s *Server) send(params map[string]string, processing bool) *reply {
 		switch {
 		case p.OpenID != openID || p.Amount != amount:
 			return businessFail("FATAL_ERROR", "", params)
-		case processing:
+		case p.ErrCode != "":
+			return businessFail(p.ErrCode, p.Reason, params)
+		case how.processing:
 			return businessFail(codeProcessing, "", params)
 		}
 		if p.Status == StatusSending {
@@ -523,26 +536,39 @@ func (s *Server) send(params map[string]string, processing bool) *reply {
 		}
 		return s.sendSuccess(p)
 	}
-	if fl, ok := s.failures[billno]; ok {
-		if fl.openID != openID || fl.amount != amount {
-			return businessFail("FATAL_ERROR", "", params)
+	if how.failCode != "" {
+		p := s.addRecord(params, how.failCode, how.failDes)
+		return businessFail(p.ErrCode, p.Reason, params)
+	}
+	if !s.unlimited && amount > s.balance {
+		if s.notEnough == NotEnoughFailed {
+			s.addRecord(params, "NOTENOUGH", "")
 		}
-		return businessFail(fl.errCode, "", params)
+		return businessFail("NOTENOUGH", "", params)
 	}
 	if !s.unlimited {
-		if amount > s.balance {
-			s.failures[billno] = failure{errCode: "NOTENOUGH", openID: openID, amount: amount}
-			return businessFail("NOTENOUGH", "", params)
-		}
 		s.balance -= amount
 	}
+	p := s.addRecord(params, "", "")
+	if how.processing {
+		p.Status = StatusSending
+		return businessFail(codeProcessing, "", params)
+	}
+	return s.sendSuccess(p)
+}
+
+// addRecord creates the record of a send that passed every check: a red
+// packet in state SENT when errCode is empty, else a recorded failure in
+// state FAILED with reason des (the stock text when empty). s.mu must be
+// held.
+func (s *Server) addRecord(params map[string]string, errCode, des string) *Packet {
+	amount, _ := positiveInt(params["total_amount"])
 	now := s.now()
 	s.seq++
 	p := &Packet{
-		Billno:     billno,
-		OpenID:     openID,
+		Billno:     params["mch_billno"],
+		OpenID:     params["re_openid"],
 		SendListID: fmt.Sprintf("1000041701%s%011d", now.In(beijing).Format("20060102"), s.seq),
-		Package:    fmt.Sprintf("sendid=%s&ver=8&sign=%s&mchid=%s&appid=%s", randomHex(32), randomHex(32), s.MchID, s.AppID),
 		Amount:     amount,
 		Status:     StatusSent,
 		SentAt:     now,
@@ -551,14 +577,21 @@ func (s *Server) send(params map[string]string, processing bool) *reply {
 		Wishing:    params["wishing"],
 		ActName:    params["act_name"],
 		Remark:     params["remark"],
-		SceneID:    scene,
+		SceneID:    params["scene_id"],
 	}
-	s.packets[billno] = p
-	if processing {
-		p.Status = StatusSending
-		return businessFail(codeProcessing, "", params)
+	if errCode == "" {
+		p.Package = fmt.Sprintf("sendid=%s&ver=8&sign=%s&mchid=%s&appid=%s", randomHex(32), randomHex(32), s.MchID, s.AppID)
+	} else {
+		p.Status = StatusFailed
+		p.ErrCode = errCode
+		p.Reason = description(errCode, des)
 	}
-	return s.sendSuccess(p)
+	s.packets[p.Billno] = p
+	s.byOpenID[p.OpenID] = append(s.byOpenID[p.OpenID], p)
+	if p.Package != "" {
+		s.byPackage[p.Package] = p
+	}
+	return p
 }
 
 func (s *Server) sendSuccess(p *Packet) *reply {
@@ -631,7 +664,10 @@ func (s *Server) hbInfo(params map[string]string) *reply {
 	case StatusSending:
 		p.Status = StatusSent
 	case StatusFailed:
-		f["reason"] = "the red packet could not be sent"
+		f["reason"] = p.Reason
+		if f["reason"] == "" {
+			f["reason"] = reasonFailed
+		}
 	case StatusReceived:
 		rep.hblist = []map[string]string{{
 			"openid":   p.OpenID,

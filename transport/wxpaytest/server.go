@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -56,8 +57,46 @@ type Options struct {
 	// records; time.Now when nil. Certificates and TLS use the real clock.
 	Now func() time.Time
 	// Balance is the merchant balance in fen; 0 means unlimited. A send
-	// larger than what is left is answered NOTENOUGH.
+	// larger than what is left is answered NOTENOUGH. Accepted sends take
+	// their amount from it, refunds give it back, and TopUp raises it.
 	Balance int64
+	// NotEnough chooses what the server remembers of a send refused with
+	// NOTENOUGH; NotEnoughFailed when zero.
+	NotEnough NotEnoughMode
+	// AcceptRule is the paySign rule Open accepts: which form of the
+	// package paySign covers and in which hex case. The zero value is
+	// signer.EncodedLowerRule, the default of signer.BizRedPacketParams.
+	AcceptRule signer.PackageRule
+}
+
+// NotEnoughMode chooses what the server remembers of a send refused with
+// NOTENOUGH. The platform does not document which failed sends it records
+// (so that gethbinfo answers FAILED rather than NOT_FOUND); the two modes
+// let a test cover both possibilities.
+type NotEnoughMode int
+
+const (
+	// NotEnoughFailed records the refusal: the bill number stays failed.
+	// Every later send of it with the same re_openid and total_amount
+	// answers NOTENOUGH again, even after TopUp or a refund raised the
+	// balance, and gethbinfo reports it with status FAILED. It is the
+	// default.
+	NotEnoughFailed NotEnoughMode = iota
+	// NotEnoughForgotten records nothing: gethbinfo answers NOT_FOUND for
+	// the bill number, and a later send of it is processed as if it were
+	// the first, so it pays once the balance is high enough.
+	NotEnoughForgotten
+)
+
+// String returns the mode's constant name.
+func (m NotEnoughMode) String() string {
+	switch m {
+	case NotEnoughFailed:
+		return "NotEnoughFailed"
+	case NotEnoughForgotten:
+		return "NotEnoughForgotten"
+	}
+	return "NotEnoughMode(" + strconv.Itoa(int(m)) + ")"
 }
 
 // Server is a fake WeChat Pay APIv2 host serving red packets over mutual TLS.
@@ -69,9 +108,10 @@ type Server struct {
 	APIKey string
 	AppID  string
 
-	now    func() time.Time
-	signer *signer.Signer
-	ts     *httptest.Server
+	now        func() time.Time
+	signer     *signer.Signer
+	acceptRule signer.PackageRule
+	ts         *httptest.Server
 
 	ca           *authority
 	client       *issued
@@ -88,7 +128,9 @@ type Server struct {
 	requests  []*Request
 	sends     map[string]int
 	packets   map[string]*Packet
-	failures  map[string]failure
+	byOpenID  map[string][]*Packet
+	byPackage map[string]*Packet // by the package as a send answered it
+	notEnough NotEnoughMode
 	unlimited bool
 	balance   int64
 	seq       int64
@@ -100,15 +142,18 @@ type Server struct {
 // present a client certificate issued by that CA.
 func NewServer(opts Options) (*Server, error) {
 	s := &Server{
-		MchID:    opts.MchID,
-		APIKey:   opts.APIKey,
-		AppID:    opts.AppID,
-		now:      opts.Now,
-		closing:  make(chan struct{}),
-		sends:    make(map[string]int),
-		packets:  make(map[string]*Packet),
-		failures: make(map[string]failure),
-		balance:  opts.Balance,
+		MchID:      opts.MchID,
+		APIKey:     opts.APIKey,
+		AppID:      opts.AppID,
+		now:        opts.Now,
+		closing:    make(chan struct{}),
+		sends:      make(map[string]int),
+		packets:    make(map[string]*Packet),
+		byOpenID:   make(map[string][]*Packet),
+		byPackage:  make(map[string]*Packet),
+		notEnough:  opts.NotEnough,
+		acceptRule: opts.AcceptRule,
+		balance:    opts.Balance,
 	}
 	if s.MchID == "" {
 		s.MchID = DefaultMchID
@@ -126,6 +171,16 @@ func NewServer(opts Options) (*Server, error) {
 		return nil, errors.New("wxpaytest: Balance must not be negative")
 	}
 	s.unlimited = opts.Balance == 0
+	switch opts.NotEnough {
+	case NotEnoughFailed, NotEnoughForgotten:
+	default:
+		return nil, fmt.Errorf("wxpaytest: unknown NotEnough mode %v", opts.NotEnough)
+	}
+	switch opts.AcceptRule {
+	case signer.EncodedLowerRule, signer.EncodedUpperRule, signer.RawPackageRule:
+	default:
+		return nil, fmt.Errorf("wxpaytest: unknown AcceptRule %v", opts.AcceptRule)
+	}
 	sg, err := signer.New(s.APIKey)
 	if err != nil {
 		return nil, fmt.Errorf("wxpaytest: %w", err)
@@ -235,8 +290,9 @@ func (s *Server) Requests() []Request {
 // Sends returns how many sendminiprogramhb calls with mch_billno billno
 // reached processing since the start or the last Reset: calls that passed
 // every check (XML, mch_id, certificate, sign, appid, parameters) and were
-// not answered by an injected fault first. Idempotent repeats, FATAL_ERROR
-// and NOTENOUGH answers count; one billno never pays more than once.
+// not answered by an injected fault first. Idempotent repeats, FATAL_ERROR,
+// NOTENOUGH and the refusals of a Fault with Record count; one billno never
+// pays more than once.
 func (s *Server) Sends(billno string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -244,7 +300,7 @@ func (s *Server) Sends(billno string) int {
 }
 
 // Reset forgets the request records, the Sends counts and the pending
-// faults. Red packets, definitive failures and the balance are kept, as the
+// faults. Red packets, recorded failures and the balance are kept, as the
 // platform keeps them: a billno sent before Reset is still idempotent.
 func (s *Server) Reset() {
 	s.faultMu.Lock()
@@ -256,16 +312,49 @@ func (s *Server) Reset() {
 	s.mu.Unlock()
 }
 
-// Packet is a red packet the server has created.
+// TopUp adds fen to a limited balance, as a merchant topping up the
+// account: sends refused with NOTENOUGH for a new billno (or for the same
+// billno under NotEnoughForgotten) may pay afterwards. It does nothing when
+// the balance is unlimited (Options.Balance 0), and panics when fen is
+// negative.
+func (s *Server) TopUp(fen int64) {
+	if fen < 0 {
+		panic("wxpaytest: TopUp with a negative amount")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.unlimited {
+		s.balance += fen
+	}
+}
+
+// Balance returns what is left of a limited balance in fen: Options.Balance
+// minus the accepted sends, plus refunds and TopUp. It returns -1 when the
+// balance is unlimited.
+func (s *Server) Balance() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unlimited {
+		return -1
+	}
+	return s.balance
+}
+
+// Packet is the server's record of a bill number: a red packet created by
+// an accepted send, or a recorded failure — a send refused definitively
+// (NOTENOUGH under NotEnoughFailed, or a Fault with Record). A recorded
+// failure has Status FAILED, ErrCode and Reason set, no Package, and took
+// nothing from the balance; the texts, amount, openid and SentAt (the time
+// of the refused send) are those of the send, as for a packet.
 type Packet struct {
 	Billno     string
 	OpenID     string
 	SendListID string // also the gethbinfo detail_id
-	Package    string
-	Amount     int64 // fen
+	Package    string // empty for a recorded failure
+	Amount     int64  // fen
 	Status     string
 	SentAt     time.Time
-	ReceivedAt time.Time // set by MarkReceived
+	ReceivedAt time.Time // set by MarkReceived or Open
 	RefundedAt time.Time // set by MarkRefunded
 	AppID      string
 	SendName   string
@@ -273,9 +362,17 @@ type Packet struct {
 	ActName    string
 	Remark     string
 	SceneID    string
+	// ErrCode is the err_code that refused the send of a recorded failure,
+	// and empty for a packet created by an accepted send: it tells a paid
+	// bill number (ErrCode == "") from a refused one.
+	ErrCode string
+	// Reason is gethbinfo's reason when Status is FAILED: the err_code_des
+	// of a recorded failure, a stock text after SetStatus(FAILED).
+	Reason string
 }
 
-// Packet returns a copy of the red packet sent with billno.
+// Packet returns a copy of the record of billno: a red packet or a
+// recorded failure.
 func (s *Server) Packet(billno string) (Packet, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -286,8 +383,28 @@ func (s *Server) Packet(billno string) (Packet, bool) {
 	return *p, true
 }
 
+// PacketsOf returns copies of the records of every billno sent to openid
+// (re_openid), in the order they were created: red packets and recorded
+// failures alike, each once however often it was resent. A paid billno has
+// ErrCode == ""; a test asserting "one paid billno per user" counts those.
+// It returns nil when there are none.
+func (s *Server) PacketsOf(openid string) []Packet {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ps := s.byOpenID[openid]
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]Packet, len(ps))
+	for i, p := range ps {
+		out[i] = *p
+	}
+	return out
+}
+
 // MarkReceived records that the receiver opened the red packet: a SENT
 // packet becomes RECEIVED, and gethbinfo then lists the receipt in hblist.
+// Open does the same through the mini program's parameters.
 func (s *Server) MarkReceived(billno string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -317,7 +434,9 @@ func (s *Server) MarkRefunded(billno string) error {
 // SetStatus forces the state of a red packet to one of the Status
 // constants, for the states MarkReceived and MarkRefunded do not reach
 // (SENDING, FAILED, RFUND_ING). RECEIVED and REFUND set the receive or
-// refund time if not set yet; REFUND returns the amount to a limited balance.
+// refund time if not set yet; REFUND returns the amount to a limited
+// balance; FAILED sets a stock Reason if none is set (the amount stays
+// taken). A recorded failure is refused: it has no red packet to change.
 func (s *Server) SetStatus(billno, status string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -325,9 +444,17 @@ func (s *Server) SetStatus(billno, status string) error {
 	if err != nil {
 		return err
 	}
+	if p.ErrCode != "" {
+		return fmt.Errorf("wxpaytest: %q is a recorded failure (%s), not a red packet", billno, p.ErrCode)
+	}
 	switch status {
-	case StatusSending, StatusSent, StatusFailed, StatusRefunding:
+	case StatusSending, StatusSent, StatusRefunding:
 		p.Status = status
+	case StatusFailed:
+		p.Status = status
+		if p.Reason == "" {
+			p.Reason = reasonFailed
+		}
 	case StatusReceived:
 		p.Status = status
 		if p.ReceivedAt.IsZero() {
@@ -387,12 +514,26 @@ func (s *Server) packetIn(billno string, states ...string) (*Packet, error) {
 //     short text body; nothing is processed.
 //   - ReturnFail: return_code=FAIL with this return_msg (plus result_code=FAIL
 //     and ErrCode when set); nothing is processed.
-//   - ErrCode (other than the special codes below): answered with
-//     ErrCodeDes (a stock text when empty); nothing is processed.
-//     XML_ERROR, SIGN_ERROR, PARAM_ERROR and CA_ERROR take the
+//   - ErrCode (other than the special codes below) without Record:
+//     answered with ErrCodeDes (a stock text when empty); nothing is
+//     processed. XML_ERROR, SIGN_ERROR, PARAM_ERROR and CA_ERROR take the
 //     protocol-failure shape (return_code=FAIL), every other code the
 //     business shape (return_code=SUCCESS, result_code=FAIL). Such an answer
 //     leaves no trace: the same billno sent again is processed normally.
+//   - ErrCode with Record on sendminiprogramhb: a definitive failure that
+//     the platform remembers. The call is checked and processed like any
+//     send; if its billno has no record yet, the send is refused with
+//     ErrCode and ErrCodeDes (the business shape, a stock text when empty),
+//     nothing is taken from the balance, and the refusal is recorded: the
+//     billno holds a FAILED record (Packet.ErrCode, Packet.Reason), every
+//     later send of it answers the same code and text (FATAL_ERROR with
+//     another re_openid or total_amount), and gethbinfo reports it FAILED
+//     with the text as reason. A call refused by a check (PARAM_ERROR,
+//     SIGN_ERROR...) records nothing, and a billno that already has a
+//     record answers that record as usual; the fault is used up either way.
+//     Meant for definitive codes (SEND_FAILED, NO_AUTH, SENDNUM_LIMIT...),
+//     and applied whatever Options.NotEnough says. On other paths the code
+//     is answered like any code and nothing is recorded.
 //   - ErrCode "PROCESSING" on sendminiprogramhb: the call is checked and
 //     processed; a new billno creates the red packet in state SENDING, and
 //     the answer is PROCESSING. The packet becomes SENT when the same
@@ -403,8 +544,11 @@ func (s *Server) packetIn(billno string, states ...string) (*Packet, error) {
 //     normally, but the reply carries a wrong sign / no sign. Replies of the
 //     red-packet paths carry no sign anyway: BAD_REPLY_SIGN adds a wrong one
 //     there, NO_REPLY_SIGN changes nothing.
-//   - DropAfter: the call is processed (a send happens and is recorded) and
-//     the connection is then closed without a reply.
+//   - DropAfter: the call goes through the steps above (without ErrCode it
+//     is processed: a send happens and is recorded; with ErrCode and
+//     Record the refusal is recorded) and the connection is then closed
+//     without a reply. Requests keeps the err_code that would have been
+//     answered.
 type Fault struct {
 	// Match selects the calls; nil matches every call. It receives the path
 	// and a copy of the decoded body fields (empty when undecodable) and is
@@ -422,6 +566,13 @@ type Fault struct {
 	Delay      time.Duration
 	DropBefore bool
 	DropAfter  bool
+	// Record makes ErrCode a recorded definitive failure on
+	// sendminiprogramhb (see above). It needs a business ErrCode (not
+	// XML_ERROR, SIGN_ERROR, PARAM_ERROR, CA_ERROR or a special code) and
+	// a call that is processed (no ReturnFail, Status, HTML, Garbage or
+	// DropBefore); Inject panics otherwise. Delay and DropAfter combine
+	// with it.
+	Record bool
 }
 
 type pendingFault struct {
@@ -429,8 +580,18 @@ type pendingFault struct {
 	left int
 }
 
-// Inject queues f for the next matching calls.
+// Inject queues f for the next matching calls. It panics when f.Record is
+// set with a code or a reply shape that cannot be recorded; see Fault.
 func (s *Server) Inject(f Fault) {
+	if f.Record {
+		switch {
+		case f.ErrCode == "", isProtocolCode(f.ErrCode),
+			f.ErrCode == codeProcessing, f.ErrCode == codeBadReplySign, f.ErrCode == codeNoReplySign:
+			panic(fmt.Sprintf("wxpaytest: Fault.Record needs a business ErrCode, got %q", f.ErrCode))
+		case f.ReturnFail != "" || f.Status != 0 || f.HTML || f.Garbage || f.DropBefore:
+			panic("wxpaytest: Fault.Record with a fault that answers without processing")
+		}
+	}
 	n := f.Times
 	if n <= 0 {
 		n = 1

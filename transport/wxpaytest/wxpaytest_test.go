@@ -345,26 +345,427 @@ func TestValidation(t *testing.T) {
 	}
 }
 
-func TestNotEnough(t *testing.T) {
-	h := newHarness(t, wxpaytest.Options{Balance: 1000})
+func TestNotEnoughFailed(t *testing.T) {
+	h := newHarness(t, wxpaytest.Options{Balance: 1000}) // NotEnoughFailed is the default
 	wantFields(t, h.send(h.sendParams("B1", 800)), "result_code", "SUCCESS")
-	doc := h.send(h.sendParams("B2", 300))
+	doc := h.send(with(h.sendParams("B2", 300), "wishing", "w2", "act_name", "a2", "remark", "r2"))
 	wantBusinessFail(t, doc, "NOTENOUGH")
-	wantFields(t, doc, "mch_billno", "B2")
-	if _, ok := h.srv.Packet("B2"); ok {
-		t.Error("NOTENOUGH created a packet")
+	wantFields(t, doc, "mch_billno", "B2", "re_openid", openID, "total_amount", "300")
+	if _, ok := doc.Fields["package"]; ok {
+		t.Error("NOTENOUGH answered a package")
 	}
-	wantBusinessFail(t, h.info("B2"), "NOT_FOUND")
-	// The balance comes back with a refund, but B2 failed definitively.
+	p, ok := h.srv.Packet("B2")
+	if !ok || p.Status != wxpaytest.StatusFailed || p.ErrCode != "NOTENOUGH" || p.Reason == "" || p.Package != "" ||
+		p.Amount != 300 || p.OpenID != openID || !p.SentAt.Equal(fixedNow) || p.SendListID == "" || p.Wishing != "w2" {
+		t.Fatalf("Packet(B2) = %+v, %v", p, ok)
+	}
+	// gethbinfo reports the refusal as a FAILED record.
+	doc = h.info("B2")
+	wantFields(t, doc, "return_code", "SUCCESS", "result_code", "SUCCESS",
+		"mch_billno", "B2", "mch_id", h.srv.MchID, "detail_id", p.SendListID, "status", "FAILED",
+		"reason", p.Reason, "send_type", "API", "hb_type", "NORMAL", "total_num", "1", "total_amount", "300",
+		"send_time", "2024-01-02 11:04:05", "wishing", "w2", "act_name", "a2", "remark", "r2")
+	for _, k := range []string{"refund_time", "refund_amount", "err_code"} {
+		if _, ok := doc.Fields[k]; ok {
+			t.Errorf("FAILED record carries %s: %v", k, doc.Fields)
+		}
+	}
+	if doc.Lists != nil {
+		t.Errorf("hblist for a FAILED record: %v", doc.Lists)
+	}
+	// The balance comes back with a refund, but B2 stays failed.
 	if err := h.srv.MarkRefunded("B1"); err != nil {
 		t.Fatal(err)
 	}
 	wantBusinessFail(t, h.send(h.sendParams("B2", 300)), "NOTENOUGH")
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "PROCESSING"})
+	wantBusinessFail(t, h.send(h.sendParams("B2", 300)), "NOTENOUGH")
 	wantBusinessFail(t, h.send(h.sendParams("B2", 301)), "FATAL_ERROR")
+	wantFields(t, h.info("B2"), "status", "FAILED", "total_amount", "300")
 	wantFields(t, h.send(h.sendParams("B3", 1000)), "result_code", "SUCCESS")
 	wantBusinessFail(t, h.send(h.sendParams("B4", 100)), "NOTENOUGH")
-	if n := h.srv.Sends("B2"); n != 3 {
-		t.Errorf("Sends(B2) = %d, want 3", n)
+	if n := h.srv.Sends("B2"); n != 4 {
+		t.Errorf("Sends(B2) = %d, want 4", n)
+	}
+	// A recorded failure is no red packet: it cannot be received, refunded or revived.
+	if err := h.srv.MarkReceived("B2"); err == nil {
+		t.Error("MarkReceived of a recorded failure")
+	}
+	if err := h.srv.MarkRefunded("B2"); err == nil {
+		t.Error("MarkRefunded of a recorded failure")
+	}
+	if err := h.srv.SetStatus("B2", wxpaytest.StatusSent); err == nil {
+		t.Error("SetStatus of a recorded failure")
+	}
+	wantBusinessFail(t, h.send(h.sendParams("B2", 300)), "NOTENOUGH")
+}
+
+func TestNotEnoughForgotten(t *testing.T) {
+	h := newHarness(t, wxpaytest.Options{Balance: 1000, NotEnough: wxpaytest.NotEnoughForgotten})
+	wantFields(t, h.send(h.sendParams("B1", 800)), "result_code", "SUCCESS")
+	wantBusinessFail(t, h.send(h.sendParams("B2", 300)), "NOTENOUGH")
+	if p, ok := h.srv.Packet("B2"); ok {
+		t.Errorf("NOTENOUGH recorded %+v", p)
+	}
+	wantBusinessFail(t, h.info("B2"), "NOT_FOUND")
+	// Nothing was recorded: another amount is no FATAL_ERROR, just not enough.
+	wantBusinessFail(t, h.send(h.sendParams("B2", 301)), "NOTENOUGH")
+	if err := h.srv.MarkRefunded("B1"); err != nil {
+		t.Fatal(err)
+	}
+	doc := h.send(h.sendParams("B2", 300))
+	wantFields(t, doc, "result_code", "SUCCESS", "mch_billno", "B2", "total_amount", "300")
+	p, ok := h.srv.Packet("B2")
+	if !ok || p.Status != wxpaytest.StatusSent || p.ErrCode != "" || p.Package != doc.Fields["package"] {
+		t.Errorf("Packet(B2) = %+v, %v", p, ok)
+	}
+	wantFields(t, h.info("B2"), "status", "SENT", "total_amount", "300")
+	// 1000 - 300 left: B3 is refused, B2 stays paid once.
+	wantBusinessFail(t, h.send(h.sendParams("B3", 701)), "NOTENOUGH")
+	wantFields(t, h.send(h.sendParams("B2", 300)), "result_code", "SUCCESS", "package", p.Package)
+	if n := h.srv.Sends("B2"); n != 4 {
+		t.Errorf("Sends(B2) = %d, want 4", n)
+	}
+}
+
+func TestTopUpAndBalance(t *testing.T) {
+	h := newHarness(t, wxpaytest.Options{Balance: 1000})
+	if b := h.srv.Balance(); b != 1000 {
+		t.Errorf("Balance = %d", b)
+	}
+	wantFields(t, h.send(h.sendParams("B1", 800)), "result_code", "SUCCESS")
+	h.send(h.sendParams("B1", 800)) // an idempotent repeat takes nothing
+	wantBusinessFail(t, h.send(h.sendParams("B2", 300)), "NOTENOUGH")
+	if b := h.srv.Balance(); b != 200 {
+		t.Errorf("Balance = %d, want 200", b)
+	}
+	h.srv.TopUp(0)
+	h.srv.TopUp(500)
+	if b := h.srv.Balance(); b != 700 {
+		t.Errorf("Balance after TopUp = %d, want 700", b)
+	}
+	// B2 stays failed (NotEnoughFailed); a new number pays.
+	wantBusinessFail(t, h.send(h.sendParams("B2", 300)), "NOTENOUGH")
+	wantFields(t, h.send(h.sendParams("B3", 300)), "result_code", "SUCCESS")
+	if err := h.srv.MarkRefunded("B1"); err != nil {
+		t.Fatal(err)
+	}
+	if b := h.srv.Balance(); b != 1200 {
+		t.Errorf("Balance after the refund = %d, want 1200", b)
+	}
+
+	// Under NotEnoughForgotten the same number pays after a top-up.
+	f := newHarness(t, wxpaytest.Options{Balance: 100, NotEnough: wxpaytest.NotEnoughForgotten})
+	wantBusinessFail(t, f.send(f.sendParams("B1", 300)), "NOTENOUGH")
+	f.srv.TopUp(200)
+	wantFields(t, f.send(f.sendParams("B1", 300)), "result_code", "SUCCESS")
+	if b := f.srv.Balance(); b != 0 {
+		t.Errorf("Balance = %d, want 0", b)
+	}
+	wantBusinessFail(t, f.send(f.sendParams("B2", 100)), "NOTENOUGH")
+
+	// Concurrent top-ups and sends: every fen is accounted for.
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			f.srv.TopUp(100)
+			f.srv.Balance()
+			for {
+				doc := f.send(f.sendParams(fmt.Sprintf("T%d", i), 100))
+				if doc.Fields["result_code"] == "SUCCESS" {
+					return
+				}
+				if doc.Fields["err_code"] != "NOTENOUGH" { // NOTENOUGH: another send took this top-up first
+					t.Errorf("T%d: %v", i, doc.Fields)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if b := f.srv.Balance(); b != 0 {
+		t.Errorf("Balance after concurrent top-ups and sends = %d, want 0", b)
+	}
+
+	// Unlimited: TopUp changes nothing, Balance says -1.
+	u := newHarness(t, wxpaytest.Options{})
+	u.srv.TopUp(100)
+	if b := u.srv.Balance(); b != -1 {
+		t.Errorf("unlimited Balance = %d, want -1", b)
+	}
+	wantFields(t, u.send(u.sendParams("B1", 20000)), "result_code", "SUCCESS")
+
+	defer func() {
+		if recover() == nil {
+			t.Error("TopUp(-1) did not panic")
+		}
+	}()
+	h.srv.TopUp(-1)
+}
+
+func TestPacketsOf(t *testing.T) {
+	h := newHarness(t, wxpaytest.Options{Balance: 1000})
+	const other = "oOther"
+	if ps := h.srv.PacketsOf(openID); ps != nil {
+		t.Errorf("PacketsOf before any send = %v", ps)
+	}
+	h.send(h.sendParams("A1", 300))
+	h.send(with(h.sendParams("O1", 200), "re_openid", other))
+	h.send(h.sendParams("A1", 300))                           // a repeat is no new record
+	h.send(h.sendParams("A2", 900))                           // NOTENOUGH, recorded
+	h.send(h.sendParams("A2", 901))                           // FATAL_ERROR, no record
+	h.send(with(h.sendParams("A3", 100), "total_num", "2"))   // PARAM_ERROR, no record
+	h.send(with(h.sendParams("A1", 300), "re_openid", other)) // FATAL_ERROR for the other user
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "SYSTEMERROR"})     // not processed
+	h.send(h.sendParams("A4", 100))
+	h.send(h.sendParams("A5", 100))
+
+	ps := h.srv.PacketsOf(openID)
+	var got []string
+	paid := 0
+	for _, p := range ps {
+		got = append(got, p.Billno+":"+p.Status+":"+p.ErrCode)
+		if p.OpenID != openID {
+			t.Errorf("%+v is not %s's", p, openID)
+		}
+		if p.ErrCode == "" {
+			paid++
+		}
+	}
+	if want := "A1:SENT:,A2:FAILED:NOTENOUGH,A5:SENT:"; strings.Join(got, ",") != want {
+		t.Errorf("PacketsOf = %s, want %s", strings.Join(got, ","), want)
+	}
+	if paid != 2 {
+		t.Errorf("%d paid", paid)
+	}
+	if o := h.srv.PacketsOf(other); len(o) != 1 || o[0].Billno != "O1" {
+		t.Errorf("PacketsOf(other) = %+v", o)
+	}
+	// Copies: changing them does not change the server's records, which follow state changes.
+	ps[0].Status = "CHANGED"
+	if err := h.srv.MarkReceived("A1"); err != nil {
+		t.Fatal(err)
+	}
+	if p := h.srv.PacketsOf(openID)[0]; p.Status != wxpaytest.StatusReceived {
+		t.Errorf("after MarkReceived: %+v", p)
+	}
+	if ps := h.srv.PacketsOf("nobody"); ps != nil {
+		t.Errorf("PacketsOf(nobody) = %v", ps)
+	}
+}
+
+// bizParams sends billno and returns what the mini program gets for it.
+func (h *harness) bizParams(billno string, rule signer.PackageRule) signer.BizRedPacket {
+	h.t.Helper()
+	doc := h.send(h.sendParams(billno, 100))
+	if doc.Fields["result_code"] != "SUCCESS" {
+		h.t.Fatalf("send %s: %v", billno, doc.Fields)
+	}
+	bp, err := h.sg.BizRedPacketParams(h.srv.AppID, doc.Fields["package"], &signer.BizOptions{Rule: rule})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return bp
+}
+
+func TestOpen(t *testing.T) {
+	var mu sync.Mutex
+	clock := fixedNow
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	h := newHarness(t, wxpaytest.Options{Now: now})
+
+	bp := h.bizParams("B1", signer.EncodedLowerRule)
+	mu.Lock()
+	clock = clock.Add(time.Hour)
+	mu.Unlock()
+	p, err := h.srv.Open(bp, 1011)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Billno != "B1" || p.Status != wxpaytest.StatusReceived || !p.ReceivedAt.Equal(fixedNow.Add(time.Hour)) || p.OpenID != openID {
+		t.Errorf("Open = %+v", p)
+	}
+	if q, _ := h.srv.Packet("B1"); q != p {
+		t.Errorf("Packet = %+v, Open returned %+v", q, p)
+	}
+	doc := h.info("B1")
+	wantFields(t, doc, "status", "RECEIVED")
+	if l := doc.Lists["hblist"]; len(l) != 1 || l[0]["openid"] != openID || l[0]["rcv_time"] != "2024-01-02 12:04:05" {
+		t.Errorf("hblist = %v", doc.Lists)
+	}
+	// A second opening, or MarkReceived, is refused.
+	_, err = h.srv.Open(bp, 1011)
+	if !errors.Is(err, wxpaytest.ErrAlreadyReceived) || !strings.Contains(err.Error(), "already received") {
+		t.Errorf("second Open: %v", err)
+	}
+	if err := h.srv.MarkReceived("B1"); err == nil {
+		t.Error("MarkReceived after Open")
+	}
+
+	// Every scan scene works.
+	for i, scene := range []int{1011, 1025, 1047, 1124} {
+		if _, err := h.srv.Open(h.bizParams(fmt.Sprintf("S%d", i), signer.EncodedLowerRule), scene); err != nil {
+			t.Errorf("scene %d: %v", scene, err)
+		}
+	}
+}
+
+func TestOpenRefusals(t *testing.T) {
+	h := newHarness(t, wxpaytest.Options{})
+	bp := h.bizParams("B1", signer.EncodedLowerRule)
+	pkt, _ := h.srv.Packet("B1")
+	other, _ := signer.New(strings.Repeat("k", 32))
+	otherParams, _ := other.BizRedPacketParams(h.srv.AppID, pkt.Package, nil)
+	otherApp, _ := h.sg.BizRedPacketParams("wx0000000000000000", pkt.Package, nil)
+	upper, _ := h.sg.BizRedPacketParams(h.srv.AppID, pkt.Package, &signer.BizOptions{Rule: signer.EncodedUpperRule})
+	raw, _ := h.sg.BizRedPacketParams(h.srv.AppID, pkt.Package, &signer.BizOptions{Rule: signer.RawPackageRule})
+	resign := func(p signer.BizRedPacket) signer.BizRedPacket {
+		p.PaySign = strings.ToLower(h.sg.SignWith(signer.MD5, map[string]string{
+			"appId": h.srv.AppID, "timeStamp": p.TimeStamp, "nonceStr": p.NonceStr, "package": p.Package}))
+		return p
+	}
+	// A well-signed package this server never issued.
+	forged := bp
+	forged.Package = signer.EncodeURIComponent(strings.Replace(pkt.Package, "sendid=", "sendid=0", 1))
+	forged = resign(forged)
+	// A package issued by another server with the same key and appid.
+	o := newHarness(t, wxpaytest.Options{})
+	foreign := o.bizParams("B1", signer.EncodedLowerRule)
+
+	mod := func(f func(*signer.BizRedPacket)) signer.BizRedPacket {
+		p := bp
+		f(&p)
+		return p
+	}
+	cases := []struct {
+		name  string
+		p     signer.BizRedPacket
+		scene int
+		want  error
+		text  string
+	}{
+		{"scene 1001", bp, 1001, wxpaytest.ErrSceneNotSupported, "sendBizRedPacket:fail scene 1001 not support"},
+		{"scene 1089", bp, 1089, wxpaytest.ErrSceneNotSupported, "sendBizRedPacket:fail scene 1089 not support"},
+		{"scene 0", bp, 0, wxpaytest.ErrSceneNotSupported, "scene 0 not support"},
+		{"scene before the sign", mod(func(p *signer.BizRedPacket) { p.PaySign = "x" }), 1001, wxpaytest.ErrSceneNotSupported, "scene 1001"},
+		{"signType HMAC", mod(func(p *signer.BizRedPacket) { p.SignType = "HMAC-SHA256" }), 1011, wxpaytest.ErrSignType, "signType"},
+		{"signType lower", mod(func(p *signer.BizRedPacket) { p.SignType = "md5" }), 1011, wxpaytest.ErrSignType, "signType"},
+		{"signType empty", mod(func(p *signer.BizRedPacket) { p.SignType = "" }), 1011, wxpaytest.ErrSignType, "signType"},
+		{"no nonceStr", mod(func(p *signer.BizRedPacket) { p.NonceStr = "" }), 1011, wxpaytest.ErrInvalidParams, "sendBizRedPacket:fail"},
+		{"nonceStr 33", resign(mod(func(p *signer.BizRedPacket) { p.NonceStr = strings.Repeat("n", 33) })), 1011, wxpaytest.ErrInvalidParams, "nonceStr"},
+		{"timeStamp text", resign(mod(func(p *signer.BizRedPacket) { p.TimeStamp = "now" })), 1011, wxpaytest.ErrInvalidParams, "timeStamp"},
+		{"no paySign", mod(func(p *signer.BizRedPacket) { p.PaySign = "" }), 1011, wxpaytest.ErrInvalidParams, "sendBizRedPacket:fail"},
+		{"raw package", resign(mod(func(p *signer.BizRedPacket) { p.Package = pkt.Package })), 1011, wxpaytest.ErrInvalidParams, "URL-encoded"},
+		{"other key", otherParams, 1011, wxpaytest.ErrPaySign, "paySign"},
+		{"other appid", otherApp, 1011, wxpaytest.ErrPaySign, "paySign"},
+		{"upper-case hex", upper, 1011, wxpaytest.ErrPaySign, "paySign"},
+		{"raw rule", raw, 1011, wxpaytest.ErrPaySign, "paySign"},
+		{"changed timeStamp", mod(func(p *signer.BizRedPacket) { p.TimeStamp = "1" }), 1011, wxpaytest.ErrPaySign, "paySign"},
+		{"forged package", forged, 1011, wxpaytest.ErrUnknownPackage, "package"},
+		{"another server's package", foreign, 1011, wxpaytest.ErrUnknownPackage, "package"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := h.srv.Open(c.p, c.scene)
+			if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.text) || !strings.HasPrefix(err.Error(), "sendBizRedPacket:fail ") {
+				t.Errorf("Open = %v, want %v containing %q", err, c.want, c.text)
+			}
+			if c.want == wxpaytest.ErrPaySign && !errors.Is(err, signer.ErrSignMismatch) {
+				t.Errorf("%v does not match signer.ErrSignMismatch", err)
+			}
+		})
+	}
+	// Nothing was opened.
+	if p, _ := h.srv.Packet("B1"); p.Status != wxpaytest.StatusSent {
+		t.Errorf("B1 is %s after refused openings", p.Status)
+	}
+	if _, err := h.srv.Open(bp, 1047); err != nil {
+		t.Errorf("Open after refusals: %v", err)
+	}
+}
+
+func TestOpenStates(t *testing.T) {
+	h := newHarness(t, wxpaytest.Options{Balance: 10000})
+	cases := []struct {
+		billno string
+		set    func(billno string) error
+		want   error
+	}{
+		{"R1", func(b string) error { return h.srv.SetStatus(b, wxpaytest.StatusRefunding) }, wxpaytest.ErrRefunded},
+		{"R2", h.srv.MarkRefunded, wxpaytest.ErrRefunded},
+		{"F1", func(b string) error { return h.srv.SetStatus(b, wxpaytest.StatusFailed) }, wxpaytest.ErrNotClaimable},
+		{"P1", func(b string) error { return h.srv.SetStatus(b, wxpaytest.StatusSending) }, wxpaytest.ErrNotClaimable},
+		{"M1", h.srv.MarkReceived, wxpaytest.ErrAlreadyReceived},
+	}
+	for _, c := range cases {
+		bp := h.bizParams(c.billno, signer.EncodedLowerRule)
+		before, _ := h.srv.Packet(c.billno)
+		if err := c.set(c.billno); err != nil {
+			t.Fatal(err)
+		}
+		mid, _ := h.srv.Packet(c.billno)
+		_, err := h.srv.Open(bp, 1011)
+		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.billno) {
+			t.Errorf("%s (%s): Open = %v, want %v", c.billno, mid.Status, err, c.want)
+		}
+		if after, _ := h.srv.Packet(c.billno); after != mid || before.Status != wxpaytest.StatusSent {
+			t.Errorf("%s: a refused Open changed %+v into %+v", c.billno, mid, after)
+		}
+	}
+	// A packet still SENDING after PROCESSING is not claimable either.
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "PROCESSING"})
+	h.send(h.sendParams("P2", 100))
+	pkt, _ := h.srv.Packet("P2")
+	bp, _ := h.sg.BizRedPacketParams(h.srv.AppID, pkt.Package, nil)
+	if _, err := h.srv.Open(bp, 1011); !errors.Is(err, wxpaytest.ErrNotClaimable) {
+		t.Errorf("SENDING: %v", err)
+	}
+}
+
+func TestOpenAcceptRule(t *testing.T) {
+	for _, rule := range []signer.PackageRule{signer.EncodedLowerRule, signer.EncodedUpperRule, signer.RawPackageRule} {
+		t.Run(rule.String(), func(t *testing.T) {
+			h := newHarness(t, wxpaytest.Options{AcceptRule: rule})
+			for i, r := range []signer.PackageRule{signer.EncodedLowerRule, signer.EncodedUpperRule, signer.RawPackageRule} {
+				_, err := h.srv.Open(h.bizParams(fmt.Sprintf("B%d", i), r), 1011)
+				switch {
+				case r == rule && err != nil:
+					t.Errorf("params of rule %s refused: %v", r, err)
+				case r != rule && !errors.Is(err, wxpaytest.ErrPaySign):
+					t.Errorf("params of rule %s: %v, want ErrPaySign", r, err)
+				}
+			}
+		})
+	}
+	if _, err := wxpaytest.NewServer(wxpaytest.Options{AcceptRule: 3}); err == nil {
+		t.Error("unknown AcceptRule accepted")
+	}
+}
+
+func TestOpenConcurrent(t *testing.T) {
+	h := newHarness(t, wxpaytest.Options{})
+	bp := h.bizParams("B1", signer.EncodedLowerRule)
+	var wg sync.WaitGroup
+	results := make(chan error, 20)
+	for range 20 {
+		wg.Go(func() {
+			_, err := h.srv.Open(bp, 1011)
+			results <- err
+		})
+	}
+	wg.Wait()
+	close(results)
+	ok := 0
+	for err := range results {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, wxpaytest.ErrAlreadyReceived):
+			t.Error(err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d openings succeeded, want 1", ok)
 	}
 }
 
@@ -597,6 +998,87 @@ func TestGetHBInfoStates(t *testing.T) {
 	wantProtocolFail(t, h.callBody(wxpaytest.PathGetHBInfo, marshal(t, with(q, "sign", strings.Repeat("A", 32)))), "SIGN_ERROR")
 }
 
+// TestGetHBInfoFields checks the fields every gethbinfo record carries, in
+// every state, with a clock that moves between send, receipt and refund.
+func TestGetHBInfoFields(t *testing.T) {
+	var mu sync.Mutex
+	clock := fixedNow
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	advance := func() { mu.Lock(); clock = clock.Add(time.Minute); mu.Unlock() }
+	h := newHarness(t, wxpaytest.Options{Balance: 5000, Now: now})
+
+	type state struct {
+		billno, status string
+		extra          []string // more fields wanted
+		absent         []string // fields that must be missing
+		hblist         bool
+	}
+	var states []state
+	sendAt := func(billno string, amount int) string {
+		advance()
+		at := now().In(time.FixedZone("", 8*3600)).Format("2006-01-02 15:04:05")
+		h.send(with(h.sendParams(billno, amount), "wishing", "w "+billno, "act_name", "a "+billno, "remark", "r "+billno))
+		return at
+	}
+	sent := map[string]string{}
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "PROCESSING"})
+	sent["S1"] = sendAt("S1", 100)
+	states = append(states, state{"S1", "SENDING", nil, []string{"reason", "refund_time", "refund_amount"}, false})
+	sent["S2"] = sendAt("S2", 200)
+	states = append(states, state{"S2", "SENT", nil, []string{"reason", "refund_time", "refund_amount"}, false})
+	sent["S3"] = sendAt("S3", 300)
+	advance()
+	h.srv.MarkReceived("S3")
+	states = append(states, state{"S3", "RECEIVED", nil, []string{"reason", "refund_time", "refund_amount"}, true})
+	sent["S4"] = sendAt("S4", 400)
+	h.srv.SetStatus("S4", wxpaytest.StatusRefunding)
+	states = append(states, state{"S4", "RFUND_ING", []string{"refund_amount", "400"}, []string{"reason", "refund_time"}, false})
+	sent["S5"] = sendAt("S5", 500)
+	advance()
+	refundAt := now().In(time.FixedZone("", 8*3600)).Format("2006-01-02 15:04:05")
+	h.srv.MarkRefunded("S5")
+	states = append(states, state{"S5", "REFUND", []string{"refund_amount", "500", "refund_time", refundAt}, []string{"reason"}, false})
+	sent["S6"] = sendAt("S6", 600)
+	h.srv.SetStatus("S6", wxpaytest.StatusFailed)
+	states = append(states, state{"S6", "FAILED", nil, []string{"refund_time", "refund_amount"}, false})
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "SENDAMOUNT_LIMIT", Record: true})
+	sent["S7"] = sendAt("S7", 700)
+	states = append(states, state{"S7", "FAILED", nil, []string{"refund_time", "refund_amount"}, false})
+	sent["S8"] = sendAt("S8", 5000) // NOTENOUGH, recorded by default
+	states = append(states, state{"S8", "FAILED", nil, []string{"refund_time", "refund_amount"}, false})
+
+	for _, st := range states {
+		advance() // the query's time is not the send's
+		p, _ := h.srv.Packet(st.billno)
+		doc := h.info(st.billno)
+		amount := fmt.Sprint(p.Amount)
+		wantFields(t, doc, append([]string{
+			"return_code", "SUCCESS", "result_code", "SUCCESS", "status", st.status,
+			"mch_billno", st.billno, "mch_id", h.srv.MchID, "detail_id", p.SendListID,
+			"send_type", "API", "hb_type", "NORMAL", "total_num", "1", "total_amount", amount,
+			"send_time", sent[st.billno],
+			"wishing", "w " + st.billno, "act_name", "a " + st.billno, "remark", "r " + st.billno,
+		}, st.extra...)...)
+		if st.status == "FAILED" && (doc.Fields["reason"] == "" || doc.Fields["reason"] != p.Reason) {
+			t.Errorf("%s: reason %q, Packet.Reason %q", st.billno, doc.Fields["reason"], p.Reason)
+		}
+		for _, k := range append(st.absent, "send_name", "err_code", "sign") {
+			if _, ok := doc.Fields[k]; ok {
+				t.Errorf("%s (%s) carries %s: %v", st.billno, st.status, k, doc.Fields)
+			}
+		}
+		if got := len(doc.Lists["hblist"]); st.hblist != (got == 1) || got > 1 {
+			t.Errorf("%s (%s): hblist %v", st.billno, st.status, doc.Lists)
+		}
+	}
+	if p, _ := h.srv.Packet("S7"); p.ErrCode != "SENDAMOUNT_LIMIT" {
+		t.Errorf("S7 = %+v", p)
+	}
+	if p, _ := h.srv.Packet("S8"); p.ErrCode != "NOTENOUGH" {
+		t.Errorf("S8 = %+v", p)
+	}
+}
+
 func TestOrderQuerySigned(t *testing.T) {
 	h := newHarness(t, wxpaytest.Options{})
 	q := map[string]string{"appid": h.srv.AppID, "mch_id": h.srv.MchID, "nonce_str": signer.Nonce(), "out_trade_no": "T1"}
@@ -686,6 +1168,106 @@ func TestFaultErrCodes(t *testing.T) {
 	if got := strings.Join(codes, ","); !strings.HasPrefix(got, "SYSTEMERROR,,FREQ_LIMIT,,") || !strings.HasSuffix(got, "SIGN_ERROR,FREQ_LIMIT,FREQ_LIMIT,") {
 		t.Errorf("recorded codes %s", got)
 	}
+}
+
+func TestFaultRecord(t *testing.T) {
+	h := newHarness(t, wxpaytest.Options{Balance: 100000, NotEnough: wxpaytest.NotEnoughForgotten})
+	url := h.srv.URL + wxpaytest.PathSendMiniProgramHB
+
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "SEND_FAILED", Record: true})
+	doc := h.send(h.sendParams("B1", 500))
+	wantBusinessFail(t, doc, "SEND_FAILED")
+	wantFields(t, doc, "mch_billno", "B1", "re_openid", openID, "total_amount", "500")
+	des := doc.Fields["err_code_des"]
+	p, ok := h.srv.Packet("B1")
+	if !ok || p.Status != wxpaytest.StatusFailed || p.ErrCode != "SEND_FAILED" || p.Reason != des || p.Package != "" || h.srv.Sends("B1") != 1 {
+		t.Fatalf("Packet(B1) = %+v, %v; Sends %d", p, ok, h.srv.Sends("B1"))
+	}
+	if b := h.srv.Balance(); b != 100000 {
+		t.Errorf("a recorded failure took money: Balance = %d", b)
+	}
+	// Remembered: resends answer the same failure, gethbinfo says FAILED.
+	for range 2 {
+		doc = h.send(h.sendParams("B1", 500))
+		wantBusinessFail(t, doc, "SEND_FAILED")
+		wantFields(t, doc, "err_code_des", des)
+	}
+	wantBusinessFail(t, h.send(h.sendParams("B1", 501)), "FATAL_ERROR")
+	wantFields(t, h.info("B1"), "result_code", "SUCCESS", "status", "FAILED", "reason", des,
+		"detail_id", p.SendListID, "total_amount", "500", "send_time", "2024-01-02 11:04:05",
+		"wishing", "Happy new year", "act_name", "New year", "remark", "Thanks")
+	if reqs := h.srv.Requests(); reqs[0].ErrCode != "SEND_FAILED" || reqs[1].ErrCode != "SEND_FAILED" {
+		t.Errorf("records %+v", reqs[:2])
+	}
+
+	// A custom text is the reason and is repeated; the NotEnough mode does not matter.
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "NO_AUTH", ErrCodeDes: "risk control", Record: true})
+	wantFields(t, h.send(h.sendParams("B2", 500)), "err_code", "NO_AUTH", "err_code_des", "risk control")
+	wantFields(t, h.send(h.sendParams("B2", 500)), "err_code", "NO_AUTH", "err_code_des", "risk control")
+	wantFields(t, h.info("B2"), "status", "FAILED", "reason", "risk control")
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "NOTENOUGH", Record: true})
+	wantBusinessFail(t, h.send(h.sendParams("B3", 500)), "NOTENOUGH")
+	wantBusinessFail(t, h.send(h.sendParams("B3", 500)), "NOTENOUGH")
+	wantFields(t, h.info("B3"), "status", "FAILED")
+
+	// A call refused by a check records nothing and uses the fault up.
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "SEND_FAILED", Record: true})
+	wantProtocolFail(t, h.send(h.sendParams("B4", 1)), "PARAM_ERROR")
+	if _, ok := h.srv.Packet("B4"); ok {
+		t.Error("a refused call was recorded")
+	}
+	wantFields(t, h.send(h.sendParams("B4", 100)), "result_code", "SUCCESS")
+	// A billno with a record answers it: a paid one stays paid.
+	pkt, _ := h.srv.Packet("B4")
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "SEND_FAILED", Record: true})
+	wantFields(t, h.send(h.sendParams("B4", 100)), "result_code", "SUCCESS", "package", pkt.Package)
+	wantFields(t, h.send(h.sendParams("B5", 100)), "result_code", "SUCCESS") // the fault was used up
+	if p, _ := h.srv.Packet("B4"); p.Status != wxpaytest.StatusSent {
+		t.Errorf("B4 is %s", p.Status)
+	}
+
+	// With DropAfter: recorded, then the connection is dropped.
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "SEND_FAILED", Record: true, DropAfter: true})
+	if _, _, err := postRaw(context.Background(), h.client, url, marshal(t, h.sign(h.sendParams("B6", 100)))); err == nil {
+		t.Fatal("DropAfter: no error")
+	}
+	if reqs := h.srv.Requests(); reqs[len(reqs)-1].ErrCode != "SEND_FAILED" {
+		t.Errorf("record %+v", reqs[len(reqs)-1])
+	}
+	wantBusinessFail(t, h.send(h.sendParams("B6", 100)), "SEND_FAILED")
+
+	// On gethbinfo the code is a plain answer.
+	h.srv.Inject(wxpaytest.Fault{ErrCode: "SEND_FAILED", Record: true, Match: func(path string, _ map[string]string) bool {
+		return path == wxpaytest.PathGetHBInfo
+	}})
+	wantFields(t, h.send(h.sendParams("B7", 100)), "result_code", "SUCCESS")
+	wantBusinessFail(t, h.info("B7"), "SEND_FAILED")
+	wantFields(t, h.info("B7"), "status", "SENT")
+
+	// Faults that cannot be recorded are refused at once.
+	for _, f := range []wxpaytest.Fault{
+		{Record: true},
+		{Record: true, ErrCode: "PARAM_ERROR"},
+		{Record: true, ErrCode: "SIGN_ERROR"},
+		{Record: true, ErrCode: "PROCESSING"},
+		{Record: true, ErrCode: "BAD_REPLY_SIGN"},
+		{Record: true, ErrCode: "NO_REPLY_SIGN"},
+		{Record: true, ErrCode: "SEND_FAILED", ReturnFail: "x"},
+		{Record: true, ErrCode: "SEND_FAILED", Status: 500},
+		{Record: true, ErrCode: "SEND_FAILED", HTML: true},
+		{Record: true, ErrCode: "SEND_FAILED", Garbage: true},
+		{Record: true, ErrCode: "SEND_FAILED", DropBefore: true},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Inject(%+v) did not panic", f)
+				}
+			}()
+			h.srv.Inject(f)
+		}()
+	}
+	wantFields(t, h.send(h.sendParams("B8", 100)), "result_code", "SUCCESS")
 }
 
 func TestFaultProcessing(t *testing.T) {
@@ -942,6 +1524,9 @@ func TestNewServerErrors(t *testing.T) {
 	if _, err := wxpaytest.NewServer(wxpaytest.Options{Balance: -1}); err == nil {
 		t.Error("negative balance accepted")
 	}
+	if _, err := wxpaytest.NewServer(wxpaytest.Options{NotEnough: 2}); err == nil {
+		t.Error("unknown NotEnough mode accepted")
+	}
 	srv := wxpaytest.Start(t, wxpaytest.Options{MchID: "1234567890", AppID: "wx1111111111111111", APIKey: strings.Repeat("x", 32)})
 	if srv.MchID != "1234567890" || srv.AppID != "wx1111111111111111" || !strings.HasPrefix(srv.URL, "https://127.0.0.1:") {
 		t.Errorf("%+v", srv)
@@ -1006,6 +1591,8 @@ func TestConcurrentUse(t *testing.T) {
 			h.info(own)
 			h.srv.Requests()
 			h.srv.Packet("SHARED")
+			h.srv.Balance()
+			h.srv.PacketsOf(openID)
 			if i%10 == 0 {
 				h.srv.Inject(wxpaytest.Fault{ErrCode: "NO_REPLY_SIGN"})
 			}
@@ -1032,4 +1619,15 @@ func TestConcurrentUse(t *testing.T) {
 	// Each billno paid once: 100 fen are left.
 	wantBusinessFail(t, h.send(h.sendParams("EXTRA", 101)), "NOTENOUGH")
 	wantFields(t, h.send(h.sendParams("EXTRA2", 100)), "result_code", "SUCCESS")
+	// One record per billno: n own, SHARED, EXTRA (refused) and EXTRA2.
+	paid := map[string]bool{}
+	for _, p := range h.srv.PacketsOf(openID) {
+		if paid[p.Billno] {
+			t.Errorf("%s listed twice", p.Billno)
+		}
+		paid[p.Billno] = p.ErrCode == ""
+	}
+	if len(paid) != n+3 || paid["EXTRA"] || !paid["SHARED"] || !paid["EXTRA2"] {
+		t.Errorf("PacketsOf: %d records, %v", len(paid), paid)
+	}
 }
