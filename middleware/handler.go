@@ -142,6 +142,7 @@ type Handler struct {
 	now         func() time.Time
 	flights     flightGroup
 	pending     pendingSaves // results waiting for the shared Store
+	merchant    merchantGate
 }
 
 // NewHandler checks cfg and returns the red-packet handler. Mount it behind

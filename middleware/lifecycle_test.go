@@ -478,3 +478,178 @@ func TestRandomAmount(t *testing.T) {
 		t.Errorf("single value range: %d %v", v, err)
 	}
 }
+
+// paidOf returns the bill numbers the host paid (accepted sends) to openID.
+func paidOf(host *wxpaytest.Server, openID string) []string {
+	var out []string
+	for _, p := range host.PacketsOf(openID) {
+		if p.ErrCode == "" && p.Status != wxpaytest.StatusFailed {
+			out = append(out, p.Billno)
+		}
+	}
+	return out
+}
+
+// TestNotEnough: under both ways the platform may treat a NOTENOUGH
+// number, a top-up between taps gets the user paid exactly once, with or
+// without a restart in between; without a top-up the user is never paid
+// and the attempts stop at the bound.
+func TestNotEnough(t *testing.T) {
+	for _, mode := range []wxpaytest.NotEnoughMode{wxpaytest.NotEnoughFailed, wxpaytest.NotEnoughForgotten} {
+		for _, restart := range []bool{false, true} {
+			t.Run(mode.String()+map[bool]string{false: "", true: "/restart"}[restart], func(t *testing.T) {
+				clk := &clock{}
+				e := newEnv(t, wxpaytest.Options{Balance: 50, NotEnough: mode}, func(c *HandlerConfig) { c.Now = clk.Now })
+				nums := e.attempts(t, "spring-2026", testOpenID, 4)
+				checkError(t, e.tap(t, e.token, ""), http.StatusServiceUnavailable, "merchant_unavailable", false)
+				// A second tap before the top-up changes nothing for
+				// the user (it may be told when to come back).
+				if res := e.tap(t, e.token, ""); res.status != http.StatusServiceUnavailable || !strings.Contains(res.body, "merchant_unavailable") {
+					t.Fatalf("second tap: %d %s", res.status, res.body)
+				}
+				e.host.TopUp(1000)
+				// New numbers wait merchantProbe after a merchant refusal.
+				clk.Advance(merchantProbe + time.Second)
+				srv := e.srv
+				if restart {
+					srv, _ = e.replica(t, func(c *HandlerConfig) { c.Now = clk.Now })
+				}
+				e.checkParams(t, e.tapOn(t, srv, e.token, ""), paidOrFail(t, e.host, testOpenID))
+				if got := paidOf(e.host, testOpenID); len(got) != 1 {
+					t.Fatalf("paid numbers %v", got)
+				}
+				// Repeat taps keep the one package.
+				e.checkParams(t, e.tapOn(t, srv, e.token, ""), paidOrFail(t, e.host, testOpenID))
+				if got := paidOf(e.host, testOpenID); len(got) != 1 {
+					t.Fatalf("paid numbers after a repeat %v", got)
+				}
+				if mode == wxpaytest.NotEnoughForgotten && paidOf(e.host, testOpenID)[0] != nums[0] {
+					t.Errorf("a forgotten refusal moved the grant to %s", paidOf(e.host, testOpenID)[0])
+				}
+				if _, ok := e.host.Packet(nums[3]); ok {
+					t.Error("beyond the bound")
+				}
+			})
+		}
+		t.Run(mode.String()+"/never topped up", func(t *testing.T) {
+			clk := &clock{}
+			e := newEnv(t, wxpaytest.Options{Balance: 50, NotEnough: mode}, func(c *HandlerConfig) { c.Now = clk.Now })
+			nums := e.attempts(t, "spring-2026", testOpenID, 4)
+			// Rapid taps during the outage use at most one new number.
+			for range 6 {
+				if res := e.tap(t, e.token, ""); res.status == http.StatusOK {
+					t.Fatalf("paid without money: %s", res.body)
+				}
+			}
+			if sent := e.sentNumbers(); len(sent) > 2 {
+				t.Errorf("rapid taps sent %d numbers", len(sent))
+			}
+			var last response
+			for range 12 {
+				clk.Advance(merchantProbe + time.Second)
+				last = e.tap(t, e.token, "")
+				if last.status == http.StatusOK {
+					t.Fatalf("paid without money: %s", last.body)
+				}
+			}
+			sent := e.sentNumbers()
+			if sent[nums[3]] || len(sent) > 3 {
+				t.Errorf("sent numbers %v, bound 3", sent)
+			}
+			switch mode {
+			case wxpaytest.NotEnoughFailed:
+				checkError(t, last, http.StatusGone, "attempts_exhausted", false)
+			case wxpaytest.NotEnoughForgotten:
+				// NOT_FOUND proves nothing: the grant never moves.
+				checkError(t, last, http.StatusServiceUnavailable, "merchant_unavailable", false)
+				if len(sent) != 1 || !sent[nums[0]] {
+					t.Errorf("sent numbers %v, want only attempt 0", sent)
+				}
+			}
+		})
+	}
+}
+
+// paidOrFail returns the one number the host paid to openID.
+func paidOrFail(t *testing.T, host *wxpaytest.Server, openID string) string {
+	t.Helper()
+	got := paidOf(host, openID)
+	if len(got) != 1 {
+		// Not paid yet: checkParams will report the answer.
+		return "none"
+	}
+	return got[0]
+}
+
+// TestSendFailedMovesOn: a SEND_FAILED the platform records as FAILED is
+// followed, in the same tap, by the grant's next number, which pays.
+func TestSendFailedMovesOn(t *testing.T) {
+	e := newEnv(t, wxpaytest.Options{}, nil)
+	nums := e.attempts(t, "spring-2026", testOpenID, 2)
+	e.host.Inject(wxpaytest.Fault{ErrCode: "SEND_FAILED", Record: true, Match: onSend})
+	e.checkParams(t, e.tap(t, e.token, ""), nums[1])
+	if p, _ := e.host.Packet(nums[0]); p.Status != wxpaytest.StatusFailed || p.ErrCode != "SEND_FAILED" {
+		t.Errorf("attempt 0: %+v", p)
+	}
+	if got := paidOf(e.host, testOpenID); len(got) != 1 || got[0] != nums[1] {
+		t.Errorf("paid %v", got)
+	}
+	// A new process finds the attempt reached from the platform.
+	srv, _ := e.replica(t, nil)
+	e.checkParams(t, e.tapOn(t, srv, e.token, ""), nums[1])
+	if got := paidOf(e.host, testOpenID); len(got) != 1 {
+		t.Errorf("paid %v", got)
+	}
+}
+
+// TestNotEnoughBurstTwoReplicas: 50 concurrent taps of one user across two
+// replicas sharing a Store while the balance is short, then a top-up and
+// 50 more: one paid number, whichever way the platform treats NOTENOUGH.
+func TestNotEnoughBurstTwoReplicas(t *testing.T) {
+	for _, mode := range []wxpaytest.NotEnoughMode{wxpaytest.NotEnoughFailed, wxpaytest.NotEnoughForgotten} {
+		t.Run(mode.String(), func(t *testing.T) {
+			shared := NewMemoryStore()
+			clk := &clock{}
+			e := newEnv(t, wxpaytest.Options{Balance: 50, NotEnough: mode}, func(c *HandlerConfig) { c.Store = shared; c.Now = clk.Now })
+			other, _ := e.replica(t, func(c *HandlerConfig) { c.Store = shared; c.Now = clk.Now })
+			burst := func() (ok int) {
+				var wg sync.WaitGroup
+				var n atomic.Int32
+				for i := range 50 {
+					srv := e.srv
+					if i%2 == 1 {
+						srv = other
+					}
+					wg.Go(func() {
+						res, err := post(context.Background(), srv.URL+sendPath, e.token, "")
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if res.status == http.StatusOK {
+							n.Add(1)
+						}
+					})
+				}
+				wg.Wait()
+				return int(n.Load())
+			}
+			if n := burst(); n != 0 {
+				t.Fatalf("%d paid answers without money", n)
+			}
+			e.host.TopUp(1000)
+			clk.Advance(merchantProbe + time.Second)
+			// Taps until paid: each answers with a package or a retryable
+			// refusal, and the grant is paid once.
+			for i := 0; i < 5 && len(paidOf(e.host, testOpenID)) == 0; i++ {
+				burst()
+			}
+			if n := burst(); n != 50 {
+				t.Errorf("%d of 50 taps answered 200 after the payout", n)
+			}
+			if got := paidOf(e.host, testOpenID); len(got) != 1 {
+				t.Fatalf("paid numbers %v", got)
+			}
+		})
+	}
+}
