@@ -2,73 +2,271 @@
 //
 // Call claimRedPacket(token) from a tap handler. token is the JWT your
 // app's login flow issued (its sub is the user's openid); the server decides
-// the amount, the request carries nothing else. wx.sendBizRedPacket works
-// only when the mini program was opened from a scene that allows it.
+// the amount. The request carries only the launch scene, {"scene": 1047}.
 //
 //   const { claimRedPacket } = require('./claim.js');
 //   Page({ onClaimTap() { claimRedPacket(getApp().globalData.token); } });
+//
+// Before anything is paid it checks the launch scene: wx.sendBizRedPacket
+// opens a packet only when the mini program was opened by scanning a code
+// (scenes 1011, 1025, 1047, 1124). From any other scene the money would be
+// sent, the packet could not be opened, and it would go back to the merchant
+// 24 hours later; so the user is asked to scan the code and the server is
+// not called. The server checks the scene again (403 scene_not_supported).
+//
+// Every answer of the server gets a short Chinese message. 503 answers that
+// carry Retry-After (seconds) are tried again after that delay, MAX_TRIES
+// requests in all at most; a tap that ends on 503 tells the user to tap
+// again later, which resumes the same packet and never pays twice.
+//
+// claimRedPacket returns a Promise of the outcome, for callers and tests:
+//   {result: 'opened' | 'cancelled' | 'failed', status, code, message, tries}
+// options (all optional): url, wx (default: the global wx), maxTries,
+// maxRetryWait (seconds).
+
+'use strict';
 
 const CLAIM_URL = 'https://your-server.example.com/hongbao/send';
 
-function showError(message) {
+// The launch scenes from which wx.sendBizRedPacket can open a packet:
+// QR code, barcode, mini-program code, "一物一码" code.
+const OPEN_SCENES = [1011, 1025, 1047, 1124];
+
+// At most this many requests per tap, the first included.
+const MAX_TRIES = 3;
+// A Retry-After longer than this (seconds) is not waited for: the user is
+// asked to tap again later instead.
+const MAX_RETRY_WAIT = 10;
+
+const MESSAGES = {
+  scene: '请用微信扫一扫，扫描活动二维码或小程序码打开小程序后再领取红包',
+  upgrade: '当前微信版本过低，请升级微信后再领取红包',
+  relogin: '登录已失效，请重新登录后再领取',
+  badRequest: '请求有误，请更新小程序后再试',
+  riskControl: '微信支付风控限制，该微信账号暂时不能领取红包',
+  userLimit: '今天领取的红包已达上限，请明天再来',
+  refused: '暂时不能领取这个红包',
+  conflict: '这个红包已按其他条件发放，请联系客服',
+  expired: '红包已超过24小时领取期限，无法再领取',
+  exhausted: '红包未能送达，请联系客服',
+  invalidGrant: '红包活动设置有误，请联系客服',
+  tooFrequent: '操作太频繁，请稍后再试',
+  serverError: '服务器出错了，请稍后再试',
+  sendFailed: '红包发放失败，请稍后再试',
+  platformRejected: '红包服务设置有误，请联系客服',
+  platformError: '微信支付暂时出错，请稍后再试',
+  pending: '红包正在发放中，请稍后再点一次领取',
+  busy: '领取的人太多了，请稍后再试',
+  unavailable: '红包暂时发不出，请稍后再试',
+  network: '网络连接失败，请检查网络后重试',
+  badAnswer: '服务器返回的数据有误，请稍后再试',
+  openFailed: '红包打开失败，请稍后再试',
+  cancelled: '已取消，24小时内可再次领取',
+  opened: '领取成功',
+  other: '领取失败，请稍后再试',
+};
+
+// launchScene returns the scene the mini program was opened from: the
+// current one (hot start included) where the base library has it.
+function launchScene(wx) {
+  const opts = wx.getEnterOptionsSync ? wx.getEnterOptionsSync() : wx.getLaunchOptionsSync();
+  return Number(opts && opts.scene);
+}
+
+function canOpenFromScene(scene) {
+  return OPEN_SCENES.indexOf(scene) !== -1;
+}
+
+// headerValue looks a response header up by name, whatever its case (the
+// clients of iOS, Android and the developer tool differ).
+function headerValue(header, name) {
+  if (!header) return undefined;
+  const want = name.toLowerCase();
+  for (const key in header) {
+    if (Object.prototype.hasOwnProperty.call(header, key) && key.toLowerCase() === want) {
+      return header[key];
+    }
+  }
+  return undefined;
+}
+
+// retryAfter returns the Retry-After of a response in whole seconds, or -1
+// when it has none (or not in seconds).
+function retryAfter(res) {
+  const v = headerValue(res.header, 'Retry-After');
+  const s = String(v === undefined || v === null ? '' : v).trim();
+  return /^\d+$/.test(s) ? Number(s) : -1;
+}
+
+// messageFor returns the message shown for a server's answer other than
+// 200. body is the server's {code, message}, when it sent one.
+function messageFor(status, body) {
+  const code = body && typeof body.code === 'string' ? body.code : '';
+  const message = body && typeof body.message === 'string' ? body.message.trim() : '';
+  switch (status) {
+    case 400:
+    case 405:
+    case 413:
+      return MESSAGES.badRequest;
+    case 401:
+      return MESSAGES.relogin;
+    case 403:
+      if (code === 'scene_not_supported') return MESSAGES.scene;
+      if (code === 'risk_control') return MESSAGES.riskControl;
+      if (code === 'user_limit_reached') return MESSAGES.userLimit;
+      // The campaign's own refusal: its message is written for the user.
+      return message && message.length <= 200 ? message : MESSAGES.refused;
+    case 409:
+      return MESSAGES.conflict;
+    case 410:
+      return code === 'attempts_exhausted' ? MESSAGES.exhausted : MESSAGES.expired;
+    case 422:
+      return MESSAGES.invalidGrant;
+    case 429:
+      return MESSAGES.tooFrequent;
+    case 502:
+      if (code === 'send_failed') return MESSAGES.sendFailed;
+      if (code === 'platform_rejected') return MESSAGES.platformRejected;
+      return MESSAGES.platformError;
+    case 503:
+      if (code === 'outcome_unknown' || code === 'in_progress') return MESSAGES.pending;
+      if (code === 'rate_limited_upstream') return MESSAGES.busy;
+      if (code === 'merchant_unavailable') return MESSAGES.unavailable;
+      return MESSAGES.serverError;
+  }
+  if (status >= 500) return MESSAGES.serverError;
+  return MESSAGES.other + '（' + status + '）';
+}
+
+function showError(wx, message) {
   wx.showModal({ title: '领取失败', content: message, showCancel: false });
 }
 
-// The server answers errors as {code, message}.
-function serverError(res) {
-  const body = res.data && typeof res.data === 'object' ? res.data : {};
-  if (res.statusCode === 401) {
-    return '登录已过期，请重新登录 (' + (body.code || 'unauthorized') + ')';
-  }
-  return (body.message || '服务暂不可用') + ' (' + (body.code || 'HTTP ' + res.statusCode) + ')';
-}
-
-function claimRedPacket(token) {
-  // Check before claiming: a packet paid to a client that cannot open it
-  // waits 24 hours and goes back to the merchant.
-  if (!wx.canIUse('sendBizRedPacket')) {
-    showError('请升级微信后再领取 (base library 1.2.0+)');
-    return;
-  }
-  wx.showLoading({ title: '领取中', mask: true });
-  wx.request({
-    url: CLAIM_URL,
-    method: 'POST',
-    header: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
-    data: {},
-    success(res) {
-      wx.hideLoading();
-      if (res.statusCode !== 200) {
-        showError(serverError(res));
-        return;
-      }
-      const p = res.data; // exactly the five parameters below; package is already URL-encoded
-      wx.sendBizRedPacket({
-        timeStamp: p.timeStamp,
-        nonceStr: p.nonceStr,
-        package: p.package,
-        signType: p.signType,
-        paySign: p.paySign,
-        success() {
-          wx.showToast({ title: '领取成功', icon: 'success' });
-        },
-        fail(err) {
-          const msg = (err && err.errMsg) || 'sendBizRedPacket:fail';
-          if (msg.indexOf('cancel') !== -1) {
-            // Closed without opening: the packet stays claimable for 24 hours,
-            // and tapping again returns the same one.
-            wx.showToast({ title: '已取消', icon: 'none' });
-            return;
-          }
-          showError(msg);
-        },
-      });
-    },
-    fail(err) {
-      wx.hideLoading();
-      showError((err && err.errMsg) || '网络错误');
-    },
+// post sends one claim and resolves to {res} or {err} (no answer at all).
+function post(wx, url, token, scene) {
+  const header = { 'Content-Type': 'application/json', 'Accept-Language': 'zh-CN' };
+  if (token) header.Authorization = 'Bearer ' + token;
+  return new Promise(function (resolve) {
+    wx.request({
+      url: url,
+      method: 'POST',
+      header: header,
+      data: { scene: scene },
+      dataType: 'json',
+      success: function (res) { resolve({ res: res }); },
+      fail: function (err) { resolve({ err: err || {} }); },
+    });
   });
 }
 
-module.exports = { claimRedPacket };
+function sleep(seconds) {
+  return new Promise(function (resolve) { setTimeout(resolve, seconds * 1000); });
+}
+
+// open hands the server's answer to wx.sendBizRedPacket: exactly its five
+// parameters, as received (package is already URL-encoded, timeStamp a
+// string).
+function open(wx, p, tries) {
+  return new Promise(function (resolve) {
+    wx.sendBizRedPacket({
+      timeStamp: p.timeStamp,
+      nonceStr: p.nonceStr,
+      package: p.package,
+      signType: p.signType,
+      paySign: p.paySign,
+      success: function () {
+        wx.showToast({ title: MESSAGES.opened, icon: 'success' });
+        resolve({ result: 'opened', status: 200, tries: tries });
+      },
+      fail: function (err) {
+        const msg = String((err && err.errMsg) || '');
+        if (msg.indexOf('cancel') !== -1) {
+          // Closed without opening: the packet stays claimable for 24
+          // hours, and tapping again returns the same one.
+          wx.showToast({ title: MESSAGES.cancelled, icon: 'none' });
+          resolve({ result: 'cancelled', status: 200, message: MESSAGES.cancelled, tries: tries });
+          return;
+        }
+        const message = msg.indexOf('scene') !== -1 ? MESSAGES.scene : MESSAGES.openFailed;
+        showError(wx, message);
+        resolve({ result: 'failed', status: 200, code: msg, message: message, tries: tries });
+      },
+    });
+  });
+}
+
+function isPayment(p) {
+  return !!p && typeof p === 'object' &&
+    ['timeStamp', 'nonceStr', 'package', 'signType', 'paySign'].every(function (k) {
+      return typeof p[k] === 'string' && p[k] !== '';
+    });
+}
+
+// globalWx returns the mini program's global wx, when there is one.
+function globalWx() {
+  return typeof wx !== 'undefined' ? wx : undefined;
+}
+
+function claimRedPacket(token, options) {
+  options = options || {};
+  const wx = options.wx || globalWx();
+  const url = options.url || CLAIM_URL;
+  const maxTries = Math.max(1, options.maxTries || MAX_TRIES);
+  const maxWait = options.maxRetryWait === undefined ? MAX_RETRY_WAIT : options.maxRetryWait;
+
+  function failed(status, code, message, tries) {
+    showError(wx, message);
+    return { result: 'failed', status: status, code: code, message: message, tries: tries };
+  }
+
+  // Check before claiming: a packet paid to a client that cannot open it
+  // waits 24 hours and goes back to the merchant.
+  if (wx.canIUse && !wx.canIUse('sendBizRedPacket')) {
+    return Promise.resolve(failed(0, 'upgrade_required', MESSAGES.upgrade, 0));
+  }
+  const scene = launchScene(wx);
+  if (!canOpenFromScene(scene)) {
+    return Promise.resolve(failed(0, 'scene_not_supported', MESSAGES.scene, 0));
+  }
+
+  wx.showLoading({ title: '领取中', mask: true });
+  let tries = 0;
+  function attempt() {
+    tries++;
+    return post(wx, url, token, scene).then(function (r) {
+      if (r.err) {
+        wx.hideLoading();
+        return failed(0, 'network_error', MESSAGES.network, tries);
+      }
+      const res = r.res;
+      if (res.statusCode === 503 && tries < maxTries) {
+        const wait = retryAfter(res);
+        if (wait >= 0 && wait <= maxWait) {
+          return sleep(wait).then(attempt);
+        }
+      }
+      wx.hideLoading();
+      const body = res.data && typeof res.data === 'object' ? res.data : {};
+      if (res.statusCode === 200) {
+        if (!isPayment(body)) return failed(200, 'bad_answer', MESSAGES.badAnswer, tries);
+        return open(wx, body, tries);
+      }
+      return failed(res.statusCode, body.code || '', messageFor(res.statusCode, body), tries);
+    });
+  }
+  return attempt();
+}
+
+if (typeof module !== 'undefined' && module.exports) {
+  module.exports = {
+    claimRedPacket: claimRedPacket,
+    messageFor: messageFor,
+    launchScene: launchScene,
+    canOpenFromScene: canOpenFromScene,
+    CLAIM_URL: CLAIM_URL,
+    OPEN_SCENES: OPEN_SCENES,
+    MAX_TRIES: MAX_TRIES,
+    MAX_RETRY_WAIT: MAX_RETRY_WAIT,
+    MESSAGES: MESSAGES,
+  };
+}

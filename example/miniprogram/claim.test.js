@@ -1,0 +1,349 @@
+// Tests of claim.js against the real example server (demo mode), through a
+// stand-in for the mini program's wx API. Run from the repository root:
+//
+//	node --test example/miniprogram/claim.test.js
+//
+// Needs Node 18 or later and Go: the example server is built once into a
+// temporary folder and started on a free loopback port.
+
+'use strict';
+
+const { describe, it, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { spawn, spawnSync } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+
+const claim = require('./claim.js');
+
+const root = path.resolve(__dirname, '..', '..');
+
+// The demo platform's credentials (transport/wxpaytest DefaultAPIKey and
+// DefaultAppID).
+const DEMO_API_KEY = 'wxpaytest0key0for0tests0only0000';
+const DEMO_APP_ID = 'wx8888888888888888';
+
+const PAYMENT_KEYS = ['nonceStr', 'package', 'paySign', 'signType', 'timeStamp'];
+
+// paySignOf is the default rule of the server: MD5 over appId, nonceStr,
+// package (URL-encoded, as received) and timeStamp, then &key=, in
+// lower-case hex.
+function paySignOf(p) {
+  const s = 'appId=' + DEMO_APP_ID + '&nonceStr=' + p.nonceStr + '&package=' + p.package +
+    '&timeStamp=' + p.timeStamp + '&key=' + DEMO_API_KEY;
+  return crypto.createHash('md5').update(s, 'utf8').digest('hex');
+}
+
+// fakeWx is a stand-in for the wx API. scene is the launch scene it
+// reports; sentScene, when set, replaces the scene in the request body (a
+// client that lies to the server); open is what wx.sendBizRedPacket does
+// after checking its parameters: 'success' or an errMsg to fail with.
+function fakeWx({ scene, sentScene, enterOptions = true, open = 'success' }) {
+  const rec = { requests: [], modals: [], toasts: [], packets: [], problems: [], loading: 0 };
+  const wx = {
+    rec,
+    canIUse: (name) => name === 'sendBizRedPacket',
+    getLaunchOptionsSync: () => ({ scene, path: 'pages/index/index', query: {} }),
+    showLoading: () => { rec.loading++; },
+    hideLoading: () => { rec.loading--; },
+    showModal: (o) => { rec.modals.push(o.content); },
+    showToast: (o) => { rec.toasts.push(o.title); },
+    request(o) {
+      rec.requests.push(o);
+      let data = o.data;
+      if (sentScene !== undefined) data = { ...data, scene: sentScene };
+      const body = typeof data === 'string' ? data : JSON.stringify(data);
+      fetch(o.url, { method: o.method, headers: o.header, body, signal: AbortSignal.timeout(60000) })
+        .then(async (r) => {
+          const text = await r.text();
+          let parsed = text;
+          try { parsed = JSON.parse(text); } catch (_) { /* left as text, as wx does */ }
+          return { statusCode: r.status, data: parsed, header: Object.fromEntries(r.headers) };
+        })
+        .then((res) => o.success(res), (err) => o.fail({ errMsg: 'request:fail ' + err.message }));
+    },
+    sendBizRedPacket(o) {
+      const p = {};
+      for (const k of Object.keys(o)) {
+        if (k === 'success' || k === 'fail' || k === 'complete') continue;
+        p[k] = o[k];
+      }
+      rec.packets.push(p);
+      const problem = (m) => rec.problems.push(m + ': ' + JSON.stringify(p));
+      if (JSON.stringify(Object.keys(p).sort()) !== JSON.stringify(PAYMENT_KEYS)) problem('not exactly the five parameters');
+      for (const k of PAYMENT_KEYS) if (typeof p[k] !== 'string') problem(k + ' is not a string');
+      if (!/^\d+$/.test(p.timeStamp)) problem('timeStamp is not a decimal string');
+      else if (Math.abs(Number(p.timeStamp) - Date.now() / 1000) > 300) problem('timeStamp is not now');
+      if (p.signType !== 'MD5') problem('signType is not MD5');
+      if (!p.nonceStr || p.nonceStr.length > 32) problem('nonceStr is empty or longer than 32');
+      if (/[&=]/.test(p.package) || !decodeURIComponent(p.package).startsWith('sendid=')) problem('package is not URL-encoded');
+      if (p.paySign !== paySignOf(p)) problem('paySign does not verify');
+      setImmediate(() => {
+        if (open === 'success' && rec.problems.length === 0) o.success({ errMsg: 'sendBizRedPacket:ok' });
+        else o.fail({ errMsg: open === 'success' ? 'sendBizRedPacket:fail 签名错误' : open });
+      });
+    },
+  };
+  if (enterOptions) wx.getEnterOptionsSync = () => ({ scene, path: 'pages/index/index', query: {} });
+  return wx;
+}
+
+// startExample builds the example server and starts it in demo mode on a
+// free loopback port; it resolves to {child, url, token, dir}.
+async function startExample() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hongbao-claimjs-'));
+  const bin = path.join(dir, 'example');
+  const build = spawnSync('go', ['build', '-o', bin, './example'], { cwd: root, encoding: 'utf8', timeout: 600000 });
+  if (build.status !== 0) {
+    throw new Error('go build ./example failed: ' + (build.error || build.stderr || build.status));
+  }
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HONGBAO_')) env[k] = v;
+  env.HONGBAO_ADDR = '127.0.0.1:0';
+  const child = spawn(bin, [], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stderr.on('data', (b) => { out += b; });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('the example server printed no token and URL in 30 s:\n' + out));
+    }, 30000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error('the example server exited (' + code + '):\n' + out));
+    });
+    child.stdout.on('data', (b) => {
+      out += b;
+      const token = /^demo token \(HS256, sub=\S+, expires [^)]+\):\n(\S+)$/m.exec(out);
+      const url = /^curl .* (http:\/\/\S+\/hongbao\/send)$/m.exec(out);
+      if (token && url) {
+        clearTimeout(timer);
+        child.removeAllListeners('exit');
+        child.stdout.removeAllListeners('data');
+        child.stdout.resume(); // keep reading its log
+        resolve({ child, url: url[1], token: token[1], dir });
+      }
+    });
+  });
+}
+
+// A local server that answers every claim with the next queued answer
+// {status, body, headers} (the last one repeats) and records the requests.
+function startStub() {
+  const stub = { hits: [], answers: [] };
+  stub.server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (b) => { body += b; });
+    req.on('end', () => {
+      stub.hits.push({ at: Date.now(), headers: req.headers, body, method: req.method });
+      const a = stub.answers.length > 1 ? stub.answers.shift() : stub.answers[0];
+      res.writeHead(a.status, { 'Content-Type': 'application/json; charset=utf-8', ...(a.headers || {}) });
+      res.end(JSON.stringify(a.body));
+    });
+  });
+  return new Promise((resolve) => {
+    stub.server.listen(0, '127.0.0.1', () => {
+      stub.url = 'http://127.0.0.1:' + stub.server.address().port + '/hongbao/send';
+      resolve(stub);
+    });
+  });
+}
+
+describe('claim.js against the example server', () => {
+  let srv;
+  before(async () => { srv = await startExample(); });
+  after(async () => {
+    if (!srv) return;
+    fs.rmSync(srv.dir, { recursive: true, force: true });
+    if (srv.child.exitCode !== null || srv.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => srv.child.on('exit', resolve));
+    srv.child.kill('SIGTERM');
+    await exited;
+  });
+
+  it('pays and opens from a scan scene, and a repeat tap gets the same package', async () => {
+    const wx = fakeWx({ scene: 1047 });
+    const first = await claim.claimRedPacket(srv.token, { wx, url: srv.url });
+    assert.deepEqual(wx.rec.problems, []);
+    assert.equal(first.result, 'opened', JSON.stringify(first));
+    assert.deepEqual(wx.rec.toasts, [claim.MESSAGES.opened]);
+    assert.deepEqual(wx.rec.modals, []);
+    assert.equal(wx.rec.loading, 0);
+    const sent = wx.rec.requests[0];
+    assert.equal(sent.method, 'POST');
+    assert.deepEqual(sent.data, { scene: 1047 });
+    assert.equal(sent.header.Authorization, 'Bearer ' + srv.token);
+    assert.equal(sent.header['Accept-Language'], 'zh-CN');
+
+    const again = fakeWx({ scene: 1011, enterOptions: false });
+    const second = await claim.claimRedPacket(srv.token, { wx: again, url: srv.url });
+    assert.deepEqual(again.rec.problems, []);
+    assert.equal(second.result, 'opened', JSON.stringify(second));
+    assert.equal(again.rec.packets[0].package, wx.rec.packets[0].package);
+  });
+
+  it('closing the packet unopened says it can be claimed again', async () => {
+    const wx = fakeWx({ scene: 1124, open: 'sendBizRedPacket:fail cancel' });
+    const out = await claim.claimRedPacket(srv.token, { wx, url: srv.url });
+    assert.deepEqual(wx.rec.problems, []);
+    assert.equal(out.result, 'cancelled');
+    assert.deepEqual(wx.rec.toasts, [claim.MESSAGES.cancelled]);
+  });
+
+  it('never calls the server from a scene that cannot open red packets', async () => {
+    for (const scene of [1001, 1089, undefined]) {
+      const wx = fakeWx({ scene });
+      const out = await claim.claimRedPacket(srv.token, { wx, url: srv.url });
+      assert.equal(out.result, 'failed');
+      assert.equal(out.code, 'scene_not_supported');
+      assert.equal(wx.rec.requests.length, 0, 'scene ' + scene + ' reached the server');
+      assert.deepEqual(wx.rec.modals, [claim.MESSAGES.scene]);
+      assert.equal(wx.rec.packets.length, 0);
+    }
+  });
+
+  it('handles the server refusing a scene the client lied about', async () => {
+    const wx = fakeWx({ scene: 1025, sentScene: 1001 });
+    const out = await claim.claimRedPacket(srv.token, { wx, url: srv.url });
+    assert.equal(wx.rec.requests.length, 1);
+    assert.equal(out.status, 403);
+    assert.equal(out.code, 'scene_not_supported');
+    assert.deepEqual(wx.rec.modals, [claim.MESSAGES.scene]);
+    assert.equal(wx.rec.packets.length, 0);
+    assert.equal(wx.rec.loading, 0);
+  });
+
+  it('asks to log in again without a valid token', async () => {
+    for (const token of ['', 'not.a.token']) {
+      const wx = fakeWx({ scene: 1047 });
+      const out = await claim.claimRedPacket(token, { wx, url: srv.url });
+      assert.equal(out.status, 401, JSON.stringify(out));
+      assert.equal(wx.rec.requests.length, 1);
+      assert.deepEqual(wx.rec.modals, [claim.MESSAGES.relogin]);
+      assert.equal(wx.rec.packets.length, 0);
+    }
+  });
+});
+
+describe('claim.js against a stub server', () => {
+  let stub;
+  before(async () => { stub = await startStub(); });
+  after(() => new Promise((resolve) => stub.server.close(resolve)));
+
+  const tap = async (answers, opts = {}) => {
+    stub.hits = [];
+    stub.answers = answers;
+    const wx = fakeWx({ scene: 1047 });
+    const out = await claim.claimRedPacket('tok', { wx, url: stub.url, ...opts });
+    return { out, wx };
+  };
+  const err = (status, code, message = 'm', headers) => ({ status, body: { code, message }, headers });
+
+  it('sends the scene as JSON with the token and zh-CN', async () => {
+    await tap([err(429, 'rate_limited', 'm', { 'Retry-After': '30' })]);
+    assert.equal(stub.hits.length, 1);
+    const h = stub.hits[0];
+    assert.equal(h.method, 'POST');
+    assert.equal(h.headers.authorization, 'Bearer tok');
+    assert.equal(h.headers['accept-language'], 'zh-CN');
+    assert.match(h.headers['content-type'], /^application\/json/);
+    assert.deepEqual(JSON.parse(h.body), { scene: 1047 });
+  });
+
+  it('retries a 503 after its Retry-After, three tries at most', async () => {
+    const start = Date.now();
+    const { out, wx } = await tap([err(503, 'outcome_unknown', 'm', { 'Retry-After': '1' })]);
+    assert.equal(stub.hits.length, claim.MAX_TRIES);
+    assert.equal(claim.MAX_TRIES, 3);
+    assert.equal(out.tries, 3);
+    for (let i = 1; i < stub.hits.length; i++) {
+      assert.ok(stub.hits[i].at - stub.hits[i - 1].at >= 950, 'retried before Retry-After');
+    }
+    assert.ok(Date.now() - start < 5000);
+    assert.deepEqual(wx.rec.modals, [claim.MESSAGES.pending]);
+    assert.equal(wx.rec.loading, 0);
+  });
+
+  it('opens the packet when a retried 503 turns into 200', async () => {
+    const pay = { timeStamp: String(Math.floor(Date.now() / 1000)), nonceStr: 'n0nce', package: 'sendid%3Dabc%26ver%3D8', signType: 'MD5' };
+    pay.paySign = paySignOf(pay);
+    const { out, wx } = await tap([err(503, 'in_progress', 'm', { 'Retry-After': '0' }), { status: 200, body: pay }]);
+    assert.equal(stub.hits.length, 2);
+    assert.deepEqual(wx.rec.problems, []);
+    assert.equal(out.result, 'opened');
+    assert.deepEqual(wx.rec.packets, [pay]);
+  });
+
+  it('does not retry a 503 without Retry-After or with a long one', async () => {
+    let r = await tap([err(503, 'merchant_unavailable')]);
+    assert.equal(stub.hits.length, 1);
+    assert.deepEqual(r.wx.rec.modals, [claim.MESSAGES.unavailable]);
+    r = await tap([err(503, 'rate_limited_upstream', 'm', { 'Retry-After': '120' })]);
+    assert.equal(stub.hits.length, 1);
+    assert.deepEqual(r.wx.rec.modals, [claim.MESSAGES.busy]);
+  });
+
+  it('answers every status of the table with its message', async () => {
+    const M = claim.MESSAGES;
+    const cases = [
+      [err(400, 'malformed_body'), M.badRequest],
+      [err(401, 'unauthenticated'), M.relogin],
+      [err(401, 'token_expired'), M.relogin],
+      [err(403, 'scene_not_supported'), M.scene],
+      [err(403, 'risk_control'), M.riskControl],
+      [err(403, 'user_limit_reached'), M.userLimit],
+      [err(403, 'campaign_over', '活动已结束，感谢参与'), '活动已结束，感谢参与'],
+      [err(403, 'refused', ''), M.refused],
+      [err(405, 'method_not_allowed'), M.badRequest],
+      [err(409, 'grant_conflict'), M.conflict],
+      [err(410, 'claim_window_expired'), M.expired],
+      [err(410, 'attempts_exhausted'), M.exhausted],
+      [err(413, 'body_too_large'), M.badRequest],
+      [err(422, 'invalid_grant'), M.invalidGrant],
+      [err(429, 'rate_limited', 'm', { 'Retry-After': '3' }), M.tooFrequent],
+      [err(500, 'policy_error'), M.serverError],
+      [err(500, 'internal_error'), M.serverError],
+      [err(502, 'send_failed'), M.sendFailed],
+      [err(502, 'platform_rejected'), M.platformRejected],
+      [err(502, 'platform_error'), M.platformError],
+      [err(503, 'outcome_unknown'), M.pending],
+      [err(503, 'in_progress'), M.pending],
+      [err(504, 'gateway_timeout'), M.serverError],
+      [{ status: 200, body: { timeStamp: 1 } }, M.badAnswer],
+    ];
+    for (const [answer, want] of cases) {
+      const { out, wx } = await tap([answer]);
+      assert.equal(stub.hits.length, 1, JSON.stringify(answer));
+      assert.equal(out.result, 'failed');
+      assert.deepEqual(wx.rec.modals, [want], JSON.stringify(answer));
+      assert.match(wx.rec.modals[0], /[\u4e00-\u9fff]/);
+      assert.equal(wx.rec.packets.length, 0);
+      assert.equal(wx.rec.loading, 0);
+    }
+  });
+
+  it('reports a network failure', async () => {
+    const closed = http.createServer();
+    await new Promise((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const url = 'http://127.0.0.1:' + closed.address().port + '/hongbao/send';
+    await new Promise((resolve) => closed.close(resolve));
+    const wx = fakeWx({ scene: 1047 });
+    const out = await claim.claimRedPacket('tok', { wx, url });
+    assert.equal(out.code, 'network_error');
+    assert.equal(wx.rec.requests.length, 1);
+    assert.deepEqual(wx.rec.modals, [claim.MESSAGES.network]);
+  });
+
+  it('asks for a newer WeChat without sendBizRedPacket', async () => {
+    stub.hits = [];
+    const wx = fakeWx({ scene: 1047 });
+    wx.canIUse = () => false;
+    const out = await claim.claimRedPacket('tok', { wx, url: stub.url });
+    assert.equal(out.code, 'upgrade_required');
+    assert.equal(stub.hits.length, 0);
+    assert.deepEqual(wx.rec.modals, [claim.MESSAGES.upgrade]);
+  });
+});
