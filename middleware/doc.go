@@ -28,9 +28,10 @@
 //	{"code":"token_expired","message":"登录已过期，请重新登录"}
 //	{"code":"rate_limited","message":"操作太频繁，请稍后再试"}
 //
-// The default error handlers ([DefaultErrorHandler] and
-// [DefaultSendErrorHandler]) localize through [Localize] and add
-// "Vary: Accept-Language" and Content-Language; [WriteError] itself writes the message it is given,
+// The default error handlers ([DefaultErrorHandler],
+// [DefaultSendErrorHandler]) and the route's answers ([MethodNotAllowed],
+// [NotFound]) localize through [Localize] and add "Vary: Accept-Language"
+// and Content-Language; [WriteError] itself writes the message it is given,
 // so a custom error handler localizes with
 //
 //	middleware.WriteError(w, status, code, middleware.Localize(r, code, message))
@@ -49,7 +50,16 @@
 // [NewHandler] returns the http.Handler behind "user taps a button, gets a
 // red packet". Mount it behind the Authenticator:
 //
-//	mux.Handle("/hongbao/send", auth.Middleware(h))
+//	middleware.Mount(mux, "/hongbao/send", auth, h) // net/http
+//
+// [Mount] (and the Mount of each adapter, for chi, gin and echo) routes
+// every method of the path: POST goes through the Authenticator to the
+// handler, any other method gets [MethodNotAllowed] before authentication,
+// and the paths under it get [NotFound], so the route answers the same JSON
+// on every router, where a router would otherwise answer in plain text, with
+// an empty body or with its own JSON. Mounted by hand, with
+// mux.Handle("/hongbao/send", auth.Middleware(h)), the handler still answers
+// other methods itself, after authentication.
 //
 // It answers POST only (405 with "Allow: POST" otherwise) and, on success,
 // 200 with exactly the object wx.sendBizRedPacket takes, {timeStamp,
@@ -129,6 +139,7 @@
 //	403 <refusal code>          the Policy refused ([Refusal], [ErrRefused])
 //	403 risk_control            NO_AUTH
 //	403 user_limit_reached      SENDNUM_LIMIT, RCVDAMOUNT_LIMIT
+//	404 not_found               a path under the claim path (Mount)
 //	405 method_not_allowed      not POST
 //	409 grant_conflict          FATAL_ERROR, or a stored result for another amount
 //	410 claim_window_expired    paid more than ClaimWindow ago

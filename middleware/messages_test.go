@@ -223,7 +223,7 @@ func TestMessageAndLocalize(t *testing.T) {
 	}
 }
 
-// i18nEnv is the claim route on a real server, with a
+// i18nEnv is the claim route on a real server, mounted with Mount, with a
 // policy the test sets.
 type i18nEnv struct {
 	host   *wxpaytest.Server
@@ -273,7 +273,7 @@ func newI18nEnv(t *testing.T, mod func(*HandlerConfig)) *i18nEnv {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/hongbao/send", auth.Middleware(h))
+	Mount(mux, "/hongbao/send", auth, h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
@@ -363,7 +363,7 @@ func TestClaimAnswersInChinese(t *testing.T) {
 	e := newI18nEnv(t, func(c *HandlerConfig) { c.MaxBodyBytes = 64 })
 	tok := e.token(t, nil)
 
-	t.Run("method", func(t *testing.T) {
+	t.Run("routes", func(t *testing.T) {
 		for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions} {
 			a := e.do(t, m, "/hongbao/send", tok, zh, "")
 			a.check(t, 405, "method_not_allowed", Chinese, zhOf("method_not_allowed"))
@@ -371,8 +371,10 @@ func TestClaimAnswersInChinese(t *testing.T) {
 				t.Errorf("%s: Allow %q", m, got)
 			}
 		}
-		e.do(t, http.MethodGet, "/hongbao/send", tok, "en;q=0.9, zh;q=0.8", "").
+		e.do(t, http.MethodGet, "/hongbao/send", "", "en;q=0.9, zh;q=0.8", "").
 			check(t, 405, "method_not_allowed", English, "only POST is allowed")
+		e.do(t, http.MethodPost, "/hongbao/send/x", tok, zh, "").check(t, 404, "not_found", Chinese, zhOf("not_found"))
+		e.do(t, http.MethodGet, "/hongbao/send/", "", "", "").check(t, 404, "not_found", English, messages["not_found"].en)
 	})
 
 	t.Run("authentication", func(t *testing.T) {
