@@ -88,12 +88,15 @@ var otherMethods = []string{
 //	hongbaogin.Mount(r, "/hongbao/send", auth, h)
 //
 // Mount owns path and the paths under it: gin panics when a route there
-// was registered before, or is registered after. Methods outside gin's Any
+// was registered before, or is registered after. A path that ends in "/"
+// cannot have routes under it in gin: Mount then adds no 404. Methods outside gin's Any
 // (PROPFIND, ...), which wx.request cannot send, stay gin's to answer.
 // Global middleware (r.Use) must be added before Mount, as for any gin
 // route.
 func Mount(r gin.IRoutes, path string, a *middleware.Authenticator, h http.Handler) {
 	r.POST(path, Auth(a), Handler(h))
 	r.Match(otherMethods, path, gin.WrapF(middleware.MethodNotAllowed))
-	r.Any(strings.TrimSuffix(path, "/")+"/*hongbaoSubpath", gin.WrapF(middleware.NotFound))
+	if !strings.HasSuffix(path, "/") {
+		r.Any(path+"/*hongbaoSubpath", gin.WrapF(middleware.NotFound))
+	}
 }

@@ -180,3 +180,17 @@ func TestMount(t *testing.T) {
 		})
 	}
 }
+
+// A path ending in "/" takes no routes under it in gin: Mount adds none.
+func TestMountTrailingSlash(t *testing.T) {
+	env := adaptertest.New(t)
+	r := gin.New()
+	hongbaogin.Mount(r.Group("/hongbao/send"), "/", env.Auth, env.Handler)
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	resp, body := adaptertest.Do(t, http.MethodGet, srv.URL+"/hongbao/send/", "", "")
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != http.MethodPost {
+		t.Errorf("GET: %d %s", resp.StatusCode, body)
+	}
+	env.CheckClaimAndRepeat(t, srv.URL+"/hongbao/send/", openID)
+}
