@@ -24,11 +24,12 @@ type messageText struct {
 	en, zh string
 }
 
-// messages is the catalogue: the message of every code this package
-// writes, and of the codes a Policy may share with it. English texts are
-// the package's own; a handler may send a more specific English text under
-// the same code (invalid_token, malformed_body), which Localize keeps for
-// English readers. Chinese texts are short enough for a WeChat dialog.
+// messages is the catalogue: the message of every code this package writes
+// or reserves (scene_not_supported, attempts_exhausted, budget_exhausted).
+// The English texts are the package's; an answer may carry a more specific
+// English text under the same code (the variants of invalid_token and
+// malformed_body), which Localize keeps for English readers. The Chinese
+// texts are short enough for a WeChat dialog.
 var messages = map[string]messageText{
 	// Authentication (errorTable).
 	"missing_token":           {"a bearer token is required", "请先登录"},
@@ -193,22 +194,21 @@ func PreferredLanguage(r *http.Request) Language {
 	return preferredLanguage(r.Header.Values("Accept-Language"))
 }
 
-// langChoice is how acceptable one language of the catalogue is.
+// langChoice is how acceptable one language of the catalogue is: the
+// highest weight of the ranges naming it, and the position of that range.
 type langChoice struct {
-	lang     Language
-	q        int // weight in thousandths; -1: not named by any range
-	pos      int // index of the range that set q
-	starQ    int // weight of "*", -1 when absent
-	starPos  int
-	explicit bool
+	lang    Language
+	primary string
+	named   bool
+	q, pos  int
 }
 
 func preferredLanguage(values []string) Language {
 	choices := [...]langChoice{
-		{lang: English, q: -1, starQ: -1},
-		{lang: Chinese, q: -1, starQ: -1},
+		{lang: English, primary: "en"},
+		{lang: Chinese, primary: "zh"},
 	}
-	primaries := [...]string{"en", "zh"}
+	starQ, starPos := -1, 0 // "*", absent
 	pos := 0
 	for _, v := range values {
 		for elem := range strings.SplitSeq(v, ",") {
@@ -217,26 +217,28 @@ func preferredLanguage(values []string) Language {
 				continue
 			}
 			pos++
+			if tag == "*" {
+				if q > starQ {
+					starQ, starPos = q, pos
+				}
+				continue
+			}
 			for i := range choices {
 				c := &choices[i]
-				switch {
-				case tag == "*":
-					if q > c.starQ {
-						c.starQ, c.starPos = q, pos
-					}
-				case strings.EqualFold(primarySubtag(tag), primaries[i]):
-					if !c.explicit || q > c.q {
-						c.q, c.pos, c.explicit = q, pos, true
-					}
+				if strings.EqualFold(primarySubtag(tag), c.primary) && (!c.named || q > c.q) {
+					c.named, c.q, c.pos = true, q, pos
 				}
 			}
 		}
 	}
+	// The highest weight above 0 wins, the first listed among equals; a
+	// language no range names has the weight of "*". English is first in
+	// choices, so it wins a tie through "*" and is the default.
 	best, bestQ, bestPos := English, 0, 0
 	for _, c := range choices {
-		q, p := c.q, c.pos
-		if !c.explicit {
-			q, p = c.starQ, c.starPos
+		q, p := starQ, starPos
+		if c.named {
+			q, p = c.q, c.pos
 		}
 		if q > bestQ || (q == bestQ && q > 0 && p < bestPos) {
 			best, bestQ, bestPos = c.lang, q, p

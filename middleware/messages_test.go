@@ -467,3 +467,20 @@ func TestHandlerAnswersInChinese(t *testing.T) {
 	bare.do(t, http.MethodGet, "/", "", "zh-Hans", "").check(t, 405, "method_not_allowed", Chinese, zhOf("method_not_allowed"))
 	bare.do(t, http.MethodPost, "/", "", "zh-Hans", "").check(t, 401, "unauthenticated", Chinese, zhOf("unauthenticated"))
 }
+
+// FuzzPreferredLanguage: any header gives a language of the catalogue, and
+// Chinese only when a range names zh.
+func FuzzPreferredLanguage(f *testing.F) {
+	for _, s := range []string{"", "zh-CN,zh;q=0.9,en;q=0.8", "en;q=0, *", "zh_TW;q=0.5", "*;q=0.1, fr", "zh;q=1.000", ";;,", "zh-Hans-CN-x-private"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		got := preferredLanguage([]string{header})
+		if got != English && got != Chinese {
+			t.Fatalf("%q: %q", header, got)
+		}
+		if got == Chinese && !strings.Contains(strings.ToLower(header), "zh") && !strings.Contains(header, "*") {
+			t.Fatalf("%q: Chinese without a zh or * range", header)
+		}
+	})
+}
