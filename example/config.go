@@ -331,8 +331,8 @@ func fileExists(name, path string, bad func(string, ...any)) {
 	}
 }
 
-// validateCampaign checks the grant as the platform would, with a dummy bill
-// number and openid, so that a bad amount or text stops the server at
+// validateCampaign checks the grant as the platform would (Grant.Validate),
+// naming the variable to fix, so that a bad amount or text stops the server at
 // start-up instead of failing every claim.
 func validateCampaign(g middleware.Grant) error {
 	err := g.Validate()

@@ -56,7 +56,7 @@ func ExampleNewHandler() {
 		panic(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/hongbao/send", auth.Middleware(send))
+	middleware.Mount(mux, "/hongbao/send", auth, send)
 
 	srv := httptest.NewServer(mux)
 	defer srv.Close()

@@ -68,12 +68,15 @@ func StatusOf(err error) (status int, code string) {
 // HandlerConfig.ErrorHandler is nil; custom handlers may call it after
 // logging. It writes the JSON body {"code", "message"} with WriteError,
 // the status of StatusOf and, for the answers that carry one, Retry-After.
+// The message is in the language the request prefers (see Localize),
+// except a Policy's own Refusal message, which is sent as it is.
 func DefaultSendErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	e := classify(err)
 	if e.RetryAfter > 0 && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", retryAfterSeconds(e.RetryAfter))
 	}
-	WriteError(w, e.Status, e.Code, e.Message)
+	msg, lang := handlerMessage(r, e)
+	writeIn(w, e.Status, e.Code, msg, lang)
 }
 
 func retryAfterSeconds(d time.Duration) string {
