@@ -1,6 +1,6 @@
 module github.com/hongbao-go/hongbao/bench
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/go-pay/gopay v1.5.101
