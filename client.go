@@ -245,24 +245,36 @@ func (c *Client) SendMiniProgramHB(ctx context.Context, r *SendRequest) (*SendRe
 		return nil, err
 	}
 	f := doc.Fields
-	res := &SendResult{
-		Billno:     f["mch_billno"],
-		MchID:      f["mch_id"],
-		AppID:      f["wxappid"],
-		OpenID:     f["re_openid"],
-		SendListID: f["send_listid"],
-		Package:    f["package"],
-		Amount:     r.Amount,
-	}
 	// The reply must be about this packet; anything else is a platform or
 	// gateway fault, and the outcome of our send is unknown.
-	if res.Billno != r.Billno || res.OpenID != "" && res.OpenID != r.OpenID ||
-		f["total_amount"] != "" && f["total_amount"] != params["total_amount"] || res.Package == "" {
-		return nil, &Error{Op: "sendminiprogramhb", Billno: r.Billno, ReturnCode: f["return_code"],
+	if f["mch_billno"] != r.Billno || f["re_openid"] != "" && f["re_openid"] != r.OpenID ||
+		f["total_amount"] != "" && f["total_amount"] != params["total_amount"] || f["package"] == "" {
+		return nil, &Error{Op: "sendminiprogramhb", Billno: r.Billno, ReturnCode: strings.Clone(f["return_code"]),
 			Message:   "the success reply does not match the request (mch_billno, re_openid, total_amount or package)",
 			Retryable: true, Unknown: true}
 	}
+	// The decoded fields are pieces of one string holding the whole reply:
+	// the result gets copies of its own (or the request's equal strings),
+	// so that keeping it, for as long as a Store does, keeps no reply.
+	res := &SendResult{
+		Billno:     r.Billno,
+		MchID:      sameOrClone(f["mch_id"], c.mchID),
+		AppID:      sameOrClone(f["wxappid"], c.appID),
+		OpenID:     sameOrClone(f["re_openid"], r.OpenID),
+		SendListID: strings.Clone(f["send_listid"]),
+		Package:    strings.Clone(f["package"]),
+		Amount:     r.Amount,
+	}
 	return res, nil
+}
+
+// sameOrClone returns known when v equals it, else a copy of v: a decoded
+// value that owns its memory, without a copy in the usual case.
+func sameOrClone(v, known string) string {
+	if v == known {
+		return known
+	}
+	return strings.Clone(v)
 }
 
 // afterProcessing waits ProcessingDelay after a PROCESSING reply and
@@ -317,19 +329,31 @@ func (c *Client) QueryHB(ctx context.Context, billno string) (*HBInfo, error) {
 	return info, nil
 }
 
+// statusOf returns the Status constant spelt s, or a copy of s when it is
+// none of them.
+func statusOf(s string) Status {
+	for _, st := range [...]Status{StatusSending, StatusSent, StatusFailed, StatusReceived, StatusRefunding, StatusRefunded} {
+		if s == string(st) {
+			return st
+		}
+	}
+	return Status(strings.Clone(s))
+}
+
 func parseHBInfo(doc *xml.Document) (*HBInfo, error) {
 	f := doc.Fields
+	// Copies, not pieces of the reply (see SendMiniProgramHB).
 	info := &HBInfo{
-		Billno:   f["mch_billno"],
-		MchID:    f["mch_id"],
-		DetailID: f["detail_id"],
-		Status:   Status(f["status"]),
-		SendType: f["send_type"],
-		HBType:   f["hb_type"],
-		Reason:   f["reason"],
-		Wishing:  f["wishing"],
-		Remark:   f["remark"],
-		ActName:  f["act_name"],
+		Billno:   strings.Clone(f["mch_billno"]),
+		MchID:    strings.Clone(f["mch_id"]),
+		DetailID: strings.Clone(f["detail_id"]),
+		Status:   statusOf(f["status"]),
+		SendType: strings.Clone(f["send_type"]),
+		HBType:   strings.Clone(f["hb_type"]),
+		Reason:   strings.Clone(f["reason"]),
+		Wishing:  strings.Clone(f["wishing"]),
+		Remark:   strings.Clone(f["remark"]),
+		ActName:  strings.Clone(f["act_name"]),
 	}
 	if !info.Status.Known() {
 		return nil, fmt.Errorf("unknown status %q", info.Status)
@@ -354,7 +378,7 @@ func parseHBInfo(doc *xml.Document) (*HBInfo, error) {
 	}
 	for _, item := range doc.Lists["hblist"] {
 		var rc Receipt
-		rc.OpenID = item["openid"]
+		rc.OpenID = strings.Clone(item["openid"])
 		if rc.Amount, err = parseFen("hblist amount", item["amount"]); err != nil {
 			return nil, err
 		}
@@ -479,7 +503,7 @@ func (c *Client) attempt(ctx context.Context, op, url, billno string, params map
 		return nil, codeError(op, billno, f["return_code"], code, firstNonEmpty(f["err_code_des"], f["return_msg"]))
 	}
 	// Neither SUCCESS nor an err_code: we cannot tell what happened.
-	return nil, &Error{Op: op, Billno: billno, ReturnCode: f["return_code"], Message: "reply without result_code SUCCESS or err_code", Retryable: true, Unknown: true}
+	return nil, &Error{Op: op, Billno: billno, ReturnCode: strings.Clone(f["return_code"]), Message: "reply without result_code SUCCESS or err_code", Retryable: true, Unknown: true}
 }
 
 func transportError(op, billno string, te *transport.Error) *Error {

@@ -147,14 +147,16 @@ func (e *Error) Is(target error) bool {
 }
 
 // codeError builds the Error of a reply carrying err_code. An unknown code
-// is definitive: it is not retried.
+// is definitive: it is not retried. Its strings are copies: the reply's
+// fields are pieces of the whole reply, which a kept error (or its
+// ErrCode, kept by a Store) must not keep alive.
 func codeError(op, billno, returnCode, code, msg string) *Error {
 	return &Error{
 		Op:         op,
 		Billno:     billno,
-		ReturnCode: returnCode,
-		ErrCode:    code,
-		Message:    msg,
+		ReturnCode: strings.Clone(returnCode),
+		ErrCode:    strings.Clone(code),
+		Message:    strings.Clone(msg),
 		Retryable:  retryableCodes[code],
 		Unknown:    code == "SYSTEMERROR" || code == "PROCESSING",
 	}

@@ -93,7 +93,9 @@ type SendRequest struct {
 	Scene Scene
 }
 
-// SendResult is a successful sendminiprogramhb reply.
+// SendResult is a successful sendminiprogramhb reply. Its strings are its
+// own (as are HBInfo's and Error's): keeping it, in a Store for example,
+// does not keep the platform's whole reply in memory.
 type SendResult struct {
 	Billno     string
 	MchID      string

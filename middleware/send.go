@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/hongbao-go/hongbao"
 )
 
 // run answers a tap from the grant's run in this process (started when
@@ -76,16 +78,21 @@ func (h *Handler) sendAttempt(base context.Context, run *grantRun, billno string
 	if err != nil {
 		return Result{}, "", err
 	}
-	r := Result{
-		Billno:     billno,
+	r := paidResult(req, res, run.paidAt(h.now()))
+	h.save(base, billno, r)
+	return r, "platform", nil
+}
+
+// paidResult is what the Store keeps of the successful send req.
+func paidResult(req *hongbao.SendRequest, res *hongbao.SendResult, paidAt time.Time) Result {
+	return Result{
+		Billno:     req.Billno,
 		OpenID:     req.OpenID,
 		Package:    res.Package,
 		SendListID: res.SendListID,
 		Amount:     req.Amount,
-		PaidAt:     run.paidAt(h.now()),
+		PaidAt:     paidAt,
 	}
-	h.save(base, billno, r)
-	return r, "platform", nil
 }
 
 // waitOther polls the Store while another holder has the lock on billno,

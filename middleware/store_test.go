@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hongbao-go/hongbao"
 )
 
 func TestMemoryStoreResult(t *testing.T) {
@@ -43,6 +46,43 @@ func TestMemoryStoreResult(t *testing.T) {
 	cancel()
 	if _, _, err := m.Result(cancelled, "b1"); err == nil {
 		t.Error("a cancelled context was ignored")
+	}
+}
+
+// TestMemoryStoreResultPacked saves results of every shape and reads each
+// back equal: the packed form (strings in one allocation, times in one
+// location) and the results it cannot pack (times in two locations, a
+// string over 64 KiB), kept as they are.
+func TestMemoryStoreResultPacked(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemoryStore()
+	beijing := time.FixedZone("CST", 8*60*60)
+	at := time.Date(2026, 2, 10, 9, 0, 0, 123456789, beijing)
+	cases := map[string]Result{
+		"empty":     {},
+		"paid":      {Billno: "k1", OpenID: "o1", Package: "sendid=1&ver=8", SendListID: "100", Amount: 100, PaidAt: at},
+		"closed":    {Billno: "k2", OpenID: "o2", Amount: 100, Closed: hongbao.StatusRefunded, At: at, PaidAt: at.Add(-time.Hour)},
+		"refused":   {Billno: "k3", OpenID: "o3", Amount: 1, Refused: "NOTENOUGH", At: at, CheckedAt: at.Add(time.Minute)},
+		"other":     {Billno: "not-the-key", OpenID: "o4", Package: "p", At: time.Unix(-1e11, 1).In(time.Local)},
+		"two zones": {Billno: "k5", PaidAt: at, At: at.UTC()},
+		"long":      {Billno: "k6", Package: strings.Repeat("p", 1<<16), PaidAt: at},
+	}
+	for name, want := range cases {
+		if err := m.SaveResult(ctx, name, want, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := m.Result(ctx, name)
+		if err != nil || !ok || got != want {
+			t.Errorf("%s: Result = %+v %v %v, want %+v", name, got, ok, err, want)
+		}
+	}
+	// A time read from the clock comes back without its monotonic reading.
+	now := time.Now()
+	if err := m.SaveResult(ctx, "now", Result{Billno: "now", PaidAt: now}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := m.Result(ctx, "now"); !got.PaidAt.Equal(now) || got.PaidAt != now.Round(0) {
+		t.Errorf("PaidAt = %v, want %v", got.PaidAt, now.Round(0))
 	}
 }
 
