@@ -156,6 +156,28 @@
 // code and recorded, so that resends answer the same failure and gethbinfo
 // reports FAILED (see Idempotency). See Fault for the details.
 //
+// # Send rate, latency and connections
+//
+// Options.SendsPerMinute enforces the merchant's send rate as the platform
+// does: a sendminiprogramhb call beyond it is answered FREQ_LIMIT (the
+// business shape, mch_billno and the other fields echoed) without being
+// processed, so it leaves no trace and the same billno can be sent again.
+// The rate holds over every span of Options.RateWindow, sliding (one
+// second by default: at 1,800 a minute, at most 30 sends in any second;
+// time.Minute enforces the documented 1,800 alone), on the real clock.
+// Every call of the path counts except those answered FREQ_LIMIT;
+// FreqLimited counts those. gethbinfo is not limited.
+//
+// Options.Latency delays every call of the endpoints, as the network and
+// the platform do: the rate is judged on arrival, the answer comes after
+// the wait, and a client that gives up meanwhile (or Close) drops the
+// call unprocessed, as with an injected Delay.
+//
+// OpenConns returns the client connections open now and PeakConns the
+// most that were open at the same time (counted by the http.Server's
+// ConnState, refused handshakes included): what a burst costs the platform
+// in connections and TLS handshakes, next to Handshakes.
+//
 // # Records
 //
 // Requests returns every call with its decoded fields and the err_code
@@ -164,7 +186,8 @@
 // or a recorded failure) and PacketsOf those of one receiver, in creation
 // order, so that a test can assert that each user was paid under exactly
 // one billno (ErrCode == "" marks a paid one). Reset clears the request
-// log, the Sends counts and pending faults, but keeps red packets, recorded
-// failures and the balance.
+// log, the Sends counts, pending faults and the FreqLimited count, and
+// lowers PeakConns to the connections open; it keeps red packets, recorded
+// failures, the balance and the sends counted against the rate.
 // A Server is safe for concurrent use.
 package wxpaytest

@@ -152,6 +152,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	params := rec.Params
 	s.record(rec)
 
+	// The send rate is judged on arrival; the answer, like every other,
+	// comes after the latency.
+	limited := rec.Path == PathSendMiniProgramHB && s.rate != nil && !s.rate.allow(time.Now())
+	if s.latency > 0 && !s.wait(r.Context(), s.latency) {
+		s.drop(w)
+		return
+	}
+	if limited {
+		s.freqLimited.Add(1)
+		s.respond(w, rec, businessFail("FREQ_LIMIT", "", params), "")
+		return
+	}
+
 	f, faulted := s.takeFault(rec.Path, params)
 	if !faulted {
 		s.respond(w, rec, s.process(r, params, decErr, sendMode{}), "")

@@ -67,6 +67,26 @@ type Options struct {
 	// package paySign covers and in which hex case. The zero value is
 	// signer.EncodedLowerRule, the default of signer.BizRedPacketParams.
 	AcceptRule signer.PackageRule
+	// SendsPerMinute enforces the merchant's send rate, as the platform
+	// does (1,800 a minute by default there): a sendminiprogramhb call
+	// beyond it is answered FREQ_LIMIT, in the business shape, without
+	// being processed. The rate holds in every span of RateWindow: no more
+	// than SendsPerMinute×RateWindow/1min calls (at least one) are let
+	// through in any such span, counted on the real clock. Every call to
+	// the path counts except those answered FREQ_LIMIT. 0 means no limit;
+	// negative is an error.
+	SendsPerMinute int
+	// RateWindow is the span over which SendsPerMinute is enforced,
+	// sliding; one second when zero: at 1,800 a minute, no more than 30
+	// sends in any second. time.Minute enforces the documented figure
+	// alone.
+	RateWindow time.Duration
+	// Latency delays every call of the endpoints before it is checked and
+	// processed, as the network and the platform do (tens of
+	// milliseconds): a client that gives up meanwhile, or Close, drops the
+	// connection and nothing is processed. The rate of SendsPerMinute is
+	// judged on arrival, before the wait. Injected Delays add to it.
+	Latency time.Duration
 }
 
 // NotEnoughMode chooses what the server remembers of a send refused with
@@ -121,6 +141,16 @@ type Server struct {
 	closing    chan struct{}
 	closeOnce  sync.Once
 
+	// The connections open now and the most open at once since the start
+	// or the last Reset.
+	connMu    sync.Mutex
+	openConns int
+	peakConns int
+
+	rate        *slidingWindow // nil: no rate enforced
+	latency     time.Duration
+	freqLimited atomic.Int64
+
 	faultMu sync.Mutex
 	faults  []*pendingFault
 
@@ -170,6 +200,18 @@ func NewServer(opts Options) (*Server, error) {
 	if opts.Balance < 0 {
 		return nil, errors.New("wxpaytest: Balance must not be negative")
 	}
+	if opts.SendsPerMinute < 0 || opts.RateWindow < 0 || opts.Latency < 0 {
+		return nil, errors.New("wxpaytest: SendsPerMinute, RateWindow and Latency must not be negative")
+	}
+	if opts.SendsPerMinute > 0 {
+		span := opts.RateWindow
+		if span == 0 {
+			span = time.Second
+		}
+		limit := max(int(int64(opts.SendsPerMinute)*int64(span)/int64(time.Minute)), 1)
+		s.rate = newSlidingWindow(limit, span)
+	}
+	s.latency = opts.Latency
 	s.unlimited = opts.Balance == 0
 	switch opts.NotEnough {
 	case NotEnoughFailed, NotEnoughForgotten:
@@ -211,6 +253,7 @@ func NewServer(opts Options) (*Server, error) {
 		Config: &http.Server{
 			Handler:           s,
 			ReadHeaderTimeout: 30 * time.Second,
+			ConnState:         s.connState,
 			// Refused handshakes are expected in tests: keep them off stderr.
 			ErrorLog: log.New(io.Discard, "", 0),
 		},
@@ -260,6 +303,43 @@ func (s *Server) Handshakes() int64 {
 	return s.handshakes.Load()
 }
 
+// connState counts the connections open (accepted and not yet closed,
+// whether or not their TLS handshake succeeded).
+func (s *Server) connState(_ net.Conn, st http.ConnState) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	switch st {
+	case http.StateNew:
+		s.openConns++
+		s.peakConns = max(s.peakConns, s.openConns)
+	case http.StateClosed, http.StateHijacked:
+		s.openConns--
+	}
+}
+
+// OpenConns returns the number of client connections open now.
+func (s *Server) OpenConns() int {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	return s.openConns
+}
+
+// PeakConns returns the most client connections that were open at the
+// same time since the start or the last Reset: what a burst of sends costs
+// the platform in connections (and TLS handshakes).
+func (s *Server) PeakConns() int {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	return s.peakConns
+}
+
+// FreqLimited returns how many calls were answered FREQ_LIMIT because of
+// Options.SendsPerMinute since the start or the last Reset (injected
+// FREQ_LIMIT faults are not counted).
+func (s *Server) FreqLimited() int64 {
+	return s.freqLimited.Load()
+}
+
 // Request is the record of one call.
 type Request struct {
 	Path string
@@ -299,13 +379,19 @@ func (s *Server) Sends(billno string) int {
 	return s.sends[billno]
 }
 
-// Reset forgets the request records, the Sends counts and the pending
-// faults. Red packets, recorded failures and the balance are kept, as the
-// platform keeps them: a billno sent before Reset is still idempotent.
+// Reset forgets the request records, the Sends counts, the pending
+// faults and the FreqLimited count, and lowers PeakConns to the
+// connections open now. Red packets, recorded failures, the balance and
+// the sends counted against SendsPerMinute are kept, as the platform keeps
+// them: a billno sent before Reset is still idempotent.
 func (s *Server) Reset() {
 	s.faultMu.Lock()
 	s.faults = nil
 	s.faultMu.Unlock()
+	s.freqLimited.Store(0)
+	s.connMu.Lock()
+	s.peakConns = s.openConns
+	s.connMu.Unlock()
 	s.mu.Lock()
 	s.requests = nil
 	s.sends = make(map[string]int)
