@@ -12,16 +12,20 @@
 //
 // # What it stores
 //
-// Three kinds of keys, all under Options.Prefix ("hongbao:" by default),
+// Five kinds of keys, all under Options.Prefix ("hongbao:" by default),
 // so that several applications can share one Redis database:
 //
-//	<prefix>result:<billno>   the JSON of a middleware.Result (bill number,
-//	                          openid, package, send_listid, amount, paid_at),
-//	                          SET ... EX ResultTTL (30 days by default)
-//	<prefix>lock:<billno>     the right to send that bill number: a random
-//	                          token, SET ... NX PX LockTTL (2 minutes by default)
-//	<prefix>rate:<openid>     a per-openid tap counter: INCR, PEXPIRE on the
-//	                          first tap of a window, in one Lua script
+//	<prefix>terms:<billno>      the JSON of a grant's middleware.Terms, under
+//	                            its attempt-0 bill number, set once (Lua), PX ResultTTL
+//	<prefix>result:<billno>     the JSON of a middleware.Result (bill number,
+//	                            openid, package, send_listid, amount, paid_at),
+//	                            SET ... EX ResultTTL (30 days by default)
+//	<prefix>lock:<billno>       the right to send that bill number: a random
+//	                            token, SET ... NX PX LockTTL (2 minutes by default)
+//	<prefix>rate:<openid>       a per-openid tap counter: INCR, PEXPIRE on the
+//	                            first tap of a window, in one Lua script
+//	<prefix>flow:send:<mch_id>  the merchant's shared send rate (Reserve): one
+//	                            number, expiring once the budget is whole again
 //
 // A lock is released by a Lua compare-and-delete of its token, so a
 // holder whose lock expired never deletes the lock that another replica
@@ -36,6 +40,23 @@
 // hold a password); a missing key is not an error (Result answers
 // ok=false). Each call is bounded by Options.Timeout (1 second by
 // default).
+//
+// # One send rate for every replica
+//
+// Store implements hongbao.SharedLimiter: set it as the client's
+// hongbao.Config.Flow.Shared, and the replicas of a merchant pace their
+// sends on one budget (1,800 a minute by default) instead of each taking
+// the whole of it:
+//
+//	cfg.Flow.Shared = store
+//	client, err := hongbao.New(cfg)
+//
+// Reserve is one Lua script on one key: the generic cell rate algorithm
+// on the clock of Redis (TIME), so the replicas' clocks do not matter. In
+// any stretch of time T, the replicas together are given no more than
+// burst + rate×T sends; a send that would wait longer than the client's
+// MaxWait takes nothing from the budget. When Redis fails, each client
+// paces itself alone and logs a warning.
 //
 // # Behaviour under faults
 //
