@@ -94,6 +94,26 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		fmt.Fprintf(stdout, "hongbao example: paying real red packets as merchant %s, appid %s, through %s\n",
 			cfg.mchID, cfg.appID, cfg.baseURL)
 	}
+	// The Store: in memory, or shared with other replicas through Redis,
+	// which then also paces the sends of every replica on the merchant's
+	// one send rate.
+	var store middleware.Store = middleware.NewMemoryStore()
+	if cfg.redisURL != "" {
+		rs, err := redisstore.NewFromURL(cfg.redisURL, redisstore.Options{})
+		if err != nil {
+			return fmt.Errorf("hongbao example: %s: %w", envRedisURL, err)
+		}
+		defer rs.Close()
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = rs.Ping(pctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("hongbao example: %s: Redis does not answer: %w", envRedisURL, err)
+		}
+		store = rs
+		hcfg.Flow.Shared = rs
+		fmt.Fprintf(stdout, "hongbao example: results, locks, rate limits and the send rate are shared through Redis (%s)\n", envRedisURL)
+	}
 	hcfg.Logger = logger
 	hcfg.Transport.Logger = logger
 	client, err := hongbao.New(hcfg)
@@ -125,23 +145,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	}
 
 	policy := campaignPolicy(cfg)
-	// The Store: in memory, or shared with other replicas through Redis.
-	var store middleware.Store = middleware.NewMemoryStore()
-	if cfg.redisURL != "" {
-		rs, err := redisstore.NewFromURL(cfg.redisURL, redisstore.Options{})
-		if err != nil {
-			return fmt.Errorf("hongbao example: %s: %w", envRedisURL, err)
-		}
-		defer rs.Close()
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = rs.Ping(pctx)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("hongbao example: %s: Redis does not answer: %w", envRedisURL, err)
-		}
-		store = rs
-		fmt.Fprintf(stdout, "hongbao example: results, locks and rate limits are shared through Redis (%s)\n", envRedisURL)
-	}
 	handler, err := middleware.NewHandler(middleware.HandlerConfig{
 		Client:      client,
 		Policy:      policy,

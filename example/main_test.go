@@ -600,6 +600,12 @@ func TestDemoRedis(t *testing.T) {
 	if again := checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey); again.Package != first.Package {
 		t.Errorf("repeat tap: package %q, first %q", again.Package, first.Package)
 	}
+	// The send was paced on the send rate kept in Redis, not on the
+	// process's own.
+	if !strings.Contains(out.String(), "the send rate are shared through Redis") ||
+		strings.Contains(out.String(), "shared send rate is unavailable") {
+		t.Errorf("the send rate is not shared through Redis:\n%s", out)
+	}
 }
 
 func TestRedisURLErrors(t *testing.T) {
