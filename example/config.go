@@ -43,6 +43,7 @@ const (
 	envRedisURL         = "HONGBAO_REDIS_URL"
 	envPackageRule      = "HONGBAO_PACKAGE_RULE"
 	envMaxAttempts      = "HONGBAO_MAX_ATTEMPTS"
+	envMaxConns         = "HONGBAO_MAX_CONNS"
 )
 
 // Defaults of the optional variables.
@@ -55,6 +56,16 @@ const (
 	defaultActName  = "hongbao demo"
 	defaultRemark   = "thanks for trying hongbao"
 	defaultCampaign = "demo-campaign"
+	// defaultMaxConns bounds the connections served at once: well over
+	// what a burst of real taps needs (a claim holds its connection for a
+	// second or so), and lowered to leave filesReserved files free when
+	// the process may open fewer.
+	defaultMaxConns = 4096
+	maxMaxConns     = 1 << 20
+	// filesReserved are the files kept for everything but the served
+	// connections: connections to the platform (32 at most) and Redis,
+	// the listener, certificates read at start-up and on Reload.
+	filesReserved = 256
 )
 
 // routers are the accepted values of HONGBAO_ROUTER.
@@ -95,6 +106,9 @@ type config struct {
 	amountMax int64
 	// maxAttempts bounds the bill numbers of one grant (0: the default).
 	maxAttempts int
+	// maxConns bounds the connections served at once; more wait to be
+	// accepted.
+	maxConns int
 }
 
 // loadConfig reads and checks the environment. Every problem found is
@@ -226,6 +240,23 @@ func loadConfig(getenv func(string) string) (*config, error) {
 			bad("%s=%q is not a whole number from 1 to 100", envMaxAttempts, v)
 		} else {
 			c.maxAttempts = n
+		}
+	}
+	c.maxConns = defaultMaxConns
+	files, filesKnown := openFiles()
+	if filesKnown && files < defaultMaxConns+filesReserved {
+		c.maxConns = max(files-filesReserved, 16)
+	}
+	if v := get(envMaxConns); v != "" {
+		n, err := strconv.Atoi(v)
+		switch {
+		case err != nil || n < 1 || n > maxMaxConns:
+			bad("%s=%q is not a whole number from 1 to %d", envMaxConns, v, maxMaxConns)
+		case filesKnown && n > files-filesReserved:
+			bad("%s=%d leaves too few files for the connections to the platform and Redis: the process may open %d files (ulimit -n); use at most %d, or raise the limit",
+				envMaxConns, n, files, max(files-filesReserved, 0))
+		default:
+			c.maxConns = n
 		}
 	}
 	sceneOK := true
@@ -399,6 +430,16 @@ func (c *config) explainClientError(err error) error {
 		return fmt.Errorf("hongbao example: the merchant certificate is not valid now; download a new one from the merchant console (%s): %w", files, err)
 	}
 	return fmt.Errorf("hongbao example: the merchant configuration is invalid (check %s): %w", files, err)
+}
+
+// openFiles is how many files the process may open, when the system
+// says; a variable for the tests.
+var openFiles = func() (int, bool) {
+	n, ok := openFileLimit()
+	if !ok || n > maxMaxConns+filesReserved {
+		return 0, false
+	}
+	return int(n), true
 }
 
 func orDefault(v, def string) string {

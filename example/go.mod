@@ -15,6 +15,7 @@ require (
 	github.com/hongbao-go/hongbao/adapters/gin v0.0.0-00010101000000-000000000000
 	github.com/hongbao-go/hongbao/store/redisstore v0.0.0-00010101000000-000000000000
 	github.com/labstack/echo/v4 v4.16.5
+	golang.org/x/net v0.60.0
 )
 
 require (
@@ -52,7 +53,6 @@ require (
 	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/arch v0.22.0 // indirect
 	golang.org/x/crypto v0.57.0 // indirect
-	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 	golang.org/x/time v0.15.0 // indirect

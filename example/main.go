@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/net/netutil"
 
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware"
@@ -43,6 +44,12 @@ const (
 	demoOpenID = "oDemoUser_hongbao_example_01"
 	// shutdownTimeout bounds the wait for claims in progress at shutdown.
 	shutdownTimeout = 30 * time.Second
+	// maxHeaderBytes bounds a request's header: a claim's header is a
+	// bearer token (about 1 KB) and a few short lines. Beyond it (plus
+	// the 4 KiB net/http adds) the request is refused with 431 before the
+	// rest is read, so a client pushing a huge header line costs about 20
+	// KiB, not the 1 MiB of the default.
+	maxHeaderBytes = 16 << 10
 )
 
 func main() {
@@ -170,19 +177,31 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		return fmt.Errorf("hongbao example: listening on %s (set %s to another address): %w", cfg.addr, envAddr, err)
 	}
 	addr := ln.Addr().String()
+	// Connections beyond maxConns wait in the kernel's accept queue until
+	// one ends, instead of using up the process's open files.
+	ln = netutil.LimitListener(ln, cfg.maxConns)
+	// Each timeout bounds how long a connection can hold one of those
+	// slots without doing a claim's work.
 	srv := &http.Server{
-		Handler:           router,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		// A claim may wait for the platform through retries.
+		Handler:        router,
+		MaxHeaderBytes: maxHeaderBytes,
+		// A connection that sends no complete header in time is closed:
+		// a claim's header is one or two packets, and connections that
+		// send nothing must not keep real taps waiting for a slot long.
+		ReadHeaderTimeout: 5 * time.Second,
+		// The whole request, body included (a claim's body is tiny).
+		ReadTimeout: 30 * time.Second,
+		// A claim may wait for the platform through retries and the
+		// merchant's send rate.
 		WriteTimeout: 2 * time.Minute,
-		IdleTimeout:  2 * time.Minute,
-		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BaseContext:  func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// An idle keep-alive connection holds a slot: closed after 30 s.
+		IdleTimeout: 30 * time.Second,
+		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 
 	url := "http://" + addr + claimPath
-	fmt.Fprintf(stdout, "hongbao example: router %s, listening on http://%s (claim route: POST %s)\n", cfg.router, addr, claimPath)
+	fmt.Fprintf(stdout, "hongbao example: router %s, listening on http://%s (claim route: POST %s), at most %d connections at once\n", cfg.router, addr, claimPath, cfg.maxConns)
 	if demoSecret != nil {
 		token, exp, err := demoToken(demoSecret, cfg.jwtIssuer, cfg.jwtAudience)
 		if err != nil {
