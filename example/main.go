@@ -136,6 +136,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err = rs.Ping(pctx)
 		cancel()
+		if errors.Is(err, redisstore.ErrClusterNode) || errors.Is(err, redisstore.ErrNotCluster) {
+			return fmt.Errorf("hongbao example: %s: %w", envRedisURL, err)
+		}
 		if err != nil {
 			return fmt.Errorf("hongbao example: %s: Redis does not answer: %w", envRedisURL, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -600,11 +601,24 @@ func TestDemoRedis(t *testing.T) {
 	if again := checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey); again.Package != first.Package {
 		t.Errorf("repeat tap: package %q, first %q", again.Package, first.Package)
 	}
+
+	// On a cluster (a URL with addr=), the single-server URL of one of its
+	// nodes is refused at start-up, and the message names the cluster form.
+	u, err := neturl.Parse(url)
+	if err != nil || !u.Query().Has("addr") {
+		return
+	}
+	err = startErr(t, map[string]string{envRedisURL: "redis://" + u.Host + "/0"})
+	if !strings.Contains(err.Error(), envRedisURL) || !strings.Contains(err.Error(), "cluster form") {
+		t.Errorf("a cluster node as a single server: %v; want the cluster form named", err)
+	}
 }
 
 func TestRedisURLErrors(t *testing.T) {
 	for name, c := range map[string]struct{ url, want string }{
 		"malformed":   {"mysql://user:secret@127.0.0.1/0", "invalid Redis URL"},
+		"hosts":       {"redis://:secret@127.0.0.1:7000,127.0.0.1:7001/0", "?addr="},
+		"cluster db":  {"redis://:secret@127.0.0.1:7000/2?addr=127.0.0.1:7001", "only database 0"},
 		"unreachable": {"redis://:secret@127.0.0.1:1/0?max_retries=-1&dial_timeout=200ms", "does not answer"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -8,13 +8,25 @@
 // It uses github.com/redis/go-redis/v9; the core packages do not import
 // it, so applications without Redis do not depend on it. Any
 // redis.UniversalClient works (New): a single server, Sentinel failover or
-// Cluster (every command and script touches one key).
+// Cluster (every command and script touches one key). NewFromURL builds
+// the matching client from a URL of each kind:
+//
+//	redis://[user:password@]host:port/db                         one server (rediss:// for TLS)
+//	redis://[user:password@]host:port?addr=host2:port2&addr=...  a Redis Cluster
+//	redis://host:port/db?master_name=mymaster&addr=host2:port2   Sentinels and their master
+//
+// Call Ping at start-up: besides reaching every master, it refuses a
+// single-server URL that points at a node of a cluster (most keys would
+// answer MOVED), naming the cluster form.
 //
 // # What it stores
 //
-// Three kinds of keys, all under Options.Prefix ("hongbao:" by default),
+// Four kinds of keys, all under Options.Prefix ("hongbao:" by default),
 // so that several applications can share one Redis database:
 //
+//	<prefix>terms:<billno>    the terms of a grant (keyed by its attempt-0
+//	                          bill number): the JSON of a middleware.Terms,
+//	                          first one wins (a Lua GET-or-SET), PX its TTL
 //	<prefix>result:<billno>   the JSON of a middleware.Result (bill number,
 //	                          openid, package, send_listid, amount, paid_at),
 //	                          SET ... EX ResultTTL (30 days by default)
@@ -22,6 +34,17 @@
 //	                          token, SET ... NX PX LockTTL (2 minutes by default)
 //	<prefix>rate:<openid>     a per-openid tap counter: INCR, PEXPIRE on the
 //	                          first tap of a window, in one Lua script
+//
+// On Redis Cluster each key goes to the slot of its whole name (CRC16 of
+// the key, modulo 16384): the prefix holds no {hash tag} (New refuses a
+// '{' in it), so the keys of different bill numbers and openids spread
+// over every slot, every master and its share of the load. Every command
+// and every Lua script touches one key, so nothing needs two keys in one
+// slot (no CROSSSLOT); the terms, result and lock of one bill number
+// usually sit on different masters, and nothing reads them together. A
+// slot that moves (resharding) is followed by the client: MOVED and ASK
+// answers are redirections, not failures. Any new script must keep to one
+// key, or to keys that share a hash tag on purpose.
 //
 // A lock is released by a Lua compare-and-delete of its token, so a
 // holder whose lock expired never deletes the lock that another replica
