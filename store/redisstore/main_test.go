@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -194,7 +195,18 @@ func startRedisServer(args ...string) (*redisServer, error) {
 			last = err
 			continue
 		}
-		s, err := launch(dir, p, args...)
+		attemptArgs := args
+		if slices.Contains(args, "--cluster-enabled") {
+			// The cluster bus listens on a port of its own, by default
+			// port+10000, which may be taken or past 65535.
+			bus, err := freePort()
+			if err != nil {
+				last = err
+				continue
+			}
+			attemptArgs = append(slices.Clip(args), "--cluster-port", bus)
+		}
+		s, err := launch(dir, p, attemptArgs...)
 		if err == nil {
 			return s, nil
 		}
