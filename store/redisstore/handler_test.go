@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -273,15 +274,36 @@ func burst(n int, token string, replicas ...*replica) []answer {
 }
 
 // countingLog is a slog.Handler that counts warnings: the handler logs one
-// per Store failure.
-type countingLog struct{ warnings atomic.Int64 }
+// per Store failure. It keeps the first few, for the tests to show.
+type countingLog struct {
+	warnings atomic.Int64
+	mu       sync.Mutex
+	first    []string
+}
 
 func (l *countingLog) Enabled(context.Context, slog.Level) bool { return true }
 func (l *countingLog) Handle(_ context.Context, r slog.Record) error {
 	if r.Level >= slog.LevelWarn {
 		l.warnings.Add(1)
+		msg := r.Message
+		r.Attrs(func(a slog.Attr) bool {
+			msg += " " + a.String()
+			return true
+		})
+		l.mu.Lock()
+		if len(l.first) < 5 {
+			l.first = append(l.first, msg)
+		}
+		l.mu.Unlock()
 	}
 	return nil
+}
+
+// firstWarnings returns the first warnings logged (up to 5).
+func (l *countingLog) firstWarnings() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.first)
 }
 func (l *countingLog) WithAttrs([]slog.Attr) slog.Handler { return l }
 func (l *countingLog) WithGroup(string) slog.Handler      { return l }
