@@ -116,6 +116,9 @@ type HandlerConfig struct {
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	// Now is the clock of PaidAt and the claim window; default time.Now.
 	Now func() time.Time
+	// Observer is told of every tap, for metrics and traces (see the
+	// otel module). Nil means none.
+	Observer Observer
 }
 
 // Handler is the red-packet claim handler: see the package documentation.
@@ -138,6 +141,7 @@ type Handler struct {
 	saveTimeout time.Duration
 	downUntil   atomic.Int64 // unix nanoseconds: until then, the Store is not used
 	log         *slog.Logger
+	obs         Observer
 	onError     func(http.ResponseWriter, *http.Request, error)
 	now         func() time.Time
 	flights     flightGroup
@@ -179,6 +183,7 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		scenes:      newSceneGate(cfg.Scenes, cfg.RequireScene),
 		saveTimeout: saveTimeout,
 		log:         cfg.Logger,
+		obs:         cfg.Observer,
 		onError:     cfg.ErrorHandler,
 		now:         cfg.Now,
 	}
@@ -222,6 +227,7 @@ type tap struct {
 // ServeHTTP answers one tap. See the package documentation for the flow.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := &tap{start: time.Now()}
+	r = h.tapStarted(r)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		h.fail(w, r, t, newError(http.StatusMethodNotAllowed, "method_not_allowed", "only POST is allowed", nil))
@@ -322,6 +328,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, t *tap, err error
 }
 
 func (h *Handler) logTap(ctx context.Context, t *tap, status int, code string, err *HandlerError) {
+	h.tapEnded(ctx, t, status, code, err)
 	level := slog.LevelInfo
 	switch {
 	case status >= 500 && (code == "internal_error" || code == "policy_error"):
