@@ -66,6 +66,20 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	}
 	logger := slog.New(slog.NewTextHandler(stdout, nil))
 
+	// Metrics and traces, when HONGBAO_METRICS_ADDR or the OTLP endpoint
+	// is set; they are flushed after the last claim.
+	tel, err := startTelemetry(ctx, cfg, logger, stdout)
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := tel.shutdown(sctx); err != nil {
+			logger.Warn("hongbao example: flushing telemetry", "error", err)
+		}
+	}()
+	if err != nil {
+		return err
+	}
+
 	// The platform: the real one, or an in-process fake.
 	var hcfg hongbao.Config
 	if cfg.demo {
@@ -96,6 +110,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	}
 	hcfg.Logger = logger
 	hcfg.Transport.Logger = logger
+	if tel.observer != nil {
+		hcfg.Observer = tel.observer
+	}
 	client, err := hongbao.New(hcfg)
 	if err != nil {
 		return cfg.explainClientError(err)
@@ -142,13 +159,17 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		store = rs
 		fmt.Fprintf(stdout, "hongbao example: results, locks and rate limits are shared through Redis (%s)\n", envRedisURL)
 	}
-	handler, err := middleware.NewHandler(middleware.HandlerConfig{
+	hdcfg := middleware.HandlerConfig{
 		Client:      client,
 		Policy:      policy,
 		Store:       store,
 		Logger:      logger,
 		MaxAttempts: cfg.maxAttempts,
-	})
+	}
+	if tel.observer != nil {
+		hdcfg.Observer = tel.observer
+	}
+	handler, err := middleware.NewHandler(hdcfg)
 	if err != nil {
 		return fmt.Errorf("hongbao example: %w", err)
 	}
@@ -204,6 +225,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	select {
 	case err := <-errc:
 		return fmt.Errorf("hongbao example: serving: %w", err)
+	case err := <-tel.failed():
+		srv.Close()
+		return fmt.Errorf("hongbao example: serving metrics: %w", err)
 	case <-ctx.Done():
 	}
 	fmt.Fprintln(stdout, "hongbao example: shutting down")
