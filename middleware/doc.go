@@ -230,4 +230,7 @@
 //
 // Each tap is logged once (openid, billno, status, code, err_code, source:
 // "platform", "shared" or "store", elapsed); keys and tokens never are.
+// HandlerConfig.Observer ([Observer], nil for none) is told of each tap as
+// well, for metrics and traces: the module
+// github.com/hongbao-go/hongbao/otel implements it with OpenTelemetry.
 package middleware
