@@ -17,6 +17,17 @@
 //	}}}
 //	// POST srv.URL + wxpaytest.PathSendMiniProgramHB ...
 //
+// TransportConfig gives all of that as a transport.Config (MchID, APIKey,
+// the client certificate, RootCAs and BaseURL), so that the library's own
+// clients need one line each:
+//
+//	t, err := transport.New(srv.TransportConfig())
+//	client, err := hongbao.New(hongbao.Config{
+//		AppID:     srv.AppID,
+//		Transport: srv.TransportConfig(),
+//		BillnoKey: []byte("a stable secret of 16+ bytes"),
+//	})
+//
 // # Endpoints
 //
 // POST /mmpaymkttransfers/sendminiprogramhb sends a red packet,
