@@ -13,6 +13,9 @@
 // (see [ErrorCode]) and message is a fixed human-readable text that never
 // contains credentials or tokens.
 //
+// Tests: package middleware/jwttest mints tokens for an Authenticator, and
+// transport/wxpaytest fakes the platform behind the handler.
+//
 // # The red-packet handler
 //
 // [NewHandler] returns the http.Handler behind "user taps a button, gets a

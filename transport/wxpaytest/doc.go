@@ -28,6 +28,9 @@
 //		BillnoKey: []byte("a stable secret of 16+ bytes"),
 //	})
 //
+// For the claim handler behind its JWT middleware, package
+// middleware/jwttest mints the users' tokens.
+//
 // # Endpoints
 //
 // POST /mmpaymkttransfers/sendminiprogramhb sends a red packet,
