@@ -36,9 +36,14 @@ func ExampleNewHandler() {
 		panic(err)
 	}
 
-	secret := make([]byte, 32)
-	rand.Read(secret)
-	key, _ := middleware.HMACKey("", secret)
+	secret := make([]byte, 32) // in production: the secret of your login tokens
+	if _, err := rand.Read(secret); err != nil {
+		panic(err)
+	}
+	key, err := middleware.HMACKey("", secret) // or middleware.PublicKeyPEM("kid", pem)
+	if err != nil {
+		panic(err)
+	}
 	auth, err := middleware.NewAuthenticator(middleware.AuthConfig{Keys: []middleware.Key{key}})
 	if err != nil {
 		panic(err)
@@ -60,11 +65,17 @@ func ExampleNewHandler() {
 
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	token, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"sub": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
 		"exp": time.Now().Add(time.Hour).Unix(),
 	}).SignedString(secret)
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/hongbao/send", strings.NewReader(`{}`))
+	if err != nil {
+		panic(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/hongbao/send", strings.NewReader(`{}`))
+	if err != nil {
+		panic(err)
+	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
