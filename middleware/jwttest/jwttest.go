@@ -8,7 +8,11 @@
 //
 //	tokens := jwttest.HS256(t, jwttest.Config{})
 //	auth, err := middleware.NewAuthenticator(tokens.AuthConfig())
-//	...
+//	if err != nil {
+//		t.Fatal(err)
+//	}
+//	handler := auth.Middleware(send)
+//	req := httptest.NewRequest(http.MethodPost, "/hongbao/send", strings.NewReader(`{"scene": 1047}`))
 //	req.Header.Set("Authorization", "Bearer "+tokens.MustToken(t, "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"))
 //
 // A token carries the openid under Config.OpenIDClaim ("sub" by default,

@@ -177,6 +177,9 @@ func (s *Server) ClientKeyPEM() []byte {
 //		Transport: srv.TransportConfig(),
 //		BillnoKey: []byte("a stable secret of 16+ bytes"),
 //	})
+//	if err != nil {
+//		t.Fatal(err)
+//	}
 func (s *Server) TransportConfig() transport.Config {
 	return transport.Config{
 		MchID:   s.MchID,
