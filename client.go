@@ -18,6 +18,9 @@ import (
 	"github.com/hongbao-go/hongbao/xml"
 )
 
+// opSend names the send in errors and logs.
+const opSend = "sendminiprogramhb"
+
 // The endpoints, relative to the transport's base URL.
 const (
 	PathSendMiniProgramHB = "/mmpaymkttransfers/sendminiprogramhb"
@@ -85,6 +88,9 @@ type Config struct {
 	Transport transport.Config
 	// Retry is the retry policy; the zero value means its defaults.
 	Retry RetryPolicy
+	// Flow paces sends to the merchant's send rate (1,800 a minute by
+	// default); the zero value means its defaults.
+	Flow FlowControl
 	// Logger receives one record per attempt (op, billno, attempt,
 	// err_code, duration). Nil means silent. Keys, signatures and sign
 	// inputs are never logged.
@@ -120,6 +126,7 @@ type Client struct {
 	billnoKey []byte
 	rule      signer.PackageRule
 	now       func() time.Time
+	pacer     *pacer
 }
 
 // New checks cfg and builds a Client; every configuration mistake it can
@@ -158,8 +165,13 @@ func New(cfg Config) (*Client, error) {
 	if now == nil {
 		now = time.Now
 	}
+	pace, err := newPacer(cfg.Flow, cfg.Transport.MchID, log)
+	if err != nil {
+		return nil, err
+	}
 	base := strings.TrimRight(t.BaseURL(), "/")
 	return &Client{
+		pacer:     pace,
 		appID:     cfg.AppID,
 		mchID:     cfg.Transport.MchID,
 		sendURL:   base + PathSendMiniProgramHB,
@@ -181,6 +193,10 @@ func (c *Client) Transport() *transport.Transport { return c.transport }
 
 // AppID returns the mini program's appid.
 func (c *Client) AppID() string { return c.appID }
+
+// SendsPerMinute returns the send rate the client allows itself now: the
+// configured one, or less after FREQ_LIMIT answers (0: pacing is off).
+func (c *Client) SendsPerMinute() float64 { return c.pacer.perMinute() }
 
 // MchID returns the merchant id.
 func (c *Client) MchID() string { return c.mchID }
@@ -221,7 +237,7 @@ func (c *Client) SendMiniProgramHB(ctx context.Context, r *SendRequest) (*SendRe
 	if r.Scene != SceneNone {
 		params["scene_id"] = string(r.Scene)
 	}
-	doc, err := c.withRetry(ctx, "sendminiprogramhb", c.sendURL, r.Billno, params)
+	doc, err := c.withRetry(ctx, opSend, c.sendURL, r.Billno, params)
 	if err != nil {
 		if err.ErrCode == "PROCESSING" {
 			return nil, c.afterProcessing(ctx, err)
@@ -357,9 +373,26 @@ func parseHBInfo(doc *xml.Document) (*HBInfo, error) {
 func (c *Client) withRetry(ctx context.Context, op, url, billno string, params map[string]string) (*xml.Document, *Error) {
 	unknown := false
 	for attempt := 1; ; attempt++ {
+		if op == opSend {
+			// Nothing is sent when the wait is refused: what the call
+			// knew (unknown) stays.
+			if perr := c.pacer.wait(ctx, op, billno, c.now()); perr != nil {
+				perr.Unknown = unknown
+				c.logAttempt(ctx, op, billno, attempt, c.now(), perr)
+				return nil, perr
+			}
+		}
 		start := c.now()
 		doc, err := c.attempt(ctx, op, url, billno, params)
 		c.logAttempt(ctx, op, billno, attempt, start, err)
+		if op == opSend {
+			switch {
+			case err == nil:
+				c.pacer.succeeded(c.now())
+			case err.ErrCode == "FREQ_LIMIT":
+				c.pacer.freqLimited(c.now())
+			}
+		}
 		if err == nil {
 			return doc, nil
 		}

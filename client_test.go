@@ -3,6 +3,7 @@ package hongbao_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -50,14 +51,8 @@ func newClient(t *testing.T, s *wxpaytest.Server, edit ...func(*hongbao.Config))
 	logs := &syncBuffer{}
 	cert := s.ClientCertificate()
 	cfg := hongbao.Config{
-		AppID: s.AppID,
-		Transport: transport.Config{
-			MchID:       s.MchID,
-			APIKey:      s.APIKey,
-			Certificate: &cert,
-			RootCAs:     s.RootCAs(),
-			BaseURL:     s.URL,
-		},
+		AppID:     s.AppID,
+		Transport: transportConfig(s, &cert),
 		Retry:     fastRetry(),
 		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		BillnoKey: testBillnoKey,
@@ -70,6 +65,16 @@ func newClient(t *testing.T, s *wxpaytest.Server, edit ...func(*hongbao.Config))
 		t.Fatal(err)
 	}
 	return c, logs
+}
+
+func transportConfig(s *wxpaytest.Server, cert *tls.Certificate) transport.Config {
+	return transport.Config{
+		MchID:       s.MchID,
+		APIKey:      s.APIKey,
+		Certificate: cert,
+		RootCAs:     s.RootCAs(),
+		BaseURL:     s.URL,
+	}
 }
 
 func sendRequest(t *testing.T, c *hongbao.Client, grant, openid string) *hongbao.SendRequest {

@@ -3,6 +3,7 @@ package hongbao
 import (
 	"errors"
 	"strings"
+	"time"
 )
 
 // Sentinels for every err_code of the platform's table, matched with
@@ -86,7 +87,10 @@ type Error struct {
 	// Status is what gethbinfo said, when the client queried after
 	// PROCESSING; empty otherwise.
 	Status Status
-	Err    error // the underlying transport or network error, if any
+	// RetryAfter, when positive, is when the call may be made again: set
+	// on a send the client held back (ErrThrottled).
+	RetryAfter time.Duration
+	Err        error // the underlying transport or network error, if any
 }
 
 func (e *Error) Error() string {

@@ -1,6 +1,6 @@
 module github.com/hongbao-go/hongbao/bench
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/go-pay/gopay v1.5.101
@@ -14,6 +14,7 @@ require (
 	github.com/go-resty/resty/v2 v2.17.2 // indirect
 	golang.org/x/crypto v0.53.0 // indirect
 	golang.org/x/net v0.56.0 // indirect
+	golang.org/x/time v0.15.0 // indirect
 	software.sslmate.com/src/go-pkcs12 v0.7.4 // indirect
 )
 

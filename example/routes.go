@@ -18,14 +18,17 @@ import (
 )
 
 // newRouter serves GET / with index and POST /hongbao/send with the
-// red-packet handler behind auth, on the router named kind. Other methods on
-// those paths are answered 405.
+// red-packet handler behind auth, on the router named kind. The claim route
+// is mounted by the Mount of each router's package, so that other methods
+// on it get the same JSON 405 (with "Allow: POST"), and the paths under it
+// the same JSON 404, on every router, in the language the client asks for.
+// Other methods on / are answered 405 by the router itself.
 func newRouter(kind string, auth *middleware.Authenticator, h http.Handler, index http.HandlerFunc) (http.Handler, error) {
 	switch kind {
 	case "nethttp":
 		mux := http.NewServeMux()
 		mux.HandleFunc("GET /{$}", index)
-		mux.Handle("POST "+claimPath, auth.Middleware(h))
+		middleware.Mount(mux, claimPath, auth, h)
 		return mux, nil
 
 	case "chi":
@@ -39,7 +42,7 @@ func newRouter(kind string, auth *middleware.Authenticator, h http.Handler, inde
 		r := gin.New()
 		r.HandleMethodNotAllowed = true
 		r.GET("/", gin.WrapF(index))
-		r.POST(claimPath, hongbaogin.Auth(auth), hongbaogin.Handler(h))
+		hongbaogin.Mount(r, claimPath, auth, h)
 		return r, nil
 
 	case "echo":
@@ -47,7 +50,7 @@ func newRouter(kind string, auth *middleware.Authenticator, h http.Handler, inde
 		e.HideBanner = true
 		e.HidePort = true
 		e.GET("/", echo.WrapHandler(index))
-		e.POST(claimPath, hongbaoecho.Handler(h), hongbaoecho.Auth(auth))
+		hongbaoecho.Mount(e, claimPath, auth, h)
 		return e, nil
 	}
 	return nil, fmt.Errorf("hongbao example: unknown router %q", kind)

@@ -581,7 +581,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		if next == nil {
-			WriteError(w, http.StatusInternalServerError, internalError.code, internalError.message)
+			writeLocalized(w, r, http.StatusInternalServerError, internalError.code, internalError.message)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(ContextWithUser(r.Context(), u)))
@@ -600,7 +600,9 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 //   - any ErrInvalidToken: error="invalid_token".
 //
 // The body is written by WriteError with the code of ErrorCode and a fixed
-// message; Cache-Control is no-store. Errors this package does not know are
+// message in the language the request prefers (see Localize; the
+// challenge's error_description stays in English, as RFC 6750 allows only
+// ASCII there); Cache-Control is no-store. Errors this package does not know are
 // answered 500 "internal_error" without a challenge.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	info := lookupError(err)
@@ -616,7 +618,7 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		h.Set("WWW-Authenticate", `Bearer error="invalid_request", error_description="`+info.message+`"`)
 	}
-	WriteError(w, info.status, info.code, info.message)
+	writeLocalized(w, r, info.status, info.code, info.message)
 }
 
 type userKey struct{}

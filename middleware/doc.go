@@ -11,7 +11,39 @@
 // Errors: every response error body is the JSON object
 // {"code": "...", "message": "..."}, where code is a short snake_case string
 // (see [ErrorCode]) and message is a fixed human-readable text that never
-// contains credentials or tokens.
+// contains credentials or tokens, in the language the request prefers (see
+// Languages below).
+//
+// # Languages
+//
+// The message of an error body follows the request's Accept-Language
+// header: English ([English], the default when there is no header or it
+// names no language of the catalogue) or Simplified Chinese ([Chinese],
+// for every "zh" range: zh-CN, zh-Hans, zh, and also zh-TW). Weights are
+// respected ("en;q=0.9, zh;q=0.8" is English), "*" stands for every
+// language not listed, q=0 excludes, malformed ranges are skipped, and
+// WeChat's own form "zh_CN" is accepted. Codes never change with the
+// language. The Chinese texts are short, for a WeChat dialog:
+//
+//	{"code":"token_expired","message":"登录已过期，请重新登录"}
+//	{"code":"rate_limited","message":"操作太频繁，请稍后再试"}
+//
+// The default error handlers ([DefaultErrorHandler],
+// [DefaultSendErrorHandler]) and the route's answers ([MethodNotAllowed],
+// [NotFound]) localize through [Localize] and add "Vary: Accept-Language"
+// and Content-Language; [WriteError] itself writes the message it is given,
+// so a custom error handler localizes with
+//
+//	middleware.WriteError(w, status, code, middleware.Localize(r, code, message))
+//
+// [Message] gives the catalogue's text for a code, [PreferredLanguage] the
+// language chosen. A [Refusal]'s Message is the policy's own text and is
+// sent as it is; a refusal without one gets the catalogue's generic text.
+// The WWW-Authenticate challenge's error_description stays English: RFC
+// 6750 allows only ASCII there.
+//
+// wx.request does not promise an Accept-Language header: the mini program
+// sets one from wx.getAppBaseInfo().language ("zh_CN", "en", ...).
 //
 // Tests: package middleware/jwttest mints tokens for an Authenticator, and
 // transport/wxpaytest fakes the platform behind the handler.
@@ -21,7 +53,16 @@
 // [NewHandler] returns the http.Handler behind "user taps a button, gets a
 // red packet". Mount it behind the Authenticator:
 //
-//	mux.Handle("/hongbao/send", auth.Middleware(h))
+//	middleware.Mount(mux, "/hongbao/send", auth, h) // net/http
+//
+// [Mount] (and the Mount of each adapter, for chi, gin and echo) routes
+// every method of the path: POST goes through the Authenticator to the
+// handler, any other method gets [MethodNotAllowed] before authentication,
+// and the paths under it get [NotFound], so the route answers the same JSON
+// on every router, where a router would otherwise answer in plain text, with
+// an empty body or with its own JSON. Mounted by hand, with
+// mux.Handle("/hongbao/send", auth.Middleware(h)), the handler still answers
+// other methods itself, after authentication.
 //
 // It answers POST only (405 with "Allow: POST" otherwise) and, on success,
 // 200 with exactly the object wx.sendBizRedPacket takes, {timeStamp,
@@ -165,6 +206,7 @@
 //	403 <refusal code>          the Policy refused ([Refusal], [ErrRefused])
 //	403 risk_control            NO_AUTH
 //	403 user_limit_reached      SENDNUM_LIMIT, RCVDAMOUNT_LIMIT
+//	404 not_found               a path under the claim path (Mount)
 //	405 method_not_allowed      not POST
 //	409 grant_conflict          FATAL_ERROR whose paid terms could not be recovered
 //	410 claim_window_expired    paid more than ClaimWindow ago, or refunded

@@ -62,7 +62,7 @@ func ExampleNewHandler() {
 		log.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/hongbao/send", auth.Middleware(send))
+	middleware.Mount(mux, "/hongbao/send", auth, send)
 
 	srv := httptest.NewServer(mux)
 	defer srv.Close()

@@ -368,18 +368,14 @@ func (h *Handler) allow(ctx context.Context, openID string) (bool, time.Duration
 // newRun checks the policy's grant and starts the walk of its lifecycle. A
 // grant that breaks a platform rule is the policy's error (500).
 func (h *Handler) newRun(g Grant, openID string) (*grantRun, error) {
-	if g.Key == "" {
-		return nil, policyError(errors.New("middleware: the policy granted an empty key"))
+	if err := g.Validate(); err != nil {
+		return nil, policyError(err)
 	}
 	id, err := h.client.Billno(g.Key, openID)
 	if err != nil {
 		return nil, policyError(err)
 	}
-	run := &grantRun{grant: g, openID: openID, id: id, billno: id, terms: termsOf(g, time.Time{})}
-	if err := run.request(id).Validate(); err != nil {
-		return nil, policyError(err)
-	}
-	return run, nil
+	return &grantRun{grant: g, openID: openID, id: id, billno: id}, nil
 }
 
 func policyError(err error) *HandlerError {

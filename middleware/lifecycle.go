@@ -352,16 +352,7 @@ func (run *grantRun) closedAllowsNext(status hongbao.Status) bool {
 
 // request is the send of the grant's terms under billno.
 func (run *grantRun) request(billno string) *hongbao.SendRequest {
-	return &hongbao.SendRequest{
-		Billno:   billno,
-		OpenID:   run.openID,
-		Amount:   run.terms.Amount,
-		SendName: run.terms.SendName,
-		Wishing:  run.terms.Wishing,
-		ActName:  run.terms.ActName,
-		Remark:   run.terms.Remark,
-		Scene:    run.terms.Scene,
-	}
+	return run.terms.grant().request(billno, run.openID)
 }
 
 // paidAt is the PaidAt of a success of the current attempt: the platform's
@@ -418,6 +409,11 @@ func termsOf(g Grant, now time.Time) Terms {
 		Scene:     g.Scene,
 		DecidedAt: now,
 	}
+}
+
+// grant is the Grant that sends t (without a Key).
+func (t Terms) grant() Grant {
+	return Grant{Amount: t.Amount, SendName: t.SendName, Wishing: t.Wishing, ActName: t.ActName, Remark: t.Remark, Scene: t.Scene}
 }
 
 func errExpired(billno, why string) *HandlerError {

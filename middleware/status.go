@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
@@ -41,7 +42,8 @@ func (e *HandlerError) Unwrap() error { return e.Err }
 //	every attempt closed               410 attempts_exhausted
 //	outcome unknown (SYSTEMERROR or PROCESSING after retries, timeouts,
 //	  unreadable replies)              503 outcome_unknown
-//	FREQ_LIMIT after retries           503 rate_limited_upstream
+//	FREQ_LIMIT after retries, or held
+//	  back by the send rate (ErrThrottled) 503 rate_limited_upstream
 //	NO_AUTH                            403 risk_control
 //	SENDNUM_LIMIT, RCVDAMOUNT_LIMIT    403 user_limit_reached
 //	FATAL_ERROR                        409 grant_conflict
@@ -68,12 +70,15 @@ func StatusOf(err error) (status int, code string) {
 // HandlerConfig.ErrorHandler is nil; custom handlers may call it after
 // logging. It writes the JSON body {"code", "message"} with WriteError,
 // the status of StatusOf and, for the answers that carry one, Retry-After.
+// The message is in the language the request prefers (see Localize),
+// except a Policy's own Refusal message, which is sent as it is.
 func DefaultSendErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	e := classify(err)
 	if e.RetryAfter > 0 && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", retryAfterSeconds(e.RetryAfter))
 	}
-	WriteError(w, e.Status, e.Code, e.Message)
+	msg, lang := handlerMessage(r, e)
+	writeIn(w, e.Status, e.Code, msg, lang)
 }
 
 func retryAfterSeconds(d time.Duration) string {
@@ -127,9 +132,15 @@ func classifyPlatform(pe *hongbao.Error, err error) *HandlerError {
 	case pe.Unknown:
 		e = newError(http.StatusServiceUnavailable, "outcome_unknown", "the red packet is not confirmed yet; retry shortly", err)
 		e.RetryAfter = retryAfterUnknown
-	case is(hongbao.ErrFrequency):
+	case is(hongbao.ErrFrequency, hongbao.ErrThrottled):
 		e = newError(http.StatusServiceUnavailable, "rate_limited_upstream", "the payment platform is busy; retry shortly", err)
 		e.RetryAfter = retryAfterUpstream
+		if pe.RetryAfter > 0 {
+			// The client held the send back: its turn comes after
+			// RetryAfter. Spread the comebacks of a burst over twice
+			// that, so they do not all return at once.
+			e.RetryAfter = pe.RetryAfter + rand.N(pe.RetryAfter+1)
+		}
 	case is(hongbao.ErrNoAuth):
 		e = newError(http.StatusForbidden, "risk_control", "the payment platform does not allow this user a red packet", err)
 	case is(hongbao.ErrSendNumLimit, hongbao.ErrReceivedAmountLimit):

@@ -35,6 +35,8 @@ const (
 	// MaxIdleConnsPerHost is how many idle keep-alive connections the
 	// private pool keeps to the platform.
 	MaxIdleConnsPerHost = 32
+	// DefaultMaxConnsPerHost is the default of Config.MaxConnsPerHost.
+	DefaultMaxConnsPerHost = 32
 
 	dialTimeout         = 10 * time.Second
 	tlsHandshakeTimeout = 10 * time.Second
@@ -83,6 +85,13 @@ type Config struct {
 	// MaxReplyBytes caps the size of a reply (KindTooLarge beyond);
 	// DefaultMaxReplyBytes (1 MiB) when 0 or less.
 	MaxReplyBytes int64
+	// MaxConnsPerHost caps the connections the private pool opens to the
+	// platform, in use or idle: a burst of calls beyond it waits for a
+	// connection (bounded by the call's context) instead of opening more,
+	// so a campaign's launch is not a storm of TLS handshakes. Default
+	// DefaultMaxConnsPerHost (32); negative means no cap. Only the private
+	// pool is capped, not a Base of your own.
+	MaxConnsPerHost int
 	// UnsignedReply reports whether the endpoint at path answers without a
 	// sign. For those a reply sign is verified when present and not
 	// demanded otherwise; for the others a missing sign is KindSign. The
@@ -117,6 +126,7 @@ type Transport struct {
 	maxReply int64
 	unsigned func(string) bool
 	logger   *slog.Logger
+	maxConns int // of the private pool; 0: no cap
 	now      func() time.Time
 	rand     io.Reader
 
@@ -157,6 +167,7 @@ func New(cfg Config) (*Transport, error) {
 		baseURL:  base,
 		signer:   s,
 		maxReply: cfg.MaxReplyBytes,
+		maxConns: cfg.MaxConnsPerHost,
 		unsigned: cfg.UnsignedReply,
 		logger:   cfg.Logger,
 		now:      cfg.Now,
@@ -164,6 +175,12 @@ func New(cfg Config) (*Transport, error) {
 	}
 	if t.maxReply <= 0 {
 		t.maxReply = DefaultMaxReplyBytes
+	}
+	switch {
+	case t.maxConns == 0:
+		t.maxConns = DefaultMaxConnsPerHost
+	case t.maxConns < 0:
+		t.maxConns = 0 // http.Transport: no limit
 	}
 	t.decoder = xml.Decoder{MaxBytes: t.maxReply}
 	if t.unsigned == nil {
@@ -238,6 +255,7 @@ func (t *Transport) newPool() *http.Transport {
 		ForceAttemptHTTP2:     false,
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   MaxIdleConnsPerHost,
+		MaxConnsPerHost:       t.maxConns,
 		IdleConnTimeout:       idleConnTimeout,
 		ExpectContinueTimeout: time.Second,
 	}

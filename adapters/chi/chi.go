@@ -2,22 +2,36 @@ package hongbaochi
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/hongbao-go/hongbao/middleware"
 )
 
-// Mount registers h for POST pattern on r, behind a.Middleware: a request
-// with a valid bearer JWT reaches h with the verified user in its context;
-// any other is answered by a's ErrorHandler. Other methods on pattern get
-// r's MethodNotAllowed answer.
+// Mount registers the claim route on r at pattern: POST runs h behind
+// a.Middleware, so a request with a valid bearer JWT reaches h with the
+// verified user in its context and any other is answered by a's
+// ErrorHandler; every other method is answered by
+// middleware.MethodNotAllowed (405, "Allow: POST", the JSON error body)
+// before authentication, and the paths under pattern by middleware.NotFound
+// (404, JSON). These are routes of their own, so r's MethodNotAllowed and
+// NotFound handlers (chi's default 405 has an empty body) never answer the
+// claim route, which answers as on every other router.
+//
+// Mount owns pattern and pattern + "/*": routes registered there later
+// replace Mount's for their methods. Methods chi does not know (see
+// chi.RegisterMethod), which wx.request cannot send, stay r's
+// MethodNotAllowed handler's to answer.
 func Mount(r chi.Router, pattern string, a *middleware.Authenticator, h http.Handler) {
+	r.HandleFunc(pattern, middleware.MethodNotAllowed) // every method
 	r.With(a.Middleware).Method(http.MethodPost, pattern, h)
+	r.HandleFunc(strings.TrimSuffix(pattern, "/")+"/*", middleware.NotFound)
 }
 
 // Routes returns a chi router answering POST "/" with h behind a.Middleware,
-// to be mounted under a prefix:
+// other methods with middleware.MethodNotAllowed and the paths under "/"
+// with middleware.NotFound (see Mount), to be mounted under a prefix:
 //
 //	r.Mount("/hongbao/send", hongbaochi.Routes(auth, h))
 func Routes(a *middleware.Authenticator, h http.Handler) chi.Router {

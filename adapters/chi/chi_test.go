@@ -46,27 +46,36 @@ func TestNoToken(t *testing.T) {
 	}
 }
 
-// Other methods get chi's 405 with Allow: POST, before authentication.
-func TestMethodNotAllowed(t *testing.T) {
+// Other methods get the package's JSON 405 with Allow: POST, before
+// authentication, and the paths under the claim path its JSON 404, however
+// the claim route is mounted, whatever r's own handlers are.
+func TestRouteAnswers(t *testing.T) {
 	for _, name := range []string{"Mount", "Routes"} {
 		t.Run(name, func(t *testing.T) {
 			env := adaptertest.New(t)
 			srv := httptest.NewServer(routers(env)[name])
 			defer srv.Close()
-			for _, tok := range []string{"", env.Token(t, openID)} {
-				resp, body := adaptertest.Do(t, http.MethodGet, srv.URL+"/hongbao/send", tok, "")
-				if resp.StatusCode != http.StatusMethodNotAllowed {
-					t.Fatalf("GET: status %d, want 405; body %s", resp.StatusCode, body)
-				}
-				if got := resp.Header.Get("Allow"); got != http.MethodPost {
-					t.Errorf("Allow %q, want POST", got)
-				}
-			}
-			if n := len(env.Host.Requests()); n != 0 {
-				t.Errorf("the host saw %d calls", n)
-			}
+			env.CheckRouteAnswers(t, srv.URL+"/hongbao/send")
 		})
 	}
+	t.Run("custom handlers of the router", func(t *testing.T) {
+		env := adaptertest.New(t)
+		r := chi.NewRouter()
+		r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+		r.NotFound(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+		r.Route("/api", func(r chi.Router) {
+			hongbaochi.Mount(r, "/hongbao/send", env.Auth, env.Handler)
+		})
+		srv := httptest.NewServer(r)
+		defer srv.Close()
+		env.CheckRouteAnswers(t, srv.URL+"/api/hongbao/send")
+		env.CheckClaimAndRepeat(t, srv.URL+"/api/hongbao/send", openID)
+		// The router's own handlers still answer everything else.
+		resp, _ := adaptertest.Do(t, http.MethodGet, srv.URL+"/api/other", "", "")
+		if resp.StatusCode != http.StatusTeapot {
+			t.Errorf("GET /api/other: %d, want the router's NotFound", resp.StatusCode)
+		}
+	})
 }
 
 // Handlers behind the middleware read the user from the request context.

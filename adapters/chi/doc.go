@@ -5,9 +5,11 @@
 //	r := chi.NewRouter()
 //	hongbaochi.Mount(r, "/hongbao/send", auth, h)
 //
-// The route answers POST only, behind auth.Middleware. Other methods on the
-// pattern are answered by chi's MethodNotAllowed handler (405 with
-// "Allow: POST" by default) without authentication, since no handler runs.
-// Read the verified user in handlers behind the middleware with
-// middleware.UserFrom(r.Context()).
+// The route answers POST behind auth.Middleware. Every other method on the
+// pattern gets the package's JSON 405 (middleware.MethodNotAllowed, with
+// "Allow: POST") without authentication, and the paths under it the JSON
+// 404 of middleware.NotFound, instead of chi's empty 405 and plain-text 404:
+// the claim route answers the same on chi as on net/http, gin and echo, in
+// the language the client asks for. Read the verified user in handlers
+// behind the middleware with middleware.UserFrom(r.Context()).
 package hongbaochi

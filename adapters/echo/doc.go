@@ -3,7 +3,14 @@
 // and every response body come from package middleware.
 //
 //	e := echo.New()
-//	e.POST("/hongbao/send", hongbaoecho.Handler(h), hongbaoecho.Auth(auth))
+//	hongbaoecho.Mount(e, "/hongbao/send", auth, h)
+//
+// Mount answers POST with Handler behind Auth, every other method with the
+// package's JSON 405 (middleware.MethodNotAllowed, with "Allow: POST")
+// without authentication, and the paths under the claim path with the JSON
+// 404 of middleware.NotFound, instead of echo's own {"message": ...} bodies:
+// the claim route answers the same on echo as on net/http, chi and gin, in
+// the language the client asks for.
 //
 // Auth verifies the request's bearer JWT with a *middleware.Authenticator.
 // A request that fails is answered by the authenticator's ErrorHandler (by

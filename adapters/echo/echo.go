@@ -2,6 +2,7 @@ package hongbaoecho
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -68,4 +69,42 @@ func Handler(h http.Handler) echo.HandlerFunc {
 		h.ServeHTTP(c.Response(), r)
 		return nil
 	}
+}
+
+// Router is where Mount registers routes: *echo.Echo and *echo.Group both
+// are one.
+type Router interface {
+	Add(method, path string, handler echo.HandlerFunc, middleware ...echo.MiddlewareFunc) *echo.Route
+}
+
+// otherMethods are the methods of echo's Any but POST.
+var otherMethods = []string{
+	http.MethodConnect, http.MethodDelete, http.MethodGet, http.MethodHead, http.MethodOptions,
+	http.MethodPatch, echo.PROPFIND, http.MethodPut, http.MethodTrace, echo.REPORT,
+}
+
+// Mount registers the claim route on r, an *echo.Echo or an *echo.Group, at
+// path: POST runs Auth(a) then Handler(h); every other method is answered
+// by middleware.MethodNotAllowed (405, "Allow: POST", the JSON error body)
+// before authentication, and the paths under path by middleware.NotFound
+// (404, JSON). These are routes of their own, so echo's 405 and 404 (and
+// its HTTPErrorHandler) never answer the claim route, which answers as on
+// every other router.
+//
+//	e := echo.New()
+//	hongbaoecho.Mount(e, "/hongbao/send", auth, h)
+//
+// The methods of echo's Any get a route each; any other method, which
+// wx.request cannot send, gets a route-not-found handler on path (see
+// echo.RouteNotFound), which a "/*" route-not-found handler of an enclosing
+// group (Group.Use adds one) takes over. Mount owns path and the paths
+// under it: a route registered there later replaces Mount's for its method.
+func Mount(r Router, path string, a *middleware.Authenticator, h http.Handler) {
+	notAllowed := echo.WrapHandler(http.HandlerFunc(middleware.MethodNotAllowed))
+	r.Add(http.MethodPost, path, Handler(h), Auth(a))
+	for _, m := range otherMethods {
+		r.Add(m, path, notAllowed)
+	}
+	r.Add(echo.RouteNotFound, path, notAllowed)
+	r.Add(echo.RouteNotFound, strings.TrimSuffix(path, "/")+"/*", echo.WrapHandler(http.HandlerFunc(middleware.NotFound)))
 }

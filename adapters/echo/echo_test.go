@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -136,4 +137,48 @@ func TestHandlerTakesUserFromEchoContext(t *testing.T) {
 	defer srv.Close()
 	resp, body := adaptertest.Do(t, http.MethodPost, srv.URL+"/hongbao/send", "", "")
 	env.CheckClaim(t, resp, body, openID)
+}
+
+func TestMount(t *testing.T) {
+	cases := map[string]func(e *echo.Echo, env *adaptertest.Env) string{
+		"echo": func(e *echo.Echo, env *adaptertest.Env) string {
+			hongbaoecho.Mount(e, "/hongbao/send", env.Auth, env.Handler)
+			return "/hongbao/send"
+		},
+		// Group.Use adds "/*" route-not-found handlers to the group, and a
+		// param route may take the path's other methods: Mount's own routes
+		// win over both.
+		"group with middleware": func(e *echo.Echo, env *adaptertest.Env) string {
+			api := e.Group("/api")
+			api.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+				return func(c echo.Context) error {
+					c.Response().Header().Set("X-Api", "1")
+					return next(c)
+				}
+			})
+			api.GET("/hongbao/:id", func(c echo.Context) error { return c.NoContent(http.StatusTeapot) })
+			hongbaoecho.Mount(api, "/hongbao/send", env.Auth, env.Handler)
+			return "/api/hongbao/send"
+		},
+	}
+	for name, mount := range cases {
+		t.Run(name, func(t *testing.T) {
+			env := adaptertest.New(t)
+			e := echo.New()
+			e.HideBanner = true
+			path := mount(e, env)
+			srv := httptest.NewServer(e)
+			defer srv.Close()
+			env.CheckRouteAnswers(t, srv.URL+path)
+			env.CheckNoToken(t, srv.URL+path)
+			env.CheckClaimAndRepeat(t, srv.URL+path, openID)
+
+			// Methods outside echo's Any, which wx.request cannot send,
+			// get the JSON 405 too unless a group's "/*" handler takes them.
+			resp, body := adaptertest.Do(t, "FOO", srv.URL+path, "", "")
+			if name == "echo" && (resp.StatusCode != http.StatusMethodNotAllowed || !strings.Contains(string(body), `"method_not_allowed"`)) {
+				t.Errorf("FOO: %d %s", resp.StatusCode, body)
+			}
+		})
+	}
 }

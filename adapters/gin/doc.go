@@ -3,7 +3,14 @@
 // every response body come from package middleware.
 //
 //	r := gin.New()
-//	r.POST("/hongbao/send", hongbaogin.Auth(auth), hongbaogin.Handler(h))
+//	hongbaogin.Mount(r, "/hongbao/send", auth, h)
+//
+// Mount answers POST with Auth then Handler, every other method with the
+// package's JSON 405 (middleware.MethodNotAllowed, with "Allow: POST")
+// without authentication, and the paths under the claim path with the JSON
+// 404 of middleware.NotFound, instead of gin's plain-text "405 method not
+// allowed" and "404 page not found": the claim route answers the same on gin
+// as on net/http, chi and echo, in the language the client asks for.
 //
 // Auth verifies the request's bearer JWT with a *middleware.Authenticator.
 // A request that fails is answered by the authenticator's ErrorHandler (by

@@ -2,6 +2,7 @@ package hongbaogin
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -66,5 +67,36 @@ func Handler(h http.Handler) gin.HandlerFunc {
 			}
 		}
 		h.ServeHTTP(c.Writer, r)
+	}
+}
+
+// otherMethods are the methods of gin's Any but POST.
+var otherMethods = []string{
+	http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPatch, http.MethodDelete,
+	http.MethodOptions, http.MethodConnect, http.MethodTrace,
+}
+
+// Mount registers the claim route on r, a *gin.Engine or a *gin.RouterGroup,
+// at path: POST runs Auth(a) then Handler(h); every other method of gin's
+// Any is answered by middleware.MethodNotAllowed (405, "Allow: POST", the
+// JSON error body) before authentication; the paths under path by
+// middleware.NotFound (404, JSON). So the route answers as on every other
+// router, whatever HandleMethodNotAllowed says, instead of gin's plain-text
+// "405 method not allowed" or "404 page not found".
+//
+//	r := gin.New()
+//	hongbaogin.Mount(r, "/hongbao/send", auth, h)
+//
+// Mount owns path and the paths under it: gin panics when a route there
+// was registered before, or is registered after. A path that ends in "/"
+// cannot have routes under it in gin: Mount then adds no 404. Methods outside gin's Any
+// (PROPFIND, ...), which wx.request cannot send, stay gin's to answer.
+// Global middleware (r.Use) must be added before Mount, as for any gin
+// route.
+func Mount(r gin.IRoutes, path string, a *middleware.Authenticator, h http.Handler) {
+	r.POST(path, Auth(a), Handler(h))
+	r.Match(otherMethods, path, gin.WrapF(middleware.MethodNotAllowed))
+	if !strings.HasSuffix(path, "/") {
+		r.Any(path+"/*hongbaoSubpath", gin.WrapF(middleware.NotFound))
 	}
 }

@@ -135,3 +135,62 @@ func TestHandlerTakesUserFromGinContext(t *testing.T) {
 	resp, body := adaptertest.Do(t, http.MethodPost, srv.URL+"/hongbao/send", "", "")
 	env.CheckClaim(t, resp, body, openID)
 }
+
+// mounted returns gin routers with the claim route mounted by Mount: on the
+// engine, with HandleMethodNotAllowed on or off, and on a group with
+// middleware, at /api/hongbao/send.
+func mounted(env *adaptertest.Env) map[string]struct {
+	r    *gin.Engine
+	path string
+} {
+	plain := gin.New()
+	hongbaogin.Mount(plain, "/hongbao/send", env.Auth, env.Handler)
+	strict := gin.New()
+	strict.HandleMethodNotAllowed = true
+	hongbaogin.Mount(strict, "/hongbao/send", env.Auth, env.Handler)
+	grouped := gin.New()
+	api := grouped.Group("/api", func(c *gin.Context) { c.Header("X-Api", "1") })
+	hongbaogin.Mount(api, "/hongbao/send", env.Auth, env.Handler)
+	return map[string]struct {
+		r    *gin.Engine
+		path string
+	}{
+		"engine":                 {plain, "/hongbao/send"},
+		"HandleMethodNotAllowed": {strict, "/hongbao/send"},
+		"group":                  {grouped, "/api/hongbao/send"},
+	}
+}
+
+func TestMount(t *testing.T) {
+	for _, name := range []string{"engine", "HandleMethodNotAllowed", "group"} {
+		t.Run(name, func(t *testing.T) {
+			env := adaptertest.New(t)
+			m := mounted(env)[name]
+			srv := httptest.NewServer(m.r)
+			defer srv.Close()
+			env.CheckRouteAnswers(t, srv.URL+m.path)
+			env.CheckNoToken(t, srv.URL+m.path)
+			env.CheckClaimAndRepeat(t, srv.URL+m.path, openID)
+			if name == "group" {
+				resp, _ := adaptertest.Do(t, http.MethodGet, srv.URL+m.path, "", "")
+				if resp.Header.Get("X-Api") != "1" {
+					t.Error("the group's middleware did not run for the 405")
+				}
+			}
+		})
+	}
+}
+
+// A path ending in "/" takes no routes under it in gin: Mount adds none.
+func TestMountTrailingSlash(t *testing.T) {
+	env := adaptertest.New(t)
+	r := gin.New()
+	hongbaogin.Mount(r.Group("/hongbao/send"), "/", env.Auth, env.Handler)
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	resp, body := adaptertest.Do(t, http.MethodGet, srv.URL+"/hongbao/send/", "", "")
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != http.MethodPost {
+		t.Errorf("GET: %d %s", resp.StatusCode, body)
+	}
+	env.CheckClaimAndRepeat(t, srv.URL+"/hongbao/send/", openID)
+}

@@ -49,7 +49,6 @@ const MESSAGES = {
   conflict: '这个红包已按其他条件发放，请联系客服',
   expired: '红包已超过24小时领取期限，无法再领取',
   exhausted: '红包未能送达，请联系客服',
-  invalidGrant: '红包活动设置有误，请联系客服',
   tooFrequent: '操作太频繁，请稍后再试',
   serverError: '服务器出错了，请稍后再试',
   sendFailed: '红包发放失败，请稍后再试',
@@ -120,8 +119,6 @@ function messageFor(status, body) {
       return MESSAGES.conflict;
     case 410:
       return code === 'attempts_exhausted' ? MESSAGES.exhausted : MESSAGES.expired;
-    case 422:
-      return MESSAGES.invalidGrant;
     case 429:
       return MESSAGES.tooFrequent;
     case 502:

@@ -302,7 +302,6 @@ describe('claim.js against a stub server', () => {
       [err(410, 'claim_window_expired'), M.expired],
       [err(410, 'attempts_exhausted'), M.exhausted],
       [err(413, 'body_too_large'), M.badRequest],
-      [err(422, 'invalid_grant'), M.invalidGrant],
       [err(429, 'rate_limited', 'm', { 'Retry-After': '3' }), M.tooFrequent],
       [err(500, 'policy_error'), M.serverError],
       [err(500, 'internal_error'), M.serverError],

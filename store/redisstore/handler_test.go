@@ -568,3 +568,96 @@ func TestReplicaDiesHoldingTheLock(t *testing.T) {
 		t.Logf("dead holder after the platform paid: resumed with the same bill number, %d sends, 1 packet", w.fake.Sends(billno))
 	})
 }
+
+// lateClock is a clock the test moves forward, shared by replicas.
+type lateClock struct{ offset atomic.Int64 }
+
+func (c *lateClock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+// TestLifecycleOnRedis runs the grant lifecycle's hard paths with two
+// replicas sharing Redis: random amounts with a lost reply and a flushed
+// Redis, and a burst of taps while the balance is short, then a top-up.
+func TestLifecycleOnRedis(t *testing.T) {
+	t.Run("random amount, reply lost, Redis flushed", func(t *testing.T) {
+		prefix := newPrefix(t)
+		w := newWorld(t)
+		var draws atomic.Int64
+		random := func(c *middleware.HandlerConfig) {
+			c.Policy = middleware.PolicyFunc(func(context.Context, middleware.User, []byte) (middleware.Grant, error) {
+				g := w.grant
+				g.Amount = 100 + draws.Add(1)*37%300
+				return g, nil
+			})
+		}
+		a := w.replica(t, "A", newStore(t, prefix), random)
+		openID := "oRandom_" + rand.Text()[:16]
+		billno := w.billno(t, openID)
+		w.fake.Inject(wxpaytest.Fault{DropAfter: true, Times: 100,
+			Match: func(path string, _ map[string]string) bool { return path == wxpaytest.PathSendMiniProgramHB }})
+		if ans := tap(a, w.token(t, openID)); ans.status != http.StatusServiceUnavailable || ans.code != "outcome_unknown" {
+			t.Fatalf("first tap: %+v", ans)
+		}
+		w.fake.Reset() // the link heals; the packet stays
+		paid, ok := w.fake.Packet(billno)
+		if !ok {
+			t.Fatal("the host did not pay")
+		}
+		deletePrefix(t, prefix) // Redis lost everything
+		b := w.replica(t, "B", newStore(t, prefix), random)
+		answers := burst(20, w.token(t, openID), a, b)
+		got := count(answers)
+		if got.byStatus[http.StatusOK] != 20 || len(got.packages) != 1 {
+			t.Fatalf("statuses %v, %d packages", got.byStatus, len(got.packages))
+		}
+		for _, ans := range answers {
+			w.checkPaySign(t, ans, billno)
+		}
+		var accepted []wxpaytest.Packet
+		for _, p := range w.fake.PacketsOf(openID) {
+			if p.ErrCode == "" {
+				accepted = append(accepted, p)
+			}
+		}
+		if len(accepted) != 1 || accepted[0].Amount != paid.Amount {
+			t.Errorf("packets %+v, first paid %d fen", accepted, paid.Amount)
+		}
+	})
+
+	for _, mode := range []wxpaytest.NotEnoughMode{wxpaytest.NotEnoughFailed, wxpaytest.NotEnoughForgotten} {
+		t.Run("NOTENOUGH burst "+mode.String(), func(t *testing.T) {
+			prefix := newPrefix(t)
+			w := newWorld(t)
+			w.fake = wxpaytest.Start(t, wxpaytest.Options{Balance: 50, NotEnough: mode})
+			clk := &lateClock{}
+			withClock := func(c *middleware.HandlerConfig) { c.Now = clk.Now }
+			a := w.replica(t, "A", newStore(t, prefix), withClock)
+			b := w.replica(t, "B", newStore(t, prefix), withClock)
+			openID := "oShort_" + rand.Text()[:16]
+			tok := w.token(t, openID)
+			if got := count(burst(50, tok, a, b)); got.byStatus[http.StatusOK] != 0 || len(got.errs) > 0 {
+				t.Fatalf("paid without money: %v %v", got.byStatus, got.errs)
+			}
+			w.fake.TopUp(1000)
+			clk.offset.Add(int64(time.Minute))
+			for i := 0; i < 5; i++ {
+				if got := count(burst(50, tok, a, b)); got.byStatus[http.StatusOK] == 50 {
+					break
+				}
+			}
+			got := count(burst(50, tok, a, b))
+			if got.byStatus[http.StatusOK] != 50 || len(got.packages) != 1 {
+				t.Fatalf("after the top-up: statuses %v, %d packages", got.byStatus, len(got.packages))
+			}
+			var paid []string
+			for _, p := range w.fake.PacketsOf(openID) {
+				if p.ErrCode == "" {
+					paid = append(paid, p.Billno)
+				}
+			}
+			if len(paid) != 1 {
+				t.Fatalf("paid numbers %v", paid)
+			}
+			t.Logf("%s: %d bill numbers used, paid %s", mode, len(w.fake.PacketsOf(openID)), paid[0])
+		})
+	}
+}

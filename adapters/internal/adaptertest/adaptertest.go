@@ -106,30 +106,7 @@ func (e *Env) Token(t testing.TB, openID string) string {
 // body, and returns the response with its body read.
 func Do(t testing.TB, method, url, token, body string) (*http.Response, []byte) {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
+	return do(t, method, url, token, "", body)
 }
 
 // CheckClaim checks a successful claim answer for openID: 200, exactly the
@@ -241,4 +218,111 @@ func (e *Env) CheckNoToken(t testing.TB, claimURL string) {
 	if n := len(e.Host.Requests()); n != 0 {
 		t.Errorf("the host saw %d calls", n)
 	}
+}
+
+// otherMethods are the methods a mini program's wx.request can send, but
+// POST (CONNECT aside, which no route takes).
+var otherMethods = []string{
+	http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodOptions, http.MethodTrace,
+}
+
+// CheckRouteAnswers checks the answers of a claim route mounted at
+// claimURL that the red-packet handler does not give: every other method
+// is answered 405 with "Allow: POST" and the JSON error body
+// method_not_allowed, before authentication, and the paths under claimURL
+// 404 not_found; messages are in the language asked for (English by
+// default, Chinese for zh-CN), and nothing reaches the host.
+func (e *Env) CheckRouteAnswers(t testing.TB, claimURL string) {
+	t.Helper()
+	tok := e.Token(t, "oRouteCheck_0001")
+	for _, m := range otherMethods {
+		for _, c := range []struct{ token, lang string }{{"", ""}, {tok, ""}, {"", "zh-CN,zh;q=0.9,en;q=0.8"}, {tok, "en-US,zh;q=0.5"}} {
+			resp, body := do(t, m, claimURL, c.token, c.lang, "")
+			checkJSONError(t, m+" "+claimURL, resp, body, http.StatusMethodNotAllowed, "method_not_allowed", c.lang)
+			if got := resp.Header.Values("Allow"); len(got) != 1 || got[0] != http.MethodPost {
+				t.Errorf("%s %s: Allow %q, want POST", m, claimURL, got)
+			}
+			if got := resp.Header.Get("WWW-Authenticate"); got != "" {
+				t.Errorf("%s %s: WWW-Authenticate %q: authenticated before the method was checked", m, claimURL, got)
+			}
+		}
+	}
+	for _, sub := range []string{"/x", "/x/y"} {
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			for _, lang := range []string{"", "zh-CN"} {
+				resp, body := do(t, m, claimURL+sub, tok, lang, `{}`)
+				checkJSONError(t, m+" "+claimURL+sub, resp, body, http.StatusNotFound, "not_found", lang)
+			}
+		}
+	}
+	if n := len(e.Host.Requests()); n != 0 {
+		t.Errorf("the host saw %d calls", n)
+	}
+}
+
+// checkJSONError checks an answer in the package's JSON error shape, with
+// the catalogue's message for code in the language of acceptLanguage.
+func checkJSONError(t testing.TB, what string, resp *http.Response, body []byte, status int, code, acceptLanguage string) {
+	t.Helper()
+	if resp.StatusCode != status {
+		t.Errorf("%s: status %d, want %d; body %q", what, resp.StatusCode, status, body)
+		return
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+		t.Errorf("%s: Content-Type %q, want application/json; charset=utf-8", what, ct)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "/", nil)
+	if acceptLanguage != "" {
+		req.Header.Set("Accept-Language", acceptLanguage)
+	}
+	lang := middleware.PreferredLanguage(req)
+	if got := resp.Header.Get("Content-Language"); got != string(lang) {
+		t.Errorf("%s: Content-Language %q, want %q", what, got, lang)
+	}
+	if resp.Request.Method == http.MethodHead {
+		return
+	}
+	var e struct{ Code, Message string }
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil || dec.More() {
+		t.Errorf("%s: body %q is not one {code, message} object (%v)", what, body, err)
+		return
+	}
+	if want := middleware.Message(code, req); e.Code != code || e.Message != want {
+		t.Errorf("%s: body %q, want code %q and message %q", what, body, code, want)
+	}
+}
+
+// do is Do with an Accept-Language header (none when empty).
+func do(t testing.TB, method, url, token, acceptLanguage, body string) (*http.Response, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if acceptLanguage != "" {
+		req.Header.Set("Accept-Language", acceptLanguage)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
 }
