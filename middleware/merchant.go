@@ -46,4 +46,3 @@ func (g *merchantGate) wait(now time.Time) time.Duration {
 	}
 	return merchantProbe
 }
-
