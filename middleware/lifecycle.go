@@ -120,7 +120,9 @@ func (h *Handler) attempt(ctx context.Context, run *grantRun, billno string) (re
 	}
 	res, src, err = h.sendAttempt(ctx, run, billno)
 	if err == nil {
-		h.merchant.up()
+		if src == "platform" {
+			h.merchant.up() // the platform paid: the merchant can pay again
+		}
 		return h.settled(ctx, run, res, src)
 	}
 	return h.afterFailure(ctx, run, billno, prev, err)
