@@ -165,6 +165,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		Store:       store,
 		Logger:      logger,
 		MaxAttempts: cfg.maxAttempts,
+		Budgets:     cfg.budgets(),
 	}
 	if tel.observer != nil {
 		hdcfg.Observer = tel.observer
@@ -286,4 +287,13 @@ func campaignPolicy(cfg *config) middleware.Policy {
 		}
 		return g, nil
 	})
+}
+
+// budgets is the HandlerConfig.Budgets of the campaign: its budget under
+// its grant key, or none.
+func (c *config) budgets() map[string]middleware.Budget {
+	if c.budget == (middleware.Budget{}) {
+		return nil
+	}
+	return map[string]middleware.Budget{c.grant.Key: c.budget}
 }
