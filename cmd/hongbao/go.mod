@@ -6,6 +6,7 @@ require (
 	github.com/hongbao-go/hongbao v0.0.0-00010101000000-000000000000
 	github.com/hongbao-go/hongbao/store/redisstore v0.0.0-00010101000000-000000000000
 	github.com/redis/go-redis/v9 v9.23.0
+	golang.org/x/time v0.15.0
 	software.sslmate.com/src/go-pkcs12 v0.7.4
 )
 
@@ -18,7 +19,6 @@ require (
 	golang.org/x/crypto v0.53.0 // indirect
 	golang.org/x/net v0.56.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
-	golang.org/x/time v0.15.0 // indirect
 )
 
 replace (

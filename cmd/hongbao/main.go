@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Exit codes.
@@ -20,11 +22,17 @@ const (
 )
 
 func main() {
+	// go-redis logs failed dials on its own; the command reports them.
+	redis.SetLogger(quietLogger{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
 
 // command is one subcommand.
 type command struct {
@@ -40,6 +48,7 @@ func init() {
 		{"check", "", "prove the merchant configuration works: key, certificate, a mutual-TLS call", runCheck},
 		{"query", "[-json] BILLNO...", "the platform's state of red packets", runQuery},
 		{"billno", "[-campaign KEY] [-attempts N] OPENID...", "the bill numbers of a grant", runBillno},
+		{"reconcile", "[-openids FILE] [-resolve] [-rate N]", "the stored state of every grant beside the platform's, as CSV", runReconcile},
 		{"fake", "[-addr HOST:PORT] [-dir DIR]", "run a fake WeChat Pay host and print the HONGBAO_* lines that use it", runFake},
 	}
 }

@@ -33,6 +33,7 @@ const envTestRedis = "HONGBAO_TEST_REDIS_URL"
 var testRedisURL string
 
 func TestMain(m *testing.M) {
+	redis.SetLogger(quietLogger{})
 	os.Exit(testMain(m))
 }
 
@@ -288,14 +289,14 @@ func (s *syncBuffer) String() string {
 func TestUsage(t *testing.T) {
 	r := runWith(t, nil)
 	r.wantCode(t, exitUsage)
-	r.wantErr(t, "Usage:", "hongbao check")
+	r.wantErr(t, "Usage:", "hongbao check", "hongbao reconcile")
 	r = runWith(t, nil, "help")
 	r.wantCode(t, exitOK)
 	r.wantOut(t, "hongbao query [-json] BILLNO...", "hongbao fake")
 	r = runWith(t, nil, "pay")
 	r.wantCode(t, exitUsage)
 	r.wantErr(t, `unknown command "pay"`)
-	for _, c := range []string{"check", "query", "billno", "fake"} {
+	for _, c := range []string{"check", "query", "billno", "reconcile", "fake"} {
 		r = runWith(t, nil, c, "-h")
 		r.wantCode(t, exitOK)
 		r.wantErr(t, "Usage: hongbao "+c)
