@@ -43,6 +43,8 @@ const (
 	envRedisURL         = "HONGBAO_REDIS_URL"
 	envPackageRule      = "HONGBAO_PACKAGE_RULE"
 	envMaxAttempts      = "HONGBAO_MAX_ATTEMPTS"
+	envBudget           = "HONGBAO_BUDGET"
+	envBudgetPackets    = "HONGBAO_BUDGET_PACKETS"
 )
 
 // Defaults of the optional variables.
@@ -95,6 +97,8 @@ type config struct {
 	amountMax int64
 	// maxAttempts bounds the bill numbers of one grant (0: the default).
 	maxAttempts int
+	// budget caps the campaign (zero: no cap).
+	budget middleware.Budget
 }
 
 // loadConfig reads and checks the environment. Every problem found is
@@ -217,6 +221,20 @@ func loadConfig(getenv func(string) string) (*config, error) {
 			c.grant.Amount = n
 			if m > n {
 				c.amountMax = m
+			}
+		}
+	}
+	for _, b := range []struct {
+		name string
+		dst  *int64
+		what string
+	}{{envBudget, &c.budget.Fen, "fen (100 fen = 1 yuan)"}, {envBudgetPackets, &c.budget.Packets, "packets"}} {
+		if v := get(b.name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				bad("%s=%q is not a positive whole number of %s", b.name, v, b.what)
+			} else {
+				*b.dst = n
 			}
 		}
 	}

@@ -148,6 +148,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		Store:       store,
 		Logger:      logger,
 		MaxAttempts: cfg.maxAttempts,
+		Budgets:     cfg.budgets(),
 	})
 	if err != nil {
 		return fmt.Errorf("hongbao example: %w", err)
@@ -262,4 +263,13 @@ func campaignPolicy(cfg *config) middleware.Policy {
 		}
 		return g, nil
 	})
+}
+
+// budgets is the HandlerConfig.Budgets of the campaign: its budget under
+// its grant key, or none.
+func (c *config) budgets() map[string]middleware.Budget {
+	if c.budget == (middleware.Budget{}) {
+		return nil
+	}
+	return map[string]middleware.Budget{c.grant.Key: c.budget}
 }

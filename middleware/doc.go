@@ -45,6 +45,9 @@
 // wx.request does not promise an Accept-Language header: the mini program
 // sets one from wx.getAppBaseInfo().language ("zh_CN", "en", ...).
 //
+// Tests: package middleware/jwttest mints tokens for an Authenticator, and
+// transport/wxpaytest fakes the platform behind the handler.
+//
 // # The red-packet handler
 //
 // [NewHandler] returns the http.Handler behind "user taps a button, gets a

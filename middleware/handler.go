@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -94,6 +95,10 @@ type HandlerConfig struct {
 	// RequireScene refuses claims whose body names no scene. Default
 	// false, so that clients that do not send one keep working.
 	RequireScene bool
+	// Budgets caps what campaigns may pay, by campaign name (a grant's
+	// Campaign, or its Key): see Budget. The accounts live in the Store,
+	// shared by every replica; a campaign without an entry has no cap.
+	Budgets map[string]Budget
 	// MaxAttempts bounds the bill numbers one grant may use (attempt 0,
 	// 1, ...). The handler moves to the next only when the platform
 	// reports the current one closed (FAILED, or REFUND with
@@ -135,6 +140,7 @@ type Handler struct {
 	storeRetry  time.Duration
 	maxAttempts int
 	scenes      sceneGate
+	budgets     map[string]Budget
 	saveTimeout time.Duration
 	downUntil   atomic.Int64 // unix nanoseconds: until then, the Store is not used
 	log         *slog.Logger
@@ -177,10 +183,16 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		storeRetry:  orDefault(cfg.StoreRetryAfter, DefaultStoreRetryAfter),
 		maxAttempts: int(orDefault(int64(cfg.MaxAttempts), DefaultMaxAttempts)),
 		scenes:      newSceneGate(cfg.Scenes, cfg.RequireScene),
+		budgets:     maps.Clone(cfg.Budgets),
 		saveTimeout: saveTimeout,
 		log:         cfg.Logger,
 		onError:     cfg.ErrorHandler,
 		now:         cfg.Now,
+	}
+	for name, b := range h.budgets {
+		if name == "" || b.Fen < 0 || b.Packets < 0 || b.Fen == 0 && b.Packets == 0 {
+			return nil, fmt.Errorf("middleware: HandlerConfig.Budgets[%q] needs a name and a positive Fen or Packets", name)
+		}
 	}
 	if h.resultTTL < h.claimWindow {
 		return nil, fmt.Errorf("middleware: HandlerConfig.ResultTTL (%v) is shorter than ClaimWindow (%v)", h.resultTTL, h.claimWindow)

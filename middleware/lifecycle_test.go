@@ -356,6 +356,13 @@ func (f *flakyStore) SaveTerms(ctx context.Context, k string, t Terms, ttl time.
 	return f.MemoryStore.SaveTerms(ctx, k, t, ttl)
 }
 
+func (f *flakyStore) Budget(ctx context.Context, c string, op BudgetOp) (BudgetState, bool, error) {
+	if err := f.fail(); err != nil {
+		return BudgetState{}, false, err
+	}
+	return f.MemoryStore.Budget(ctx, c, op)
+}
+
 func (f *flakyStore) Result(ctx context.Context, b string) (Result, bool, error) {
 	if err := f.fail(); err != nil {
 		return Result{}, false, err

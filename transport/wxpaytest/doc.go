@@ -18,6 +18,26 @@
 //	}}}
 //	// POST srv.URL + wxpaytest.PathSendMiniProgramHB ...
 //
+// TransportConfig gives all of that as a transport.Config (MchID, APIKey,
+// the client certificate, RootCAs and BaseURL), which the library's own
+// clients take as it is:
+//
+//	tr, err := transport.New(srv.TransportConfig())
+//	if err != nil {
+//		t.Fatal(err)
+//	}
+//	client, err := hongbao.New(hongbao.Config{
+//		AppID:     srv.AppID,
+//		Transport: srv.TransportConfig(),
+//		BillnoKey: []byte("a stable secret of 16+ bytes"),
+//	})
+//	if err != nil {
+//		t.Fatal(err)
+//	}
+//
+// For the claim handler behind its JWT middleware, package
+// middleware/jwttest mints the users' tokens.
+//
 // # Endpoints
 //
 // POST /mmpaymkttransfers/sendminiprogramhb sends a red packet,
