@@ -104,8 +104,10 @@
 // end the run. -resolve writes, for the closed verdicts only, what the
 // platform reported: a result with Closed set to FAILED or REFUND, under
 // the number's lock and only when the Store still does not know the number
-// paid or closed, for as long as the grant's keys still live (else -ttl).
-// The claim handler then moves the grant on (FAILED; REFUND when the
+// paid or closed, for as long as the grant's keys still live (else -ttl),
+// and gives the number's amount back to its campaign's budget, when one
+// holds it (as the handler does on learning a number closed). The claim
+// handler then moves the grant on (FAILED; REFUND when the
 // campaign allows re-claims) or answers that the packet expired, as it
 // would had it learnt the state itself. Nothing is written for a paid
 // packet. The exit code is 1 when a row has the verdict error or the run

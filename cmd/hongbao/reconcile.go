@@ -115,6 +115,10 @@ type reconciler struct {
 	resolve  bool
 	ttl      time.Duration
 
+	// budgets are the campaigns with a budget account in the Store, read
+	// for -resolve: a number written closed gives its amount back.
+	budgets []string
+
 	mu      sync.Mutex
 	out     *csv.Writer
 	outErr  error
@@ -210,6 +214,12 @@ func runReconcile(ctx context.Context, e *env, args []string) int {
 			return exitProblems
 		}
 		rc.store, rc.rdb = store, store.Client()
+		if *resolve {
+			if rc.budgets, err = rc.scan(ctx, "budget:"); err != nil {
+				e.errorf("reading the campaigns' budgets: %v", err)
+				return exitProblems
+			}
+		}
 	}
 	if keyErr != nil {
 		fmt.Fprintf(e.stderr, "hongbao: reconcile: %v; later attempts of grants are not followed\n", keyErr)
@@ -582,6 +592,28 @@ func (rc *reconciler) resolveClosed(ctx context.Context, r *row, info *hongbao.H
 	}
 	r.verdict = verdictResolved
 	r.note("-resolve: wrote closed:%s", info.Status)
+	rc.releaseBudget(ctx, r)
+}
+
+// releaseBudget gives the amount of a number written closed back to the
+// budget of its campaign, as the handler does when it learns a number
+// closed: the budget step is idempotent, and a number the account does not
+// hold is left alone.
+func (rc *reconciler) releaseBudget(ctx context.Context, r *row) {
+	for _, campaign := range rc.budgets {
+		held, err := rc.rdb.HExists(ctx, rc.prefix+"budget:"+campaign, "b:"+r.billno).Result()
+		if err == nil && held {
+			_, _, err = rc.store.Budget(ctx, campaign, middleware.BudgetOp{Step: middleware.BudgetRelease, Billno: r.billno})
+			if err == nil {
+				r.note("-resolve: released from the budget of %s", campaign)
+				continue
+			}
+		}
+		if err != nil {
+			r.verdict = verdictError
+			r.note("-resolve: the budget of %s: %v", campaign, err)
+		}
+	}
 }
 
 // ttlFor is the time to live of a result written for r: what is left of

@@ -137,8 +137,16 @@ func TestReconcileStore(t *testing.T) {
 	// Paid, but the outcome never reached the Store (a timeout).
 	c.terms("oUnrecorded")
 	c.pay(b("oUnrecorded", 0), "oUnrecorded", 100)
-	// Refused and recorded FAILED by the platform; the Store knows nothing.
+	// Refused and recorded FAILED by the platform; the Store knows nothing
+	// but the budget reserved before the send.
 	c.terms("oFailed")
+	budget := middleware.Budget{Fen: 1000}
+	if _, ok, err := c.store.Budget(ctx, testCampaign, middleware.BudgetOp{Step: middleware.BudgetReserve, Billno: b("oFailed", 0), Amount: 100, Limit: budget}); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if _, ok, err := c.store.Budget(ctx, testCampaign, middleware.BudgetOp{Step: middleware.BudgetCommit, Billno: b("oPaid", 0), Amount: 100, Limit: budget}); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
 	c.refused(b("oFailed", 0), "oFailed", "SEND_FAILED")
 	// Refused, the refusal remembered, the number closed since.
 	c.terms("oRefused")
@@ -251,6 +259,15 @@ func TestReconcileStore(t *testing.T) {
 	res, ok, _ = c.store.Result(ctx, b("oExpired", 0))
 	if !ok || res.Closed != hongbao.StatusRefunded {
 		t.Errorf("oExpired after -resolve: %+v", res)
+	}
+	// The closed number's reservation went back to the budget, as the
+	// handler gives it back; the paid one stays committed.
+	st, _, err := c.store.Budget(ctx, testCampaign, middleware.BudgetOp{Step: middleware.BudgetRead, Limit: budget})
+	if err != nil || st.ReservedFen != 0 || st.ReservedPackets != 0 || st.CommittedFen != 100 || st.CommittedPackets != 1 {
+		t.Errorf("budget after -resolve: %+v %v", st, err)
+	}
+	if d := rows[b("oFailed", 0)]["detail"]; !strings.Contains(d, "-resolve: released from the budget of "+testCampaign) {
+		t.Errorf("oFailed detail: %q", d)
 	}
 	// The written results live as long as the grant's keys.
 	ttl, err := c.store.Client().PTTL(ctx, c.prefix+"result:"+b("oFailed", 0)).Result()
