@@ -104,14 +104,18 @@ func (h *Handler) attempt(ctx context.Context, run *grantRun, billno string) (re
 		}
 	}
 	if run.attempt > 0 && !known {
-		if wait := h.merchant.wait(h.now()); wait > 0 {
-			// A new number now would most likely be refused and closed
-			// too, using up the user's attempts while the merchant is
-			// unavailable.
+		// A new number goes through the merchant gate (merchant.go).
+		release, ok := h.probe(ctx)
+		if !ok {
 			e := newError(http.StatusServiceUnavailable, "merchant_unavailable", "red packets are not available at the moment", errMerchantDown)
-			e.RetryAfter, e.Billno = wait, billno
+			e.RetryAfter, e.Billno = h.merchantProbe, billno
 			return Result{}, "", false, e
 		}
+		defer func() {
+			if !isMerchantRefusal(err) {
+				release() // kept after a merchant refusal: it expires
+			}
+		}()
 	}
 	// The budget: the number's amount is reserved before its first send
 	// (again on every run: the step is idempotent).
@@ -120,9 +124,6 @@ func (h *Handler) attempt(ctx context.Context, run *grantRun, billno string) (re
 	}
 	res, src, err = h.sendAttempt(ctx, run, billno)
 	if err == nil {
-		if src == "platform" {
-			h.merchant.up() // the platform paid: the merchant can pay again
-		}
 		return h.settled(ctx, run, res, src)
 	}
 	return h.afterFailure(ctx, run, billno, prev, err)
@@ -210,8 +211,8 @@ func (h *Handler) afterFailure(ctx context.Context, run *grantRun, billno string
 	case errors.Is(pe, hongbao.ErrSendFailed):
 		return h.refused(ctx, run, billno, prev, pe, err, true)
 	case isAny(pe, refusalCodes...):
-		if prev.Refused == "" && isAny(pe, merchantCodes...) {
-			h.merchant.down(h.now())
+		if prev.Refused == "" && run.attempt == 0 && isAny(pe, merchantCodes...) {
+			h.merchantDown(ctx)
 		}
 		return h.refused(ctx, run, billno, prev, pe, err, prev.Refused != "")
 	}

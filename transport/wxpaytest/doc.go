@@ -1,7 +1,8 @@
 // Package wxpaytest provides an in-process fake of the WeChat Pay APIv2 host
 // for mini-program red packets, as net/http/httptest does for HTTP.
 //
-// A Server listens on a loopback port with TLS and mutual authentication.
+// A Server listens on a loopback port (or on Options.Addr) with TLS and
+// mutual authentication.
 // It creates its own certificate authority (ECDSA P-256), a server
 // certificate for localhost, 127.0.0.1 and ::1, and a merchant client
 // certificate with subject CN = MchID. Clients trust the server through
