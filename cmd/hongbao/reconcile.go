@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -343,7 +344,21 @@ func globEscape(s string) string {
 // walkGrant reconciles the grant of the Store whose attempt-0 bill number
 // is id.
 func (rc *reconciler) walkGrant(ctx context.Context, id string) {
-	rc.walk(ctx, id, "", false)
+	// Terms recorded by this version of the handler name their grant
+	// (key and openid), so its later attempts can be followed whatever
+	// its campaign; older ones leave it to -campaign.
+	t := rc.terms(ctx, id)
+	rc.walk(ctx, id, t.OpenID, t.Key)
+}
+
+// terms reads the grant's recorded terms (zero when unreadable).
+func (rc *reconciler) terms(ctx context.Context, id string) middleware.Terms {
+	var t middleware.Terms
+	b, err := rc.rdb.Get(ctx, rc.prefix+"terms:"+id).Bytes()
+	if err == nil {
+		_ = json.Unmarshal(b, &t)
+	}
+	return t
 }
 
 // walkOpenID reconciles the grant of the campaign for openid.
@@ -355,13 +370,13 @@ func (rc *reconciler) walkOpenID(ctx context.Context, openid string) {
 		rc.emit(r)
 		return
 	}
-	rc.walk(ctx, id, openid, true)
+	rc.walk(ctx, id, openid, rc.campaign)
 }
 
 // walk reconciles the attempts of the grant id: attempt 0, and each next
 // attempt while the one before it is closed, as the handler moves on. A
 // later attempt the platform and the Store know nothing of gets no row.
-func (rc *reconciler) walk(ctx context.Context, id, openid string, ofCampaign bool) {
+func (rc *reconciler) walk(ctx context.Context, id, openid, grantKey string) {
 	billno := id
 	for n := 0; n < rc.attempts; n++ {
 		r, ok := rc.check(ctx, id, n, billno, openid)
@@ -377,7 +392,7 @@ func (rc *reconciler) walk(ctx context.Context, id, openid string, ofCampaign bo
 		next := ""
 		if r.closed && n+1 < rc.attempts {
 			var why string
-			next, why = rc.nextBillno(id, openid, n+1, ofCampaign)
+			next, why = rc.nextBillno(id, openid, grantKey, n+1)
 			if why != "" {
 				r.note("attempt %d not followed: %s", n+1, why)
 			}
@@ -390,25 +405,27 @@ func (rc *reconciler) walk(ctx context.Context, id, openid string, ofCampaign bo
 	}
 }
 
-// nextBillno derives the bill number of attempt n of the grant id, or
-// says why it cannot.
-func (rc *reconciler) nextBillno(id, openid string, n int, ofCampaign bool) (string, string) {
+// nextBillno derives the bill number of attempt n of the grant id, whose
+// key is grantKey (the campaign of -campaign when unknown), or says why it
+// cannot.
+func (rc *reconciler) nextBillno(id, openid, grantKey string, n int) (string, string) {
 	switch {
 	case rc.key == nil:
 		return "", envBillnoKey + " is not set"
 	case openid == "":
 		return "", "the openid is unknown"
 	}
-	if !ofCampaign {
-		first, err := hongbao.DeriveBillno(rc.key, rc.mchID, rc.campaign, openid)
-		if err != nil {
-			return "", err.Error()
-		}
-		if first != id {
-			return "", "not a grant of campaign " + strconv.Quote(rc.campaign) + " under this " + envBillnoKey
-		}
+	if grantKey == "" {
+		grantKey = rc.campaign
 	}
-	b, err := hongbao.DeriveAttemptBillno(rc.key, rc.mchID, rc.campaign, openid, n)
+	first, err := hongbao.DeriveBillno(rc.key, rc.mchID, grantKey, openid)
+	if err != nil {
+		return "", err.Error()
+	}
+	if first != id {
+		return "", "not a grant of campaign " + strconv.Quote(grantKey) + " under this " + envBillnoKey
+	}
+	b, err := hongbao.DeriveAttemptBillno(rc.key, rc.mchID, grantKey, openid, n)
 	if err != nil {
 		return "", err.Error()
 	}

@@ -405,3 +405,25 @@ func TestReconcileErrors(t *testing.T) {
 		r.wantErr(t, tc.want)
 	}
 }
+
+// TestReconcileFollowsTermsOfAnyCampaign: terms that name their grant (key
+// and openid, as the handler records them) let reconcile follow the later
+// attempts of a campaign other than -campaign, with no result stored.
+func TestReconcileFollowsTermsOfAnyCampaign(t *testing.T) {
+	c := newCampaignFixture(t)
+	const other = "other-campaign"
+	openid := "oTermsNameTheirGrant000000001"
+	id := c.billno(other, openid, 0)
+	if _, _, err := c.store.AddTerms(context.Background(), id, middleware.Terms{
+		Amount: 100, SendName: "shop", Wishing: "happy new year", ActName: "new year", Remark: "thanks",
+		DecidedAt: time.Now(), Key: other, OpenID: openid,
+	}, c.ttl); err != nil {
+		t.Fatal(err)
+	}
+	c.refused(id, openid, "SEND_FAILED")
+	next := c.billno(other, openid, 1)
+	c.pay(next, openid, 100)
+	rows := csvRows(t, runWith(t, c.env(), "reconcile", "-prefix", c.prefix, "-rate", "1000"))
+	wantRow(t, rows, id, "attempt", "0", "platform", "FAILED")
+	wantRow(t, rows, next, "attempt", "1", "openid", openid)
+}
