@@ -215,11 +215,9 @@ func runReconcile(ctx context.Context, e *env, args []string) int {
 			return exitProblems
 		}
 		rc.store, rc.rdb = store, store.Client()
-		if *resolve {
-			if rc.budgets, err = rc.scan(ctx, "budget:"); err != nil {
-				e.errorf("reading the campaigns' budgets: %v", err)
-				return exitProblems
-			}
+		if rc.budgets, err = rc.scan(ctx, "budget:"); err != nil {
+			e.errorf("reading the campaigns' budgets: %v", err)
+			return exitProblems
 		}
 	}
 	if keyErr != nil {
@@ -683,6 +681,21 @@ func attention(verdict string) bool {
 // summary writes the counts of verdicts on stderr and returns the exit
 // code: 1 when a query, a read or a write failed, or the run was cut
 // short.
+// listBudgets writes each campaign's budget account, as the Store holds it
+// after the run (the caps are the handler's configuration, not stored).
+func (rc *reconciler) listBudgets(ctx context.Context, e *env) {
+	for _, campaign := range rc.budgets {
+		st, _, err := rc.store.Budget(ctx, campaign, middleware.BudgetOp{Step: middleware.BudgetRead})
+		if err != nil {
+			e.errorf("the budget of %s: %v", campaign, err)
+			continue
+		}
+		fmt.Fprintf(e.stderr, "hongbao: reconcile: budget %s: reserved %d fen in %d %s, committed %d fen in %d %s\n",
+			campaign, st.ReservedFen, st.ReservedPackets, plural(int(st.ReservedPackets), "packet", "packets"),
+			st.CommittedFen, st.CommittedPackets, plural(int(st.CommittedPackets), "packet", "packets"))
+	}
+}
+
 func (rc *reconciler) summary(ctx context.Context, e *env) int {
 	var parts []string
 	total := 0
@@ -697,6 +710,7 @@ func (rc *reconciler) summary(ctx context.Context, e *env) int {
 		parts = append(parts, "nothing to reconcile")
 	}
 	fmt.Fprintf(e.stderr, "hongbao: reconcile: %d bill %s: %s\n", total, plural(total, "number", "numbers"), strings.Join(parts, ", "))
+	rc.listBudgets(ctx, e)
 	if n := rc.counts[verdictClosed]; n > 0 && rc.store != nil && !rc.resolve {
 		fmt.Fprintf(e.stderr, "hongbao: reconcile: run with -resolve to write the %d closed %s to the Store\n", n, plural(n, "number", "numbers"))
 	}

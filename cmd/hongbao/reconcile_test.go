@@ -266,6 +266,7 @@ func TestReconcileStore(t *testing.T) {
 	if err != nil || st.ReservedFen != 0 || st.ReservedPackets != 0 || st.CommittedFen != 100 || st.CommittedPackets != 1 {
 		t.Errorf("budget after -resolve: %+v %v", st, err)
 	}
+	r.wantErr(t, "budget "+testCampaign+": reserved 0 fen in 0 packets, committed 100 fen in 1 packet")
 	if d := rows[b("oFailed", 0)]["detail"]; !strings.Contains(d, "-resolve: released from the budget of "+testCampaign) {
 		t.Errorf("oFailed detail: %q", d)
 	}
