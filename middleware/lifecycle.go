@@ -61,7 +61,9 @@ var errAttemptsExhausted = errors.New("middleware: every attempt of the grant wa
 // claim walks the grant's attempts and returns the paid result to hand out,
 // or the error to answer.
 func (h *Handler) claim(ctx context.Context, run *grantRun) (Result, string, error) {
-	run.terms, run.fresh = h.recordTerms(ctx, run.id, termsOf(run.grant, h.now()))
+	first := termsOf(run.grant, h.now())
+	first.Key, first.OpenID = run.grant.Key, run.openID
+	run.terms, run.fresh = h.recordTerms(ctx, run.id, first)
 	run.lower = run.terms.DecidedAt
 	for n := 0; n < h.maxAttempts; n++ {
 		billno := run.id
@@ -282,6 +284,8 @@ func (h *Handler) adoptTerms(ctx context.Context, run *grantRun, info *hongbao.H
 		Scene:     run.grant.Scene,
 		DecidedAt: info.SendTime,
 		Recovered: true,
+		Key:       run.grant.Key,
+		OpenID:    run.openID,
 	}
 	if t.DecidedAt.IsZero() {
 		t.DecidedAt = run.terms.DecidedAt

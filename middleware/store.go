@@ -60,6 +60,10 @@ type Terms struct {
 	DecidedAt time.Time `json:"decided_at"`
 	// Recovered marks terms read back from the platform.
 	Recovered bool `json:"recovered,omitempty"`
+	// Key and OpenID name the grant, so that an operator's tool can
+	// derive its later bill numbers from its terms alone.
+	Key    string `json:"key,omitempty"`
+	OpenID string `json:"openid,omitempty"`
 }
 
 // Store is the state the handler shares across replicas: the terms of

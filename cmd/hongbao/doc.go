@@ -78,7 +78,11 @@
 // lines, # comments and an "openid" header are skipped), with or without
 // a Store. For each grant it checks attempt 0 and, as long as the attempt
 // checked is closed, the next one, as the claim handler moves on; a later
-// attempt that neither side knows gets no row.
+// attempt that neither side knows gets no row. Terms the handler recorded
+// name their grant (its key and openid), so later attempts of any campaign
+// are followed; for older terms, those of -campaign. After the CSV, stderr
+// lists each campaign's budget account in the Store (PREFIX+"budget:"):
+// what is reserved and what is committed, in fen and packets.
 //
 // stored is what the Store holds: none, paid, closed:STATUS,
 // refused:ERR_CODE, pending, unreadable or no_store (no Store). platform

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -214,11 +215,9 @@ func runReconcile(ctx context.Context, e *env, args []string) int {
 			return exitProblems
 		}
 		rc.store, rc.rdb = store, store.Client()
-		if *resolve {
-			if rc.budgets, err = rc.scan(ctx, "budget:"); err != nil {
-				e.errorf("reading the campaigns' budgets: %v", err)
-				return exitProblems
-			}
+		if rc.budgets, err = rc.scan(ctx, "budget:"); err != nil {
+			e.errorf("reading the campaigns' budgets: %v", err)
+			return exitProblems
 		}
 	}
 	if keyErr != nil {
@@ -343,7 +342,21 @@ func globEscape(s string) string {
 // walkGrant reconciles the grant of the Store whose attempt-0 bill number
 // is id.
 func (rc *reconciler) walkGrant(ctx context.Context, id string) {
-	rc.walk(ctx, id, "", false)
+	// Terms recorded by this version of the handler name their grant
+	// (key and openid), so its later attempts can be followed whatever
+	// its campaign; older ones leave it to -campaign.
+	t := rc.terms(ctx, id)
+	rc.walk(ctx, id, t.OpenID, t.Key)
+}
+
+// terms reads the grant's recorded terms (zero when unreadable).
+func (rc *reconciler) terms(ctx context.Context, id string) middleware.Terms {
+	var t middleware.Terms
+	b, err := rc.rdb.Get(ctx, rc.prefix+"terms:"+id).Bytes()
+	if err == nil {
+		_ = json.Unmarshal(b, &t)
+	}
+	return t
 }
 
 // walkOpenID reconciles the grant of the campaign for openid.
@@ -355,13 +368,13 @@ func (rc *reconciler) walkOpenID(ctx context.Context, openid string) {
 		rc.emit(r)
 		return
 	}
-	rc.walk(ctx, id, openid, true)
+	rc.walk(ctx, id, openid, rc.campaign)
 }
 
 // walk reconciles the attempts of the grant id: attempt 0, and each next
 // attempt while the one before it is closed, as the handler moves on. A
 // later attempt the platform and the Store know nothing of gets no row.
-func (rc *reconciler) walk(ctx context.Context, id, openid string, ofCampaign bool) {
+func (rc *reconciler) walk(ctx context.Context, id, openid, grantKey string) {
 	billno := id
 	for n := 0; n < rc.attempts; n++ {
 		r, ok := rc.check(ctx, id, n, billno, openid)
@@ -377,7 +390,7 @@ func (rc *reconciler) walk(ctx context.Context, id, openid string, ofCampaign bo
 		next := ""
 		if r.closed && n+1 < rc.attempts {
 			var why string
-			next, why = rc.nextBillno(id, openid, n+1, ofCampaign)
+			next, why = rc.nextBillno(id, openid, grantKey, n+1)
 			if why != "" {
 				r.note("attempt %d not followed: %s", n+1, why)
 			}
@@ -390,25 +403,27 @@ func (rc *reconciler) walk(ctx context.Context, id, openid string, ofCampaign bo
 	}
 }
 
-// nextBillno derives the bill number of attempt n of the grant id, or
-// says why it cannot.
-func (rc *reconciler) nextBillno(id, openid string, n int, ofCampaign bool) (string, string) {
+// nextBillno derives the bill number of attempt n of the grant id, whose
+// key is grantKey (the campaign of -campaign when unknown), or says why it
+// cannot.
+func (rc *reconciler) nextBillno(id, openid, grantKey string, n int) (string, string) {
 	switch {
 	case rc.key == nil:
 		return "", envBillnoKey + " is not set"
 	case openid == "":
 		return "", "the openid is unknown"
 	}
-	if !ofCampaign {
-		first, err := hongbao.DeriveBillno(rc.key, rc.mchID, rc.campaign, openid)
-		if err != nil {
-			return "", err.Error()
-		}
-		if first != id {
-			return "", "not a grant of campaign " + strconv.Quote(rc.campaign) + " under this " + envBillnoKey
-		}
+	if grantKey == "" {
+		grantKey = rc.campaign
 	}
-	b, err := hongbao.DeriveAttemptBillno(rc.key, rc.mchID, rc.campaign, openid, n)
+	first, err := hongbao.DeriveBillno(rc.key, rc.mchID, grantKey, openid)
+	if err != nil {
+		return "", err.Error()
+	}
+	if first != id {
+		return "", "not a grant of campaign " + strconv.Quote(grantKey) + " under this " + envBillnoKey
+	}
+	b, err := hongbao.DeriveAttemptBillno(rc.key, rc.mchID, grantKey, openid, n)
 	if err != nil {
 		return "", err.Error()
 	}
@@ -666,6 +681,21 @@ func attention(verdict string) bool {
 // summary writes the counts of verdicts on stderr and returns the exit
 // code: 1 when a query, a read or a write failed, or the run was cut
 // short.
+// listBudgets writes each campaign's budget account, as the Store holds it
+// after the run (the caps are the handler's configuration, not stored).
+func (rc *reconciler) listBudgets(ctx context.Context, e *env) {
+	for _, campaign := range rc.budgets {
+		st, _, err := rc.store.Budget(ctx, campaign, middleware.BudgetOp{Step: middleware.BudgetRead})
+		if err != nil {
+			e.errorf("the budget of %s: %v", campaign, err)
+			continue
+		}
+		fmt.Fprintf(e.stderr, "hongbao: reconcile: budget %s: reserved %d fen in %d %s, committed %d fen in %d %s\n",
+			campaign, st.ReservedFen, st.ReservedPackets, plural(int(st.ReservedPackets), "packet", "packets"),
+			st.CommittedFen, st.CommittedPackets, plural(int(st.CommittedPackets), "packet", "packets"))
+	}
+}
+
 func (rc *reconciler) summary(ctx context.Context, e *env) int {
 	var parts []string
 	total := 0
@@ -680,6 +710,7 @@ func (rc *reconciler) summary(ctx context.Context, e *env) int {
 		parts = append(parts, "nothing to reconcile")
 	}
 	fmt.Fprintf(e.stderr, "hongbao: reconcile: %d bill %s: %s\n", total, plural(total, "number", "numbers"), strings.Join(parts, ", "))
+	rc.listBudgets(ctx, e)
 	if n := rc.counts[verdictClosed]; n > 0 && rc.store != nil && !rc.resolve {
 		fmt.Fprintf(e.stderr, "hongbao: reconcile: run with -resolve to write the %d closed %s to the Store\n", n, plural(n, "number", "numbers"))
 	}

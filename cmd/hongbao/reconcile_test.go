@@ -266,6 +266,7 @@ func TestReconcileStore(t *testing.T) {
 	if err != nil || st.ReservedFen != 0 || st.ReservedPackets != 0 || st.CommittedFen != 100 || st.CommittedPackets != 1 {
 		t.Errorf("budget after -resolve: %+v %v", st, err)
 	}
+	r.wantErr(t, "budget "+testCampaign+": reserved 0 fen in 0 packets, committed 100 fen in 1 packet")
 	if d := rows[b("oFailed", 0)]["detail"]; !strings.Contains(d, "-resolve: released from the budget of "+testCampaign) {
 		t.Errorf("oFailed detail: %q", d)
 	}
@@ -404,4 +405,26 @@ func TestReconcileErrors(t *testing.T) {
 		r.wantCode(t, tc.code)
 		r.wantErr(t, tc.want)
 	}
+}
+
+// TestReconcileFollowsTermsOfAnyCampaign: terms that name their grant (key
+// and openid, as the handler records them) let reconcile follow the later
+// attempts of a campaign other than -campaign, with no result stored.
+func TestReconcileFollowsTermsOfAnyCampaign(t *testing.T) {
+	c := newCampaignFixture(t)
+	const other = "other-campaign"
+	openid := "oTermsNameTheirGrant000000001"
+	id := c.billno(other, openid, 0)
+	if _, _, err := c.store.AddTerms(context.Background(), id, middleware.Terms{
+		Amount: 100, SendName: "shop", Wishing: "happy new year", ActName: "new year", Remark: "thanks",
+		DecidedAt: time.Now(), Key: other, OpenID: openid,
+	}, c.ttl); err != nil {
+		t.Fatal(err)
+	}
+	c.refused(id, openid, "SEND_FAILED")
+	next := c.billno(other, openid, 1)
+	c.pay(next, openid, 100)
+	rows := csvRows(t, runWith(t, c.env(), "reconcile", "-prefix", c.prefix, "-rate", "1000"))
+	wantRow(t, rows, id, "attempt", "0", "platform", "FAILED")
+	wantRow(t, rows, next, "attempt", "1", "openid", openid)
 }

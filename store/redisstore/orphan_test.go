@@ -103,7 +103,7 @@ func (p *slowProxy) url(t *testing.T) string {
 func TestTryLockTimeoutLeavesNoLock(t *testing.T) {
 	prefix := newPrefix(t)
 	p := newSlowProxy(t)
-	slow, err := redisstore.NewFromURL(p.url(t), redisstore.Options{Prefix: prefix, Timeout: 100 * time.Millisecond})
+	slow, err := redisstore.NewFromURL(p.url(t), redisstore.Options{Prefix: prefix, Timeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestTryLockTimeoutLeavesNoLock(t *testing.T) {
 	if err := slow.Ping(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	p.delay.Store(int64(300 * time.Millisecond))
+	p.delay.Store(int64(1500 * time.Millisecond))
 	ctx := context.Background()
 	direct := newClient(t, redisURL)
 	key := prefix + "lock:" + testBillno
@@ -123,7 +123,7 @@ func TestTryLockTimeoutLeavesNoLock(t *testing.T) {
 	if n := direct.Exists(ctx, key).Val(); n != 1 {
 		t.Fatal("the SET did not reach Redis: the test proves nothing")
 	}
-	eventually(t, 2*time.Second, "the abandoned lock is released", func() bool {
+	eventually(t, 5*time.Second, "the abandoned lock is released", func() bool {
 		return direct.Exists(ctx, key).Val() == 0
 	})
 	other := newStore(t, prefix)
