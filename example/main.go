@@ -174,6 +174,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	if err != nil {
 		return fmt.Errorf("hongbao example: %w", err)
 	}
+	if tel.observer != nil && len(hdcfg.Budgets) > 0 {
+		// hongbao_budget_remaining, _reserved, _committed.
+		reg, err := tel.observer.ObserveBudgets(handler)
+		if err != nil {
+			return fmt.Errorf("hongbao example: the budget metrics: %w", err)
+		}
+		defer reg.Unregister()
+	}
 
 	mode := "configured"
 	if cfg.demo {

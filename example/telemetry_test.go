@@ -92,7 +92,7 @@ outer:
 }
 
 func TestMetricsEndpoint(t *testing.T) {
-	base, out := start(t, map[string]string{envMetricsAddr: "127.0.0.1:0"})
+	base, out := start(t, map[string]string{envMetricsAddr: "127.0.0.1:0", envBudget: "10000", envBudgetPackets: "50"})
 	m := metricsLine.FindStringSubmatch(out.String())
 	if m == nil {
 		t.Fatalf("no metrics address in the output:\n%s", out)
@@ -127,6 +127,11 @@ func TestMetricsEndpoint(t *testing.T) {
 		{"hongbao_send_duration_seconds_bucket", map[string]string{"op": "sendminiprogramhb", "result": "success", "le": "+Inf"}, 1},
 		{"hongbao_taps_total", map[string]string{"status": "200", "source": "platform"}, 1},
 		{"hongbao_taps_total", map[string]string{"status": "200", "source": "store"}, 1},
+		// The campaign's budget: one packet of the demo's 100 fen paid.
+		{"hongbao_budget_committed", map[string]string{"campaign": defaultCampaign, "unit": "fen"}, 100},
+		{"hongbao_budget_remaining", map[string]string{"campaign": defaultCampaign, "unit": "fen"}, 9900},
+		{"hongbao_budget_remaining", map[string]string{"campaign": defaultCampaign, "unit": "packets"}, 49},
+		{"hongbao_budget_reserved", map[string]string{"campaign": defaultCampaign, "unit": "fen"}, 0},
 	} {
 		if got, _ := value(samples, c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"net/http"
 )
 
@@ -144,6 +146,11 @@ func (h *Handler) commit(ctx context.Context, run *grantRun, r Result) {
 
 func (h *Handler) release(ctx context.Context, run *grantRun, billno string) {
 	_, _, _ = h.account(ctx, run, BudgetOp{Step: BudgetRelease, Billno: billno})
+}
+
+// Campaigns returns the names of the campaigns with a budget, sorted.
+func (h *Handler) Campaigns() []string {
+	return slices.Sorted(maps.Keys(h.budgets))
 }
 
 // Budget returns campaign's account as the Store holds it: its caps (from

@@ -72,6 +72,11 @@ const (
 	MetricSendAttempts = "hongbao.send.attempts"
 	MetricTaps         = "hongbao.taps"
 	MetricCertExpiry   = "hongbao.cert.expiry"
+	// The campaign budgets (ObserveBudgets), attributes campaign and
+	// unit (fen, packets).
+	MetricBudgetRemaining = "hongbao.budget.remaining"
+	MetricBudgetReserved  = "hongbao.budget.reserved"
+	MetricBudgetCommitted = "hongbao.budget.committed"
 )
 
 // The values of the result attribute.
@@ -103,6 +108,7 @@ type Options struct {
 // safe for concurrent use, and one Observer serves any number of clients
 // and handlers.
 type Observer struct {
+	meter    metric.Meter
 	tracer   trace.Tracer
 	sends    metric.Int64Counter
 	duration metric.Float64Histogram
@@ -138,6 +144,7 @@ func New(opts Options) (*Observer, error) {
 		o.now = time.Now
 	}
 	m := mp.Meter(ScopeName)
+	o.meter = m
 	var errs [6]error
 	o.sends, errs[0] = m.Int64Counter(MetricSends, metric.WithUnit("{call}"),
 		metric.WithDescription("Calls to the platform by outcome: op, result (success, definitive, unknown), err_code."))
@@ -307,4 +314,51 @@ func errCode(err *hongbao.Error) string {
 		return ErrCodeThrottled
 	}
 	return ""
+}
+
+// Budgets is what ObserveBudgets reads: a *middleware.Handler.
+type Budgets interface {
+	Campaigns() []string
+	Budget(ctx context.Context, campaign string) (middleware.BudgetState, bool, error)
+}
+
+// ObserveBudgets reports the campaign budgets of h at each collection:
+// hongbao.budget.remaining (for each capped unit), hongbao.budget.reserved
+// and hongbao.budget.committed, attributes campaign and unit (fen,
+// packets). Each collection reads the accounts from the handler's Store
+// (one call per campaign); an account that cannot be read is skipped.
+// Unregister the returned registration to stop.
+func (o *Observer) ObserveBudgets(h Budgets) (metric.Registration, error) {
+	remaining, err1 := o.meter.Int64ObservableGauge(MetricBudgetRemaining,
+		metric.WithDescription("What a campaign's budget has left under its cap: campaign, unit (fen, packets)."))
+	reserved, err2 := o.meter.Int64ObservableGauge(MetricBudgetReserved,
+		metric.WithDescription("What is reserved for sends in flight or of unknown outcome: campaign, unit."))
+	committed, err3 := o.meter.Int64ObservableGauge(MetricBudgetCommitted,
+		metric.WithDescription("What the platform paid out of a campaign's budget: campaign, unit."))
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return nil, err
+	}
+	return o.meter.RegisterCallback(func(ctx context.Context, ob metric.Observer) error {
+		for _, c := range h.Campaigns() {
+			st, ok, err := h.Budget(ctx, c)
+			if err != nil || !ok {
+				continue
+			}
+			for _, u := range []struct {
+				unit                     string
+				cap, left, held, paidOut int64
+			}{
+				{"fen", st.Fen, st.RemainingFen(), st.ReservedFen, st.CommittedFen},
+				{"packets", st.Packets, st.RemainingPackets(), st.ReservedPackets, st.CommittedPackets},
+			} {
+				attrs := metric.WithAttributes(attribute.String("campaign", c), attribute.String("unit", u.unit))
+				if u.cap > 0 {
+					ob.ObserveInt64(remaining, u.left, attrs)
+				}
+				ob.ObserveInt64(reserved, u.held, attrs)
+				ob.ObserveInt64(committed, u.paidOut, attrs)
+			}
+		}
+		return nil
+	}, remaining, reserved, committed)
 }

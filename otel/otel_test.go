@@ -557,3 +557,71 @@ func TestTaps(t *testing.T) {
 	}
 	noSecrets(t, spans, []string{e.host.APIKey, openID, string(billnoKey)})
 }
+
+// gauge returns the value of the int64 gauge name matching want.
+func gauge(t *testing.T, rm metricdata.ResourceMetrics, name string, want map[string]string) (int64, bool) {
+	t.Helper()
+	m, ok := find(t, rm, name)
+	if !ok {
+		return 0, false
+	}
+	g, ok := m.Data.(metricdata.Gauge[int64])
+	if !ok {
+		t.Fatalf("%s is a %T, want a Gauge[int64]", name, m.Data)
+	}
+	for _, dp := range g.DataPoints {
+		if matches(dp.Attributes, want) {
+			return dp.Value, true
+		}
+	}
+	return 0, false
+}
+
+func TestBudgetGauges(t *testing.T) {
+	e := newEnv(t, wxpaytest.Options{})
+	h, err := middleware.NewHandler(middleware.HandlerConfig{
+		Client: e.client,
+		Policy: middleware.PolicyFunc(func(context.Context, middleware.User, []byte) (middleware.Grant, error) {
+			return middleware.Grant{Key: "spring", Amount: 150, SendName: "Shop", Wishing: "Happy new year",
+				ActName: "New year", Remark: "Thanks"}, nil
+		}),
+		RateLimit: -1,
+		Budgets:   map[string]middleware.Budget{"spring": {Fen: 1000, Packets: 5}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := e.obs.ObserveBudgets(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Unregister()
+	if w := tap(h, "oBudgetGauge000000000000001"); w.Code != http.StatusOK {
+		t.Fatalf("tap: %d %s", w.Code, w.Body)
+	}
+	// An unknown outcome keeps its amount reserved.
+	e.host.Inject(wxpaytest.Fault{ErrCode: "SYSTEMERROR", Times: 4, Match: func(path string, _ map[string]string) bool {
+		return path == wxpaytest.PathSendMiniProgramHB
+	}})
+	if w := tap(h, "oBudgetGauge000000000000002"); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("unknown tap: %d %s", w.Code, w.Body)
+	}
+	rm := e.collect(t)
+	for _, c := range []struct {
+		name string
+		unit string
+		want int64
+	}{
+		{hbotel.MetricBudgetRemaining, "fen", 700},
+		{hbotel.MetricBudgetRemaining, "packets", 3},
+		{hbotel.MetricBudgetReserved, "fen", 150},
+		{hbotel.MetricBudgetReserved, "packets", 1},
+		{hbotel.MetricBudgetCommitted, "fen", 150},
+		{hbotel.MetricBudgetCommitted, "packets", 1},
+	} {
+		got, ok := gauge(t, rm, c.name, map[string]string{"campaign": "spring", "unit": c.unit})
+		if !ok || got != c.want {
+			t.Errorf("%s{unit=%s} = %d (%v), want %d", c.name, c.unit, got, ok, c.want)
+		}
+	}
+}
