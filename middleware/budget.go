@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"slices"
 	"net/http"
+	"slices"
 )
 
 // Budget caps what one campaign may pay: money in fen and/or a number of
