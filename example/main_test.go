@@ -684,3 +684,33 @@ func TestAmountRange(t *testing.T) {
 	resp, body := do(t, http.MethodPost, base+claimPath, demoTokenOf(t, out.String()), `{"scene": 1047}`)
 	checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey)
 }
+
+// TestBudget: HONGBAO_BUDGET_PACKETS caps the campaign: the second user is
+// told budget_exhausted; the first keeps their packet.
+func TestBudget(t *testing.T) {
+	secret := strings.Repeat("s", 32)
+	base, _ := start(t, map[string]string{envJWTSecret: secret, envBudgetPackets: "1", envBudget: "100000"})
+	token := func(sub string) string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"sub": sub, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(),
+		}).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	first := token("oBudgetFirst0000000000000001")
+	resp, body := do(t, http.MethodPost, base+claimPath, first, `{}`)
+	checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey)
+	resp, body = do(t, http.MethodPost, base+claimPath, token("oBudgetSecond000000000000001"), `{}`)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), `"budget_exhausted"`) {
+		t.Errorf("second user: %d %s", resp.StatusCode, body)
+	}
+	resp, body = do(t, http.MethodPost, base+claimPath, first, `{}`)
+	checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey)
+	for _, bad := range []map[string]string{{envBudget: "0"}, {envBudgetPackets: "-3"}, {envBudget: "ten"}} {
+		if _, err := loadConfig(getenv(bad)); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

@@ -2,7 +2,10 @@
 // red-packet handler on several replicas that share one Redis:
 //
 //	store, err := redisstore.NewFromURL(os.Getenv("HONGBAO_REDIS_URL"), redisstore.Options{})
-//	...
+//	if err != nil {
+//		return err // a malformed URL; no connection is made yet
+//	}
+//	defer store.Close()
 //	h, err := middleware.NewHandler(middleware.HandlerConfig{Client: client, Policy: policy, Store: store})
 //
 // It uses github.com/redis/go-redis/v9; the core packages do not import

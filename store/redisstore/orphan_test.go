@@ -160,9 +160,9 @@ func (l *slowLink) warm(t *testing.T, s *redisstore.Store) {
 func TestTryLockTimeoutLeavesNoLock(t *testing.T) {
 	prefix := newPrefix(t)
 	p := newSlowLink(t)
-	slow := p.store(t, redisstore.Options{Prefix: prefix, Timeout: 100 * time.Millisecond})
+	slow := p.store(t, redisstore.Options{Prefix: prefix, Timeout: 500 * time.Millisecond})
 	p.warm(t, slow)
-	p.delay.Store(int64(300 * time.Millisecond))
+	p.delay.Store(int64(1500 * time.Millisecond))
 	ctx := context.Background()
 	direct := newClient(t, redisURL)
 	key := prefix + "lock:" + testBillno
@@ -174,7 +174,7 @@ func TestTryLockTimeoutLeavesNoLock(t *testing.T) {
 	if n := direct.Exists(ctx, key).Val(); n != 1 {
 		t.Fatal("the SET did not reach Redis: the test proves nothing")
 	}
-	eventually(t, 2*time.Second, "the abandoned lock is released", func() bool {
+	eventually(t, 5*time.Second, "the abandoned lock is released", func() bool {
 		return direct.Exists(ctx, key).Val() == 0
 	})
 	other := newStore(t, prefix)
