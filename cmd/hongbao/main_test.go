@@ -128,9 +128,10 @@ func needRedis(t *testing.T) (*redisstore.Store, string) {
 	}
 	t.Cleanup(func() {
 		ctx := context.Background()
-		iter := store.Client().Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			store.Client().Del(ctx, iter.Val())
+		var keys []string
+		_ = scanKeys(ctx, store.Client(), prefix+"*", func(k string) { keys = append(keys, k) })
+		for _, k := range keys {
+			store.Client().Del(ctx, k)
 		}
 		store.Close()
 	})

@@ -310,13 +310,12 @@ func (rc *reconciler) each(ctx context.Context, items []string, workers int, f f
 func (rc *reconciler) scan(ctx context.Context, space string) ([]string, error) {
 	head := rc.prefix + space
 	seen := make(map[string]bool)
-	iter := rc.rdb.Scan(ctx, 0, globEscape(head)+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		if k, ok := strings.CutPrefix(iter.Val(), head); ok && k != "" {
+	err := scanKeys(ctx, rc.rdb, globEscape(head)+"*", func(key string) {
+		if k, ok := strings.CutPrefix(key, head); ok && k != "" {
 			seen[k] = true
 		}
-	}
-	if err := iter.Err(); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 	keys := make([]string, 0, len(seen))
@@ -325,6 +324,31 @@ func (rc *reconciler) scan(ctx context.Context, space string) ([]string, error) 
 	}
 	slices.Sort(keys)
 	return keys, nil
+}
+
+// scanKeys calls f with each key that matches pattern. A SCAN sees the
+// keys of one node: on a Redis Cluster it runs on every master (f is then
+// called from several goroutines, one at a time).
+func scanKeys(ctx context.Context, c redis.UniversalClient, pattern string, f func(key string)) error {
+	scan := func(ctx context.Context, node redis.Cmdable, f func(string)) error {
+		iter := node.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			f(iter.Val())
+		}
+		return iter.Err()
+	}
+	cc, ok := c.(*redis.ClusterClient)
+	if !ok {
+		return scan(ctx, c, f)
+	}
+	var mu sync.Mutex
+	return cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		return scan(ctx, node, func(key string) {
+			mu.Lock()
+			defer mu.Unlock()
+			f(key)
+		})
+	})
 }
 
 // globEscape escapes the pattern characters of Redis's MATCH.
