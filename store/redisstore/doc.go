@@ -6,6 +6,9 @@
 //		return err // a malformed URL; no connection is made yet
 //	}
 //	defer store.Close()
+//	if err := store.Ping(ctx); err != nil {
+//		return err // Redis does not answer, or the URL's form does not fit it
+//	}
 //	h, err := middleware.NewHandler(middleware.HandlerConfig{Client: client, Policy: policy, Store: store})
 //
 // It uses github.com/redis/go-redis/v9; the core packages do not import
@@ -24,7 +27,7 @@
 //
 // # What it stores
 //
-// Four kinds of keys, all under Options.Prefix ("hongbao:" by default),
+// Five kinds of keys, all under Options.Prefix ("hongbao:" by default),
 // so that several applications can share one Redis database:
 //
 //	<prefix>terms:<billno>    the terms of a grant (keyed by its attempt-0
@@ -37,6 +40,9 @@
 //	                          token, SET ... NX PX LockTTL (2 minutes by default)
 //	<prefix>rate:<openid>     a per-openid tap counter: INCR, PEXPIRE on the
 //	                          first tap of a window, in one Lua script
+//	<prefix>budget:<campaign> a campaign's budget account: one hash of sums
+//	                          and one field per bill number, each step one
+//	                          Lua script (see Budget)
 //
 // On Redis Cluster each key goes to the slot of its whole name (CRC16 of
 // the key, modulo 16384): the prefix holds no {hash tag} (New refuses a
@@ -45,6 +51,8 @@
 // and every Lua script touches one key, so nothing needs two keys in one
 // slot (no CROSSSLOT); the terms, result and lock of one bill number
 // usually sit on different masters, and nothing reads them together. A
+// campaign's budget is one key, so every step of one campaign goes to one
+// master (and different campaigns to different ones). A
 // slot that moves (resharding) is followed by the client: MOVED and ASK
 // answers are redirections, not failures. Any new script must keep to one
 // key, or to keys that share a hash tag on purpose.
