@@ -173,7 +173,7 @@ func (m *slotMover) owner(ctx context.Context, slot int) (clusterMaster, error) 
 // move moves the slot of key to the next master, holding it open before
 // and after its keys migrate: each time it calls during, then waits for
 // pause.
-func (m *slotMover) move(ctx context.Context, key string, pause time.Duration, during func()) error {
+func (m *slotMover) move(ctx context.Context, key string, pause time.Duration, during func()) (err error) {
 	slot64, err := m.nodes[m.masters[0].addr].ClusterKeySlot(ctx, key).Result()
 	if err != nil {
 		return err
@@ -190,6 +190,13 @@ func (m *slotMover) move(ctx context.Context, key string, pause time.Duration, d
 		}
 	}
 	src, dst := m.nodes[from.addr], m.nodes[to.addr]
+	defer func() {
+		if err != nil { // no slot left open for the next user of the cluster
+			for _, c := range []*redis.Client{dst, src} {
+				c.Do(context.Background(), "CLUSTER", "SETSLOT", slot, "STABLE")
+			}
+		}
+	}()
 	if err := dst.Do(ctx, "CLUSTER", "SETSLOT", slot, "IMPORTING", from.id).Err(); err != nil {
 		return fmt.Errorf("slot %d: IMPORTING: %w", slot, err)
 	}
