@@ -109,6 +109,10 @@ type Config struct {
 	PackageRule signer.PackageRule
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Observer is told of every call and attempt and of the client
+	// certificate, for metrics and traces (see the otel module). Nil
+	// means none.
+	Observer Observer
 }
 
 // Client pays and queries mini-program red packets. It is safe for
@@ -127,6 +131,7 @@ type Client struct {
 	rule      signer.PackageRule
 	now       func() time.Time
 	pacer     *pacer
+	obs       Observer
 }
 
 // New checks cfg and builds a Client; every configuration mistake it can
@@ -150,7 +155,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hongbao: %w", err)
 	}
-	t, err := transport.New(cfg.Transport)
+	t, err := transport.New(observedTransport(&cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -184,6 +189,7 @@ func New(cfg Config) (*Client, error) {
 		billnoKey: append([]byte(nil), cfg.BillnoKey...),
 		rule:      cfg.PackageRule,
 		now:       now,
+		obs:       cfg.Observer,
 	}, nil
 }
 
@@ -222,6 +228,14 @@ func (c *Client) SendMiniProgramHB(ctx context.Context, r *SendRequest) (*SendRe
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
+	ctx, start := c.callStarted(ctx, opSend, r.Billno)
+	res, err := c.send(ctx, r)
+	c.callEnded(ctx, opSend, r.Billno, start, err)
+	return res, err
+}
+
+// send is SendMiniProgramHB after validation.
+func (c *Client) send(ctx context.Context, r *SendRequest) (*SendResult, error) {
 	params := map[string]string{
 		"mch_billno":   r.Billno,
 		"wxappid":      c.appID,
@@ -311,6 +325,14 @@ func (c *Client) QueryHB(ctx context.Context, billno string) (*HBInfo, error) {
 	if err := validateBillno(billno); err != nil {
 		return nil, err
 	}
+	ctx, start := c.callStarted(ctx, "gethbinfo", billno)
+	info, err := c.query(ctx, billno)
+	c.callEnded(ctx, "gethbinfo", billno, start, err)
+	return info, err
+}
+
+// query is QueryHB after validation.
+func (c *Client) query(ctx context.Context, billno string) (*HBInfo, error) {
 	doc, qerr := c.withRetry(ctx, "gethbinfo", c.queryURL, billno, map[string]string{
 		"mch_billno": billno,
 		"appid":      c.appID,
@@ -407,7 +429,9 @@ func (c *Client) withRetry(ctx context.Context, op, url, billno string, params m
 			}
 		}
 		start := c.now()
-		doc, err := c.attempt(ctx, op, url, billno, params)
+		actx, astart := c.attemptStarted(ctx, op, billno, attempt)
+		doc, err := c.attempt(actx, op, url, billno, params)
+		c.attemptEnded(actx, op, billno, attempt, astart, err)
 		c.logAttempt(ctx, op, billno, attempt, start, err)
 		if op == opSend {
 			switch {

@@ -59,4 +59,13 @@
 // attempt with op, billno, attempt, err_code, whether it will be retried,
 // and the elapsed time. The API key, signatures and sign inputs are never
 // logged and never appear in errors.
+//
+// # Metrics and traces
+//
+// Config.Observer (an Observer, nil for none) is told of every call to the
+// platform, of each attempt and of the client certificate, at start-up and
+// after each Reload. The module github.com/hongbao-go/hongbao/otel
+// implements it with OpenTelemetry (counters of sends by outcome and
+// err_code, latency, attempts, the certificate's expiry, and spans), so
+// that this module itself does not depend on OpenTelemetry.
 package hongbao

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -44,6 +45,18 @@ const (
 	envPackageRule      = "HONGBAO_PACKAGE_RULE"
 	envMaxAttempts      = "HONGBAO_MAX_ATTEMPTS"
 	envMaxConns         = "HONGBAO_MAX_CONNS"
+	envBudget           = "HONGBAO_BUDGET"
+	envBudgetPackets    = "HONGBAO_BUDGET_PACKETS"
+	envMetricsAddr      = "HONGBAO_METRICS_ADDR"
+)
+
+// The standard OpenTelemetry variables the example reads; the OTLP
+// exporters read these and the others (headers, timeouts, certificates).
+const (
+	envOTLPEndpoint        = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	envOTLPTracesEndpoint  = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	envOTLPMetricsEndpoint = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+	envOTLPProtocol        = "OTEL_EXPORTER_OTLP_PROTOCOL"
 )
 
 // Defaults of the optional variables.
@@ -109,6 +122,12 @@ type config struct {
 	// maxConns bounds the connections served at once; more wait to be
 	// accepted.
 	maxConns int
+	// budget caps the campaign (zero: no cap).
+	budget middleware.Budget
+	// metricsAddr is the Prometheus listener's address; empty: none.
+	metricsAddr string
+	// otlpTraces, otlpMetrics: export them by OTLP over HTTP.
+	otlpTraces, otlpMetrics bool
 }
 
 // loadConfig reads and checks the environment. Every problem found is
@@ -234,6 +253,20 @@ func loadConfig(getenv func(string) string) (*config, error) {
 			}
 		}
 	}
+	for _, b := range []struct {
+		name string
+		dst  *int64
+		what string
+	}{{envBudget, &c.budget.Fen, "fen (100 fen = 1 yuan)"}, {envBudgetPackets, &c.budget.Packets, "packets"}} {
+		if v := get(b.name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				bad("%s=%q is not a positive whole number of %s", b.name, v, b.what)
+			} else {
+				*b.dst = n
+			}
+		}
+	}
 	if v := get(envMaxAttempts); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 100 {
@@ -279,6 +312,20 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		if err != nil {
 			bad("%v", err)
 		}
+	}
+
+	c.metricsAddr = get(envMetricsAddr)
+	if c.metricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.metricsAddr); err != nil {
+			bad("%s=%q is not a listen address host:port (e.g. 127.0.0.1:9464)", envMetricsAddr, c.metricsAddr)
+		} else if c.metricsAddr == c.addr && !strings.HasSuffix(c.addr, ":0") {
+			bad("%s and %s are both %s: metrics need a listener of their own", envMetricsAddr, envAddr, c.addr)
+		}
+	}
+	c.otlpTraces = get(envOTLPEndpoint) != "" || get(envOTLPTracesEndpoint) != ""
+	c.otlpMetrics = get(envOTLPEndpoint) != "" || get(envOTLPMetricsEndpoint) != ""
+	if p := get(envOTLPProtocol); p != "" && p != "http/protobuf" && (c.otlpTraces || c.otlpMetrics) {
+		bad("%s=%q: the example exports OTLP over HTTP only; set it to http/protobuf or unset it", envOTLPProtocol, p)
 	}
 
 	if len(problems) > 0 {

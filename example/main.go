@@ -73,6 +73,20 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	}
 	logger := slog.New(slog.NewTextHandler(stdout, nil))
 
+	// Metrics and traces, when HONGBAO_METRICS_ADDR or the OTLP endpoint
+	// is set; they are flushed after the last claim.
+	tel, err := startTelemetry(ctx, cfg, logger, stdout)
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := tel.shutdown(sctx); err != nil {
+			logger.Warn("hongbao example: flushing telemetry", "error", err)
+		}
+	}()
+	if err != nil {
+		return err
+	}
+
 	// The platform: the real one, or an in-process fake.
 	var hcfg hongbao.Config
 	if cfg.demo {
@@ -114,6 +128,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err = rs.Ping(pctx)
 		cancel()
+		if errors.Is(err, redisstore.ErrClusterNode) || errors.Is(err, redisstore.ErrNotCluster) {
+			return fmt.Errorf("hongbao example: %s: %w", envRedisURL, err)
+		}
 		if err != nil {
 			return fmt.Errorf("hongbao example: %s: Redis does not answer: %w", envRedisURL, err)
 		}
@@ -123,6 +140,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	}
 	hcfg.Logger = logger
 	hcfg.Transport.Logger = logger
+	if tel.observer != nil {
+		hcfg.Observer = tel.observer
+	}
 	client, err := hongbao.New(hcfg)
 	if err != nil {
 		return cfg.explainClientError(err)
@@ -152,15 +172,28 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	}
 
 	policy := campaignPolicy(cfg)
-	handler, err := middleware.NewHandler(middleware.HandlerConfig{
+	hdcfg := middleware.HandlerConfig{
 		Client:      client,
 		Policy:      policy,
 		Store:       store,
 		Logger:      logger,
 		MaxAttempts: cfg.maxAttempts,
-	})
+		Budgets:     cfg.budgets(),
+	}
+	if tel.observer != nil {
+		hdcfg.Observer = tel.observer
+	}
+	handler, err := middleware.NewHandler(hdcfg)
 	if err != nil {
 		return fmt.Errorf("hongbao example: %w", err)
+	}
+	if tel.observer != nil && len(hdcfg.Budgets) > 0 {
+		// hongbao_budget_remaining, _reserved, _committed.
+		reg, err := tel.observer.ObserveBudgets(handler)
+		if err != nil {
+			return fmt.Errorf("hongbao example: the budget metrics: %w", err)
+		}
+		defer reg.Unregister()
 	}
 
 	mode := "configured"
@@ -226,6 +259,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	select {
 	case err := <-errc:
 		return fmt.Errorf("hongbao example: serving: %w", err)
+	case err := <-tel.failed():
+		srv.Close()
+		return fmt.Errorf("hongbao example: serving metrics: %w", err)
 	case <-ctx.Done():
 	}
 	fmt.Fprintln(stdout, "hongbao example: shutting down")
@@ -284,4 +320,13 @@ func campaignPolicy(cfg *config) middleware.Policy {
 		}
 		return g, nil
 	})
+}
+
+// budgets is the HandlerConfig.Budgets of the campaign: its budget under
+// its grant key, or none.
+func (c *config) budgets() map[string]middleware.Budget {
+	if c.budget == (middleware.Budget{}) {
+		return nil
+	}
+	return map[string]middleware.Budget{c.grant.Key: c.budget}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -606,11 +607,24 @@ func TestDemoRedis(t *testing.T) {
 		strings.Contains(out.String(), "shared send rate is unavailable") {
 		t.Errorf("the send rate is not shared through Redis:\n%s", out)
 	}
+
+	// On a cluster (a URL with addr=), the single-server URL of one of its
+	// nodes is refused at start-up, and the message names the cluster form.
+	u, err := neturl.Parse(url)
+	if err != nil || !u.Query().Has("addr") {
+		return
+	}
+	err = startErr(t, map[string]string{envRedisURL: "redis://" + u.Host + "/0"})
+	if !strings.Contains(err.Error(), envRedisURL) || !strings.Contains(err.Error(), "cluster form") {
+		t.Errorf("a cluster node as a single server: %v; want the cluster form named", err)
+	}
 }
 
 func TestRedisURLErrors(t *testing.T) {
 	for name, c := range map[string]struct{ url, want string }{
 		"malformed":   {"mysql://user:secret@127.0.0.1/0", "invalid Redis URL"},
+		"hosts":       {"redis://:secret@127.0.0.1:7000,127.0.0.1:7001/0", "?addr="},
+		"cluster db":  {"redis://:secret@127.0.0.1:7000/2?addr=127.0.0.1:7001", "only database 0"},
 		"unreachable": {"redis://:secret@127.0.0.1:1/0?max_retries=-1&dial_timeout=200ms", "does not answer"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -675,4 +689,34 @@ func TestAmountRange(t *testing.T) {
 	base, out := start(t, map[string]string{envAmount: "150-300"})
 	resp, body := do(t, http.MethodPost, base+claimPath, demoTokenOf(t, out.String()), `{"scene": 1047}`)
 	checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey)
+}
+
+// TestBudget: HONGBAO_BUDGET_PACKETS caps the campaign: the second user is
+// told budget_exhausted; the first keeps their packet.
+func TestBudget(t *testing.T) {
+	secret := strings.Repeat("s", 32)
+	base, _ := start(t, map[string]string{envJWTSecret: secret, envBudgetPackets: "1", envBudget: "100000"})
+	token := func(sub string) string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"sub": sub, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(),
+		}).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	first := token("oBudgetFirst0000000000000001")
+	resp, body := do(t, http.MethodPost, base+claimPath, first, `{}`)
+	checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey)
+	resp, body = do(t, http.MethodPost, base+claimPath, token("oBudgetSecond000000000000001"), `{}`)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), `"budget_exhausted"`) {
+		t.Errorf("second user: %d %s", resp.StatusCode, body)
+	}
+	resp, body = do(t, http.MethodPost, base+claimPath, first, `{}`)
+	checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey)
+	for _, bad := range []map[string]string{{envBudget: "0"}, {envBudgetPackets: "-3"}, {envBudget: "ten"}} {
+		if _, err := loadConfig(getenv(bad)); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
 }

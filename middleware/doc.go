@@ -45,6 +45,9 @@
 // wx.request does not promise an Accept-Language header: the mini program
 // sets one from wx.getAppBaseInfo().language ("zh_CN", "en", ...).
 //
+// Tests: package middleware/jwttest mints tokens for an Authenticator, and
+// transport/wxpaytest fakes the platform behind the handler.
+//
 // # The red-packet handler
 //
 // [NewHandler] returns the http.Handler behind "user taps a button, gets a
@@ -139,12 +142,13 @@
 //     operator has acted (topped up the balance, raised a limit); only when
 //     it is refused again does the handler ask gethbinfo (at most every 30
 //     seconds), and FAILED moves it to the next number, sent in that tap.
-//     While the merchant cannot pay, new numbers are paced: after a merchant
+//     While the merchant cannot pay, new numbers are paced by a gate shared
+//     through the Store: new numbers go one at a time, and after a merchant
 //     refusal (NOTENOUGH, SENDAMOUNT_LIMIT, API_METHOD_CLOSED,
-//     PRODUCT_AUTHORITY_UNOPEN) of a number's first send, no grant moves to
-//     a new number for 30 seconds (503 "merchant_unavailable" with
-//     Retry-After), then one tap at a time probes, and the first success
-//     opens the way; so an outage does not use up users' attempts.
+//     PRODUCT_AUTHORITY_UNOPEN) no grant, on any replica, moves to a new
+//     number for MerchantProbe (30 seconds; 503 "merchant_unavailable" with
+//     Retry-After); then one tap probes, and the first success opens the
+//     way. So an outage does not use up users' attempts.
 //     After NOTENOUGH the operator tops up; nothing else is needed, and a
 //     new grant Key must NOT be used (it would pay again every user already
 //     paid under the old one);
@@ -230,4 +234,7 @@
 //
 // Each tap is logged once (openid, billno, status, code, err_code, source:
 // "platform", "shared" or "store", elapsed); keys and tokens never are.
+// HandlerConfig.Observer ([Observer], nil for none) is told of each tap as
+// well, for metrics and traces: the module
+// github.com/hongbao-go/hongbao/otel implements it with OpenTelemetry.
 package middleware

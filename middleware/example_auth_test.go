@@ -16,7 +16,9 @@ import (
 
 func Example_middleware() {
 	secret := make([]byte, 32) // in production: loaded from the secret store
-	rand.Read(secret)
+	if _, err := rand.Read(secret); err != nil {
+		panic(err)
+	}
 
 	key, err := middleware.HMACKey("", secret)
 	if err != nil {
@@ -33,22 +35,32 @@ func Example_middleware() {
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /me", auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, _ := middleware.UserFrom(r.Context())
+		user, ok := middleware.UserFrom(r.Context()) // always there behind the middleware
+		if !ok {
+			http.Error(w, "not signed in", http.StatusInternalServerError)
+			return
+		}
 		fmt.Fprintf(w, "hello %s", user.OpenID)
 	})))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
 	// A client with a token from the issuer.
-	token, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"sub": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
 		"iss": "https://auth.example.com",
 		"aud": "hongbao",
 		"exp": time.Now().Add(time.Hour).Unix(),
 	}).SignedString(secret)
+	if err != nil {
+		panic(err)
+	}
 
 	for _, authz := range []string{"Bearer " + token, ""} {
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/me", nil)
+		req, err := http.NewRequest(http.MethodGet, srv.URL+"/me", nil)
+		if err != nil {
+			panic(err)
+		}
 		if authz != "" {
 			req.Header.Set("Authorization", authz)
 		}
@@ -56,8 +68,11 @@ func Example_middleware() {
 		if err != nil {
 			panic(err)
 		}
-		body, _ := io.ReadAll(res.Body)
+		body, err := io.ReadAll(res.Body)
 		res.Body.Close()
+		if err != nil {
+			panic(err)
+		}
 		fmt.Println(res.StatusCode, strings.TrimSpace(string(body)))
 	}
 	// Output:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,7 +23,7 @@ func ExampleNewHandler() {
 	// merchant's mch_id, APIv2 key and certificate files instead.
 	host, err := wxpaytest.NewServer(wxpaytest.Options{})
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	defer host.Close()
 	cert := host.ClientCertificate()
@@ -33,15 +34,20 @@ func ExampleNewHandler() {
 		BillnoKey: []byte("a stable secret of 16+ bytes"),
 	})
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 
-	secret := make([]byte, 32)
-	rand.Read(secret)
-	key, _ := middleware.HMACKey("", secret)
+	secret := make([]byte, 32) // in production: the secret of your login tokens
+	if _, err := rand.Read(secret); err != nil {
+		log.Fatal(err)
+	}
+	key, err := middleware.HMACKey("", secret) // or middleware.PublicKeyPEM("kid", pem)
+	if err != nil {
+		log.Fatal(err)
+	}
 	auth, err := middleware.NewAuthenticator(middleware.AuthConfig{Keys: []middleware.Key{key}})
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 
 	// The server decides the grant; the client only taps.
@@ -53,22 +59,28 @@ func ExampleNewHandler() {
 		}),
 	})
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	middleware.Mount(mux, "/hongbao/send", auth, send)
 
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	token, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"sub": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
 		"exp": time.Now().Add(time.Hour).Unix(),
 	}).SignedString(secret)
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/hongbao/send", strings.NewReader(`{}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/hongbao/send", strings.NewReader(`{}`))
+	if err != nil {
+		log.Fatal(err)
+	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	res.Body.Close()
 	fmt.Println(res.StatusCode)

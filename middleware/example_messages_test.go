@@ -38,11 +38,31 @@ func ExampleLocalize_errorHandler() {
 		middleware.WriteError(w, e.Status, e.Code, middleware.Localize(r, e.Code, e.Message))
 	}
 	_ = middleware.HandlerConfig{ErrorHandler: errorHandler}
+
+	// What a client asking for Chinese gets for a rate-limited tap.
+	r := httptest.NewRequest(http.MethodPost, "/hongbao/send", nil)
+	r.Header.Set("Accept-Language", "zh-CN")
+	w := httptest.NewRecorder()
+	errorHandler(w, r, &middleware.HandlerError{Status: http.StatusTooManyRequests, Code: "rate_limited",
+		Message: "too many requests; retry later"})
+	fmt.Println(w.Code)
+	fmt.Print(w.Body)
+	// Output:
+	// 429
+	// {"code":"rate_limited","message":"操作太频繁，请稍后再试"}
 }
 
 func ExampleMount() {
-	key, _ := middleware.HMACKey("", []byte("a secret of at least thirty-two bytes"))
-	auth, _ := middleware.NewAuthenticator(middleware.AuthConfig{Keys: []middleware.Key{key}})
+	key, err := middleware.HMACKey("", []byte("a secret of at least thirty-two bytes"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	auth, err := middleware.NewAuthenticator(middleware.AuthConfig{Keys: []middleware.Key{key}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	var send http.Handler // middleware.NewHandler(...)
 
 	mux := http.NewServeMux()

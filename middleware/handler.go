@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -94,6 +95,15 @@ type HandlerConfig struct {
 	// RequireScene refuses claims whose body names no scene. Default
 	// false, so that clients that do not send one keep working.
 	RequireScene bool
+	// Budgets caps what campaigns may pay, by campaign name (a grant's
+	// Campaign, or its Key): see Budget. The accounts live in the Store,
+	// shared by every replica; a campaign without an entry has no cap.
+	Budgets map[string]Budget
+	// MerchantProbe is how long new bill numbers (a grant's next attempt)
+	// wait after the merchant could not pay (NOTENOUGH and the like)
+	// before one tap probes again; across replicas through the Store.
+	// Default 30 seconds.
+	MerchantProbe time.Duration
 	// MaxAttempts bounds the bill numbers one grant may use (attempt 0,
 	// 1, ...). The handler moves to the next only when the platform
 	// reports the current one closed (FAILED, or REFUND with
@@ -116,33 +126,38 @@ type HandlerConfig struct {
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	// Now is the clock of PaidAt and the claim window; default time.Now.
 	Now func() time.Time
+	// Observer is told of every tap, for metrics and traces (see the
+	// otel module). Nil means none.
+	Observer Observer
 }
 
 // Handler is the red-packet claim handler: see the package documentation.
 // Create it with NewHandler; it is safe for concurrent use.
 type Handler struct {
-	client      *hongbao.Client
-	policy      Policy
-	store       Store
-	local       *MemoryStore // used when store fails
-	maxBody     int64
-	rateLimit   int
-	rateWindow  time.Duration
-	claimWindow time.Duration
-	resultTTL   time.Duration
-	lockTTL     time.Duration
-	waitTimeout time.Duration
-	storeRetry  time.Duration
-	maxAttempts int
-	scenes      sceneGate
-	saveTimeout time.Duration
-	downUntil   atomic.Int64 // unix nanoseconds: until then, the Store is not used
-	log         *slog.Logger
-	onError     func(http.ResponseWriter, *http.Request, error)
-	now         func() time.Time
-	flights     flightGroup
-	pending     pendingSaves // results waiting for the shared Store
-	merchant    merchantGate
+	client        *hongbao.Client
+	policy        Policy
+	store         Store
+	local         *MemoryStore // used when store fails
+	maxBody       int64
+	rateLimit     int
+	rateWindow    time.Duration
+	claimWindow   time.Duration
+	resultTTL     time.Duration
+	lockTTL       time.Duration
+	waitTimeout   time.Duration
+	storeRetry    time.Duration
+	maxAttempts   int
+	scenes        sceneGate
+	budgets       map[string]Budget
+	saveTimeout   time.Duration
+	downUntil     atomic.Int64 // unix nanoseconds: until then, the Store is not used
+	log           *slog.Logger
+	obs           Observer
+	onError       func(http.ResponseWriter, *http.Request, error)
+	now           func() time.Time
+	flights       flightGroup
+	pending       pendingSaves // results waiting for the shared Store
+	merchantProbe time.Duration
 }
 
 // NewHandler checks cfg and returns the red-packet handler. Mount it behind
@@ -159,28 +174,36 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		return nil, errors.New("middleware: HandlerConfig.Policy is a nil PolicyFunc")
 	}
 	if cfg.MaxBodyBytes < 0 || cfg.RateWindow < 0 || cfg.ClaimWindow < 0 || cfg.ResultTTL < 0 ||
-		cfg.LockTTL < 0 || cfg.WaitTimeout < 0 || cfg.StoreRetryAfter < 0 || cfg.MaxAttempts < 0 {
+		cfg.LockTTL < 0 || cfg.WaitTimeout < 0 || cfg.StoreRetryAfter < 0 || cfg.MaxAttempts < 0 || cfg.MerchantProbe < 0 {
 		return nil, errors.New("middleware: HandlerConfig sizes and durations must not be negative")
 	}
 	h := &Handler{
-		client:      cfg.Client,
-		policy:      cfg.Policy,
-		store:       cfg.Store,
-		local:       NewMemoryStore(),
-		maxBody:     orDefault(cfg.MaxBodyBytes, DefaultMaxBodyBytes),
-		rateLimit:   cfg.RateLimit,
-		rateWindow:  orDefault(cfg.RateWindow, DefaultRateWindow),
-		claimWindow: orDefault(cfg.ClaimWindow, DefaultClaimWindow),
-		resultTTL:   orDefault(cfg.ResultTTL, DefaultResultTTL),
-		lockTTL:     orDefault(cfg.LockTTL, DefaultLockTTL),
-		waitTimeout: orDefault(cfg.WaitTimeout, DefaultWaitTimeout),
-		storeRetry:  orDefault(cfg.StoreRetryAfter, DefaultStoreRetryAfter),
-		maxAttempts: int(orDefault(int64(cfg.MaxAttempts), DefaultMaxAttempts)),
-		scenes:      newSceneGate(cfg.Scenes, cfg.RequireScene),
-		saveTimeout: saveTimeout,
-		log:         cfg.Logger,
-		onError:     cfg.ErrorHandler,
-		now:         cfg.Now,
+		client:        cfg.Client,
+		policy:        cfg.Policy,
+		store:         cfg.Store,
+		local:         NewMemoryStore(),
+		maxBody:       orDefault(cfg.MaxBodyBytes, DefaultMaxBodyBytes),
+		rateLimit:     cfg.RateLimit,
+		rateWindow:    orDefault(cfg.RateWindow, DefaultRateWindow),
+		claimWindow:   orDefault(cfg.ClaimWindow, DefaultClaimWindow),
+		resultTTL:     orDefault(cfg.ResultTTL, DefaultResultTTL),
+		lockTTL:       orDefault(cfg.LockTTL, DefaultLockTTL),
+		waitTimeout:   orDefault(cfg.WaitTimeout, DefaultWaitTimeout),
+		storeRetry:    orDefault(cfg.StoreRetryAfter, DefaultStoreRetryAfter),
+		maxAttempts:   int(orDefault(int64(cfg.MaxAttempts), DefaultMaxAttempts)),
+		scenes:        newSceneGate(cfg.Scenes, cfg.RequireScene),
+		budgets:       maps.Clone(cfg.Budgets),
+		merchantProbe: orDefault(cfg.MerchantProbe, DefaultMerchantProbe),
+		saveTimeout:   saveTimeout,
+		log:           cfg.Logger,
+		obs:           cfg.Observer,
+		onError:       cfg.ErrorHandler,
+		now:           cfg.Now,
+	}
+	for name, b := range h.budgets {
+		if name == "" || b.Fen < 0 || b.Packets < 0 || b.Fen == 0 && b.Packets == 0 {
+			return nil, fmt.Errorf("middleware: HandlerConfig.Budgets[%q] needs a name and a positive Fen or Packets", name)
+		}
 	}
 	if h.resultTTL < h.claimWindow {
 		return nil, fmt.Errorf("middleware: HandlerConfig.ResultTTL (%v) is shorter than ClaimWindow (%v)", h.resultTTL, h.claimWindow)
@@ -222,6 +245,7 @@ type tap struct {
 // ServeHTTP answers one tap. See the package documentation for the flow.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := &tap{start: time.Now()}
+	r = h.tapStarted(r)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		h.fail(w, r, t, newError(http.StatusMethodNotAllowed, "method_not_allowed", "only POST is allowed", nil))
@@ -322,6 +346,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, t *tap, err error
 }
 
 func (h *Handler) logTap(ctx context.Context, t *tap, status int, code string, err *HandlerError) {
+	h.tapEnded(ctx, t, status, code, err)
 	level := slog.LevelInfo
 	switch {
 	case status >= 500 && (code == "internal_error" || code == "policy_error"):

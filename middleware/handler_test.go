@@ -965,6 +965,11 @@ func (f *failingStore) SaveTerms(context.Context, string, Terms, time.Duration) 
 	return errStoreDown
 }
 
+func (f *failingStore) Budget(context.Context, string, BudgetOp) (BudgetState, bool, error) {
+	f.calls.Add(1)
+	return BudgetState{}, false, errStoreDown
+}
+
 func (f *failingStore) Result(context.Context, string) (Result, bool, error) {
 	f.calls.Add(1)
 	return Result{}, false, errStoreDown

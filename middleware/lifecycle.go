@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/hongbao-go/hongbao"
@@ -62,7 +61,9 @@ var errAttemptsExhausted = errors.New("middleware: every attempt of the grant wa
 // claim walks the grant's attempts and returns the paid result to hand out,
 // or the error to answer.
 func (h *Handler) claim(ctx context.Context, run *grantRun) (Result, string, error) {
-	run.terms, run.fresh = h.recordTerms(ctx, run.id, termsOf(run.grant, h.now()))
+	first := termsOf(run.grant, h.now())
+	first.Key, first.OpenID = run.grant.Key, run.openID
+	run.terms, run.fresh = h.recordTerms(ctx, run.id, first)
 	run.lower = run.terms.DecidedAt
 	for n := 0; n < h.maxAttempts; n++ {
 		billno := run.id
@@ -105,60 +106,29 @@ func (h *Handler) attempt(ctx context.Context, run *grantRun, billno string) (re
 		}
 	}
 	if run.attempt > 0 && !known {
-		if wait := h.merchant.wait(h.now()); wait > 0 {
-			// A new number now would most likely be refused and closed
-			// too, using up the user's attempts while the merchant is
-			// unavailable.
+		// A new number goes through the merchant gate (merchant.go).
+		release, ok := h.probe(ctx)
+		if !ok {
 			e := newError(http.StatusServiceUnavailable, "merchant_unavailable", "red packets are not available at the moment", errMerchantDown)
-			e.RetryAfter, e.Billno = wait, billno
+			e.RetryAfter, e.Billno = h.merchantProbe, billno
 			return Result{}, "", false, e
 		}
+		defer func() {
+			if !isMerchantRefusal(err) {
+				release() // kept after a merchant refusal: it expires
+			}
+		}()
+	}
+	// The budget: the number's amount is reserved before its first send
+	// (again on every run: the step is idempotent).
+	if err := h.reserve(ctx, run, billno); err != nil {
+		return Result{}, "", false, err
 	}
 	res, src, err = h.sendAttempt(ctx, run, billno)
 	if err == nil {
-		h.merchant.up()
 		return h.settled(ctx, run, res, src)
 	}
 	return h.afterFailure(ctx, run, billno, prev, err)
-}
-
-// merchantGate paces new bill numbers while the merchant cannot pay
-// (NOTENOUGH, SENDAMOUNT_LIMIT, API_METHOD_CLOSED, PRODUCT_AUTHORITY_UNOPEN).
-// When the platform records such refusals as FAILED, every number sent
-// meanwhile is closed and a grant would use up its attempts during the
-// outage. After a merchant refusal of a number's first send, no grant moves
-// to a new number for merchantProbe; after that, one tap at a time probes,
-// and any success opens the gate. Resends of a refused number (which the
-// platform may pay once the operator acts) are not gated. The gate is this
-// process's: replicas probe independently.
-type merchantGate struct {
-	downAt atomic.Int64 // unix nanoseconds of the last refusal; 0: open
-}
-
-// merchantProbe is how long after a merchant refusal new numbers wait.
-const merchantProbe = 30 * time.Second
-
-var merchantCodes = []error{hongbao.ErrNotEnough, hongbao.ErrSendAmountLimit, hongbao.ErrAPIMethodClosed, hongbao.ErrProductAuthorityUnopen}
-
-var errMerchantDown = errors.New("middleware: the merchant's last send was refused; new bill numbers wait")
-
-func (g *merchantGate) down(now time.Time) { g.downAt.Store(now.UnixNano()) }
-func (g *merchantGate) up()                { g.downAt.Store(0) }
-
-// wait returns how long new numbers must still wait (0: go ahead). A probe
-// that goes ahead closes the gate again for the others until it is answered.
-func (g *merchantGate) wait(now time.Time) time.Duration {
-	at := g.downAt.Load()
-	if at == 0 {
-		return 0
-	}
-	if left := time.Duration(at + int64(merchantProbe) - now.UnixNano()); left > 0 {
-		return left
-	}
-	if g.downAt.CompareAndSwap(at, now.UnixNano()) {
-		return 0 // this tap probes
-	}
-	return merchantProbe
 }
 
 // settled answers a record that settles its number: a success (paid), or
@@ -166,6 +136,7 @@ func (g *merchantGate) wait(now time.Time) time.Duration {
 // for a refund without re-claims, 410).
 func (h *Handler) settled(ctx context.Context, run *grantRun, r Result, src string) (Result, string, bool, error) {
 	if r.Closed == "" {
+		h.commit(ctx, run, r)
 		return h.paid(ctx, run, r, src)
 	}
 	if run.closedAllowsNext(r.Closed) {
@@ -182,15 +153,20 @@ func (h *Handler) paid(ctx context.Context, run *grantRun, r Result, src string)
 	if h.now().Sub(r.PaidAt) < h.claimWindow {
 		return r, src, false, nil
 	}
-	if !run.grant.Reclaim {
+	_, _, counted := h.budgetOf(run.grant)
+	if !run.grant.Reclaim && !counted {
 		return Result{}, "", false, errExpired(r.Billno, "paid at "+r.PaidAt.Format(time.RFC3339))
 	}
+	// Re-claims, or a budget the refund gives back to: ask the platform.
 	info, err := h.query(ctx, r.Billno)
 	if err != nil {
 		return Result{}, "", false, errExpired(r.Billno, "gethbinfo: "+err.Error())
 	}
 	if info.Status == hongbao.StatusRefunded {
 		h.close(ctx, run, r.Billno, info.Status)
+		if !run.grant.Reclaim {
+			return Result{}, "", false, errExpired(r.Billno, "the platform refunded it")
+		}
 		return Result{}, "", true, nil
 	}
 	return Result{}, "", false, errExpired(r.Billno, "the platform reports "+string(info.Status))
@@ -214,7 +190,7 @@ func (h *Handler) recoverFrom(ctx context.Context, run *grantRun, billno string)
 			h.close(ctx, run, billno, info.Status)
 			return true, nil
 		}
-		h.remember(ctx, run, billno, Result{Closed: info.Status})
+		h.close(ctx, run, billno, info.Status)
 		return false, errExpired(billno, "the platform refunded it")
 	}
 	h.adoptTerms(ctx, run, info)
@@ -237,8 +213,8 @@ func (h *Handler) afterFailure(ctx context.Context, run *grantRun, billno string
 	case errors.Is(pe, hongbao.ErrSendFailed):
 		return h.refused(ctx, run, billno, prev, pe, err, true)
 	case isAny(pe, refusalCodes...):
-		if prev.Refused == "" && isAny(pe, merchantCodes...) {
-			h.merchant.down(h.now())
+		if prev.Refused == "" && run.attempt == 0 && isAny(pe, merchantCodes...) {
+			h.merchantDown(ctx)
 		}
 		return h.refused(ctx, run, billno, prev, pe, err, prev.Refused != "")
 	}
@@ -308,6 +284,8 @@ func (h *Handler) adoptTerms(ctx context.Context, run *grantRun, info *hongbao.H
 		Scene:     run.grant.Scene,
 		DecidedAt: info.SendTime,
 		Recovered: true,
+		Key:       run.grant.Key,
+		OpenID:    run.openID,
 	}
 	if t.DecidedAt.IsZero() {
 		t.DecidedAt = run.terms.DecidedAt
@@ -322,12 +300,16 @@ func (h *Handler) adoptTerms(ctx context.Context, run *grantRun, info *hongbao.H
 	run.terms, run.sentAt = t, info.SendTime
 	run.lower = later(run.lower, t.DecidedAt)
 	h.saveTerms(ctx, run.id, t)
+	// The platform holds the packet: its money left, whatever the
+	// budget's account says.
+	h.commit(ctx, run, Result{Billno: run.billno, Amount: t.Amount})
 	return true
 }
 
 // close records that the platform reported billno closed.
 func (h *Handler) close(ctx context.Context, run *grantRun, billno string, status hongbao.Status) {
 	h.remember(ctx, run, billno, Result{Closed: status})
+	h.release(ctx, run, billno)
 	run.lower = later(run.lower, h.now())
 	h.log.LogAttrs(ctx, slog.LevelInfo, "hongbao: bill number closed by the platform",
 		slog.String("openid", run.openID), slog.String("billno", billno),

@@ -356,6 +356,13 @@ func (f *flakyStore) SaveTerms(ctx context.Context, k string, t Terms, ttl time.
 	return f.MemoryStore.SaveTerms(ctx, k, t, ttl)
 }
 
+func (f *flakyStore) Budget(ctx context.Context, c string, op BudgetOp) (BudgetState, bool, error) {
+	if err := f.fail(); err != nil {
+		return BudgetState{}, false, err
+	}
+	return f.MemoryStore.Budget(ctx, c, op)
+}
+
 func (f *flakyStore) Result(ctx context.Context, b string) (Result, bool, error) {
 	if err := f.fail(); err != nil {
 		return Result{}, false, err
@@ -479,6 +486,13 @@ func TestRandomAmount(t *testing.T) {
 	}
 }
 
+// testProbe is the tests' HandlerConfig.MerchantProbe; burstProbe is the
+// one of the burst tests, which allow a new number per probe time.
+const (
+	testProbe  = 100 * time.Millisecond
+	burstProbe = 3 * time.Second
+)
+
 // paidOf returns the bill numbers the host paid (accepted sends) to openID.
 func paidOf(host *wxpaytest.Server, openID string) []string {
 	var out []string
@@ -498,8 +512,7 @@ func TestNotEnough(t *testing.T) {
 	for _, mode := range []wxpaytest.NotEnoughMode{wxpaytest.NotEnoughFailed, wxpaytest.NotEnoughForgotten} {
 		for _, restart := range []bool{false, true} {
 			t.Run(mode.String()+map[bool]string{false: "", true: "/restart"}[restart], func(t *testing.T) {
-				clk := &clock{}
-				e := newEnv(t, wxpaytest.Options{Balance: 50, NotEnough: mode}, func(c *HandlerConfig) { c.Now = clk.Now })
+				e := newEnv(t, wxpaytest.Options{Balance: 50, NotEnough: mode}, func(c *HandlerConfig) { c.MerchantProbe = testProbe })
 				nums := e.attempts(t, "spring-2026", testOpenID, 4)
 				checkError(t, e.tap(t, e.token, ""), http.StatusServiceUnavailable, "merchant_unavailable", false)
 				// A second tap before the top-up changes nothing for
@@ -509,10 +522,10 @@ func TestNotEnough(t *testing.T) {
 				}
 				e.host.TopUp(1000)
 				// New numbers wait merchantProbe after a merchant refusal.
-				clk.Advance(merchantProbe + time.Second)
+				time.Sleep(testProbe + 50*time.Millisecond)
 				srv := e.srv
 				if restart {
-					srv, _ = e.replica(t, func(c *HandlerConfig) { c.Now = clk.Now })
+					srv, _ = e.replica(t, func(c *HandlerConfig) { c.MerchantProbe = testProbe })
 				}
 				e.checkParams(t, e.tapOn(t, srv, e.token, ""), paidOrFail(t, e.host, testOpenID))
 				if got := paidOf(e.host, testOpenID); len(got) != 1 {
@@ -532,21 +545,23 @@ func TestNotEnough(t *testing.T) {
 			})
 		}
 		t.Run(mode.String()+"/never topped up", func(t *testing.T) {
-			clk := &clock{}
-			e := newEnv(t, wxpaytest.Options{Balance: 50, NotEnough: mode}, func(c *HandlerConfig) { c.Now = clk.Now })
-			nums := e.attempts(t, "spring-2026", testOpenID, 4)
-			// Rapid taps during the outage use at most one new number.
+			// Taps during the outage use at most one new number while the
+			// gate holds (a probe time no run of taps can outlast).
+			rapid := newEnv(t, wxpaytest.Options{Balance: 50, NotEnough: mode}, func(c *HandlerConfig) { c.MerchantProbe = time.Hour })
 			for range 6 {
-				if res := e.tap(t, e.token, ""); res.status == http.StatusOK {
+				if res := rapid.tap(t, rapid.token, ""); res.status == http.StatusOK {
 					t.Fatalf("paid without money: %s", res.body)
 				}
 			}
-			if sent := e.sentNumbers(); len(sent) > 2 {
-				t.Errorf("rapid taps sent %d numbers", len(sent))
+			if sent := rapid.sentNumbers(); len(sent) > 2 {
+				t.Errorf("taps within the probe time sent %d numbers", len(sent))
 			}
+			// Over many probe times the attempts stop at the bound.
+			e := newEnv(t, wxpaytest.Options{Balance: 50, NotEnough: mode}, func(c *HandlerConfig) { c.MerchantProbe = testProbe })
+			nums := e.attempts(t, "spring-2026", testOpenID, 4)
 			var last response
 			for range 12 {
-				clk.Advance(merchantProbe + time.Second)
+				time.Sleep(testProbe + 50*time.Millisecond)
 				last = e.tap(t, e.token, "")
 				if last.status == http.StatusOK {
 					t.Fatalf("paid without money: %s", last.body)
@@ -609,9 +624,8 @@ func TestNotEnoughBurstTwoReplicas(t *testing.T) {
 	for _, mode := range []wxpaytest.NotEnoughMode{wxpaytest.NotEnoughFailed, wxpaytest.NotEnoughForgotten} {
 		t.Run(mode.String(), func(t *testing.T) {
 			shared := NewMemoryStore()
-			clk := &clock{}
-			e := newEnv(t, wxpaytest.Options{Balance: 50, NotEnough: mode}, func(c *HandlerConfig) { c.Store = shared; c.Now = clk.Now })
-			other, _ := e.replica(t, func(c *HandlerConfig) { c.Store = shared; c.Now = clk.Now })
+			e := newEnv(t, wxpaytest.Options{Balance: 50, NotEnough: mode}, func(c *HandlerConfig) { c.Store = shared; c.MerchantProbe = burstProbe })
+			other, _ := e.replica(t, func(c *HandlerConfig) { c.Store = shared; c.MerchantProbe = burstProbe })
 			burst := func() (ok int) {
 				var wg sync.WaitGroup
 				var n atomic.Int32
@@ -634,11 +648,13 @@ func TestNotEnoughBurstTwoReplicas(t *testing.T) {
 				wg.Wait()
 				return int(n.Load())
 			}
+			start := time.Now()
 			if n := burst(); n != 0 {
 				t.Fatalf("%d paid answers without money", n)
 			}
+			outage := time.Since(start)
 			e.host.TopUp(1000)
-			clk.Advance(merchantProbe + time.Second)
+			time.Sleep(burstProbe + 100*time.Millisecond)
 			// Taps until paid: each answers with a package or a retryable
 			// refusal, and the grant is paid once.
 			for i := 0; i < 5 && len(paidOf(e.host, testOpenID)) == 0; i++ {
@@ -649,6 +665,11 @@ func TestNotEnoughBurstTwoReplicas(t *testing.T) {
 			}
 			if got := paidOf(e.host, testOpenID); len(got) != 1 {
 				t.Fatalf("paid numbers %v", got)
+			}
+			// One new number per probe time of the outage at most, and
+			// the one that paid.
+			if n, allowed := len(e.sentNumbers()), 2+int(outage/burstProbe); n > allowed {
+				t.Errorf("%d bill numbers used for one grant, at most %d in an outage of %v", n, allowed, outage)
 			}
 		})
 	}

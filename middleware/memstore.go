@@ -40,6 +40,9 @@ const lockSweepEvery = 1024
 //
 // Expiry follows the real clock (time.Now).
 type MemoryStore struct {
+	budgetMu sync.Mutex
+	budgets  map[string]*memBudget
+
 	termsMu  sync.Mutex // makes AddTerms atomic
 	terms    *cache.Cache
 	results  *cache.Cache
@@ -112,6 +115,92 @@ func checkKeyTTL(ctx context.Context, key string, ttl time.Duration) error {
 		return errTTL
 	}
 	return nil
+}
+
+// memBudget is a campaign's account.
+type memBudget struct {
+	entries map[string]budgetEntry // by bill number
+	st      BudgetState            // the sums
+}
+
+type budgetEntry struct {
+	amount    int64
+	committed bool
+}
+
+// Budget implements Store. Accounts live as long as the process.
+func (m *MemoryStore) Budget(ctx context.Context, campaign string, op BudgetOp) (BudgetState, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return BudgetState{}, false, err
+	}
+	if campaign == "" || op.Step != BudgetRead && op.Billno == "" {
+		return BudgetState{}, false, errNilKey
+	}
+	m.budgetMu.Lock()
+	defer m.budgetMu.Unlock()
+	if m.budgets == nil {
+		m.budgets = make(map[string]*memBudget)
+	}
+	b := m.budgets[campaign]
+	if b == nil {
+		b = &memBudget{entries: make(map[string]budgetEntry)}
+		m.budgets[campaign] = b
+	}
+	ok := b.apply(op)
+	st := b.st
+	st.Budget = op.Limit
+	return st, ok, nil
+}
+
+// apply carries out op on the account (see BudgetStep).
+func (b *memBudget) apply(op BudgetOp) bool {
+	e, has := b.entries[op.Billno]
+	add := func(e budgetEntry, sign int64) {
+		if e.committed {
+			b.st.CommittedFen += sign * e.amount
+			b.st.CommittedPackets += sign
+		} else {
+			b.st.ReservedFen += sign * e.amount
+			b.st.ReservedPackets += sign
+		}
+	}
+	switch op.Step {
+	case BudgetReserve:
+		if has {
+			if !e.committed && e.amount != op.Amount {
+				add(e, -1)
+				e.amount = op.Amount
+				add(e, 1)
+				b.entries[op.Billno] = e
+			}
+			return true
+		}
+		if op.Limit.Fen > 0 && b.st.ReservedFen+b.st.CommittedFen+op.Amount > op.Limit.Fen ||
+			op.Limit.Packets > 0 && b.st.ReservedPackets+b.st.CommittedPackets+1 > op.Limit.Packets {
+			return false
+		}
+		e = budgetEntry{amount: op.Amount}
+		b.entries[op.Billno] = e
+		add(e, 1)
+	case BudgetCommit:
+		if has {
+			if e.committed {
+				return true
+			}
+			add(e, -1)
+		} else {
+			e.amount = op.Amount
+		}
+		e.committed = true
+		b.entries[op.Billno] = e
+		add(e, 1)
+	case BudgetRelease:
+		if has {
+			add(e, -1)
+			delete(b.entries, op.Billno)
+		}
+	}
+	return true
 }
 
 // Result implements Store.

@@ -61,6 +61,7 @@ var messages = map[string]messageText{
 		"当前场景不支持领取红包"},
 	"attempts_exhausted": {"no attempts are left for this red packet", "领取次数已用完"},
 	"budget_exhausted":   {"the red packets of this campaign are all given out", "红包已发完"},
+	"budget_unavailable": {"red packets are not available at the moment", "红包暂时无法发放，请稍后再试"},
 
 	// The platform's answers.
 	"outcome_unknown":       {"the red packet is not confirmed yet; retry shortly", "红包发放结果确认中，请稍后再试"},

@@ -30,7 +30,7 @@ var catalogueCodes = []string{
 	"outcome_unknown", "rate_limited_upstream", "risk_control", "user_limit_reached",
 	"grant_conflict", "merchant_unavailable", "send_failed", "platform_rejected", "platform_error",
 	"internal_error", "policy_error", "in_progress", "claim_window_expired", "body_too_large",
-	"refused", "scene_not_supported", "attempts_exhausted", "budget_exhausted",
+	"refused", "scene_not_supported", "attempts_exhausted", "budget_exhausted", "budget_unavailable",
 }
 
 func hasHan(s string) bool {

@@ -27,6 +27,10 @@ type Grant struct {
 	SendName, Wishing, ActName, Remark string
 	// Scene is scene_id, required when Amount < 100 or Amount > 20000.
 	Scene hongbao.Scene
+	// Campaign names the budget the grant counts against
+	// (HandlerConfig.Budgets); empty means Key. Grants with daily keys
+	// ("spring/day-3") share one campaign ("spring") this way.
+	Campaign string
 	// Reclaim lets a user whose packet was refunded unopened (the
 	// platform's REFUND, 24 hours after the send) claim again: the next tap
 	// pays the same terms under the grant's next bill number. Off, such a

@@ -60,6 +60,10 @@ type Terms struct {
 	DecidedAt time.Time `json:"decided_at"`
 	// Recovered marks terms read back from the platform.
 	Recovered bool `json:"recovered,omitempty"`
+	// Key and OpenID name the grant, so that an operator's tool can
+	// derive its later bill numbers from its terms alone.
+	Key    string `json:"key,omitempty"`
+	OpenID string `json:"openid,omitempty"`
 }
 
 // Store is the state the handler shares across replicas: the terms of
@@ -106,6 +110,13 @@ type Store interface {
 	// lock, the implementation gives it up itself (by its token), so that
 	// no lock outlives a call that reported failure.
 	TryLock(ctx context.Context, key string, ttl time.Duration) (release func(), ok bool, err error)
+	// Budget applies op to campaign's budget account and returns the
+	// account after it; ok reports whether a BudgetReserve was granted
+	// (true for the other steps). The account holds one entry per bill
+	// number (its amount, reserved or committed) and the sums, and every
+	// step must be atomic across replicas: on a key-value server, one
+	// script on one key per campaign. See BudgetStep for each step.
+	Budget(ctx context.Context, campaign string, op BudgetOp) (st BudgetState, ok bool, err error)
 	// Allow counts one event for key and reports whether at most limit
 	// (> 0) events happened in the current window (> 0) of key. When not
 	// ok, retryAfter is how long until the window ends. The window is

@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,6 +76,10 @@ func TestMemoryStoreResultPacked(t *testing.T) {
 		if err != nil || !ok || got != want {
 			t.Errorf("%s: Result = %+v %v %v, want %+v", name, got, ok, err, want)
 		}
+	}
+	// pack and unpack know every field of a Result.
+	if n := reflect.TypeOf(Result{}).NumField(); n != 10 {
+		t.Errorf("Result has %d fields: pack and unpack them all, then count them here", n)
 	}
 	// A time read from the clock comes back without its monotonic reading.
 	now := time.Now()

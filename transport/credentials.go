@@ -309,5 +309,14 @@ func (t *Transport) Reload() error {
 	t.cert.Store(cert)
 	t.gen.Add(1)
 	t.CloseIdleConnections()
+	t.certificateChanged(cert)
 	return nil
+}
+
+// certificateChanged reports the certificate now presented to
+// Config.OnCertificate.
+func (t *Transport) certificateChanged(cert *tls.Certificate) {
+	if t.onCert != nil {
+		t.onCert(cert.Leaf)
+	}
 }

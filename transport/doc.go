@@ -8,7 +8,10 @@
 //		CertFile: "apiclient_cert.pem",
 //		KeyFile:  "apiclient_key.pem",
 //	})
-//	client := t.Client()                   // or &http.Client{Transport: t}, or t.Resty()
+//	if err != nil {
+//		return err // a configuration mistake: key length, certificate, CN...
+//	}
+//	client := t.Client() // or &http.Client{Transport: t}, or t.Resty()
 //
 // # Passing the parameters
 //

@@ -63,7 +63,10 @@ func ExampleTransport_Resty() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	doc, _ := transport.ReplyOf(resp.RawResponse)
+	doc, ok := transport.ReplyOf(resp.RawResponse) // the decoded reply, every field
+	if !ok {
+		log.Fatal("no decoded reply")
+	}
 	fmt.Println(resp.StatusCode(), out.ReturnCode, out.ResultCode, out.MchBillno)
 	fmt.Println(out.SendListID == doc.Fields["send_listid"], out.Package != "")
 	// Output:
@@ -97,7 +100,10 @@ func ExampleNewRequest() {
 		log.Fatal(err)
 	}
 	defer resp.Body.Close()
-	reply, _ := transport.ReplyOf(resp)
+	reply, ok := transport.ReplyOf(resp)
+	if !ok {
+		log.Fatal("no decoded reply")
+	}
 	fmt.Println(resp.Header.Get("Content-Type"))
 	fmt.Println(reply.Fields["result_code"], reply.Fields["total_amount"])
 	// Output:
@@ -116,9 +122,15 @@ func ExampleError() {
 		{ErrCode: "SIGN_ERROR"},
 	} {
 		srv.Inject(fault)
-		req, _ := transport.NewRequest(context.Background(), t.BaseURL()+"/mmpaymkttransfers/gethbinfo",
+		req, err := transport.NewRequest(context.Background(), t.BaseURL()+"/mmpaymkttransfers/gethbinfo",
 			map[string]string{"mch_billno": "1900000109202401010000000003", "appid": srv.AppID, "bill_type": "MCHT"})
-		_, err := t.Client().Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		resp, err := t.Client().Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
 		var te *transport.Error
 		if errors.As(err, &te) {
 			fmt.Println(te.Kind, te.StatusCode, te.ErrCode, te.OutcomeUnknown())

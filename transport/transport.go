@@ -101,6 +101,11 @@ type Config struct {
 	// Logger receives the warning about a client certificate that
 	// expires within 30 days. nil means silent.
 	Logger *slog.Logger
+	// OnCertificate, when not nil, is called by New and after each
+	// successful Reload with the leaf of the client certificate now
+	// presented (do not modify it), e.g. to export its expiry as a
+	// metric. Reload calls it before it returns, one Reload at a time.
+	OnCertificate func(leaf *x509.Certificate)
 	// Now is the clock for the certificate checks; time.Now when nil.
 	Now func() time.Time
 	// Rand is the source of nonces; crypto/rand when nil. It must be safe
@@ -126,6 +131,7 @@ type Transport struct {
 	maxReply int64
 	unsigned func(string) bool
 	logger   *slog.Logger
+	onCert   func(*x509.Certificate)
 	maxConns int // of the private pool; 0: no cap
 	now      func() time.Time
 	rand     io.Reader
@@ -170,6 +176,7 @@ func New(cfg Config) (*Transport, error) {
 		maxConns: cfg.MaxConnsPerHost,
 		unsigned: cfg.UnsignedReply,
 		logger:   cfg.Logger,
+		onCert:   cfg.OnCertificate,
 		now:      cfg.Now,
 		rand:     cfg.Rand,
 	}
@@ -210,6 +217,7 @@ func New(cfg Config) (*Transport, error) {
 	}
 	t.pool = t.newPool()
 	t.Base = t.pool
+	t.certificateChanged(cert)
 	return t, nil
 }
 

@@ -1,36 +1,60 @@
 package hongbaoecho_test
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	hongbaoecho "github.com/hongbao-go/hongbao/adapters/echo"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/adapters/internal/adaptertest"
 )
 
 func Example() {
-	var (
-		auth *middleware.Authenticator // middleware.NewAuthenticator(...)
-		h    http.Handler              // middleware.NewHandler(...)
-	)
+	// The parts: middleware.NewAuthenticator and middleware.NewHandler
+	// (here on a fake platform).
+	demo, err := adaptertest.NewDemo()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer demo.Close()
+	auth, h := demo.Auth, demo.Handler
+
 	e := echo.New()
 	hongbaoecho.Mount(e, "/hongbao/send", auth, h)
 
 	// Other routes may use the same authentication and read the user.
 	e.GET("/me", func(c echo.Context) error {
-		u, _ := hongbaoecho.User(c)
+		u, ok := hongbaoecho.User(c)
+		if !ok {
+			return echo.ErrUnauthorized
+		}
 		return c.JSON(http.StatusOK, map[string]string{"openid": u.OpenID})
 	}, hongbaoecho.Auth(auth))
+
+	demo.Show(e, "/hongbao/send", "/me")
+	// Output:
+	// POST /hongbao/send 200 [nonceStr package paySign signType timeStamp]
+	// GET /hongbao/send 405 method_not_allowed Allow: POST
+	// GET /me 200 {"openid":"oDemoUser00000000000000000001"}
 }
 
 // Auth and Handler are the parts of Mount, for a route of your own; other
 // methods on the path are then echo's to answer.
 func ExampleHandler() {
-	var (
-		auth *middleware.Authenticator // middleware.NewAuthenticator(...)
-		h    http.Handler              // middleware.NewHandler(...)
-	)
+	demo, err := adaptertest.NewDemo()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer demo.Close()
+
 	e := echo.New()
-	e.POST("/hongbao/send", hongbaoecho.Handler(h), hongbaoecho.Auth(auth))
+	e.POST("/hongbao/send", hongbaoecho.Handler(demo.Handler), hongbaoecho.Auth(demo.Auth))
+
+	demo.Show(e, "/hongbao/send")
+	// Output:
+	// POST /hongbao/send 200 [nonceStr package paySign signType timeStamp]
+	// GET /hongbao/send 405 Allow: OPTIONS, POST
 }

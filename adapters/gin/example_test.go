@@ -1,36 +1,63 @@
 package hongbaogin_test
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 
 	hongbaogin "github.com/hongbao-go/hongbao/adapters/gin"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/adapters/internal/adaptertest"
 )
 
 func Example() {
-	var (
-		auth *middleware.Authenticator // middleware.NewAuthenticator(...)
-		h    http.Handler              // middleware.NewHandler(...)
-	)
+	// The parts: middleware.NewAuthenticator and middleware.NewHandler
+	// (here on a fake platform).
+	demo, err := adaptertest.NewDemo()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer demo.Close()
+	auth, h := demo.Auth, demo.Handler
+
+	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	hongbaogin.Mount(r, "/hongbao/send", auth, h)
 
 	// Other routes may use the same authentication and read the user.
 	r.GET("/me", hongbaogin.Auth(auth), func(c *gin.Context) {
-		u, _ := hongbaogin.User(c)
+		u, ok := hongbaogin.User(c)
+		if !ok {
+			c.AbortWithStatus(http.StatusUnauthorized)
+			return
+		}
 		c.JSON(http.StatusOK, gin.H{"openid": u.OpenID})
 	})
+
+	demo.Show(r, "/hongbao/send", "/me")
+	// Output:
+	// POST /hongbao/send 200 [nonceStr package paySign signType timeStamp]
+	// GET /hongbao/send 405 method_not_allowed Allow: POST
+	// GET /me 200 {"openid":"oDemoUser00000000000000000001"}
 }
 
 // Auth and Handler are the parts of Mount, for a route of your own; other
 // methods on the path are then gin's to answer.
 func ExampleHandler() {
-	var (
-		auth *middleware.Authenticator // middleware.NewAuthenticator(...)
-		h    http.Handler              // middleware.NewHandler(...)
-	)
+	demo, err := adaptertest.NewDemo()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer demo.Close()
+
+	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.POST("/hongbao/send", hongbaogin.Auth(auth), hongbaogin.Handler(h))
+	r.POST("/hongbao/send", hongbaogin.Auth(demo.Auth), hongbaogin.Handler(demo.Handler))
+
+	demo.Show(r, "/hongbao/send")
+	// Output:
+	// POST /hongbao/send 200 [nonceStr package paySign signType timeStamp]
+	// GET /hongbao/send 404
 }

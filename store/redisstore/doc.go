@@ -2,30 +2,63 @@
 // red-packet handler on several replicas that share one Redis:
 //
 //	store, err := redisstore.NewFromURL(os.Getenv("HONGBAO_REDIS_URL"), redisstore.Options{})
-//	...
+//	if err != nil {
+//		return err // a malformed URL; no connection is made yet
+//	}
+//	defer store.Close()
+//	if err := store.Ping(ctx); err != nil {
+//		return err // Redis does not answer, or the URL's form does not fit it
+//	}
 //	h, err := middleware.NewHandler(middleware.HandlerConfig{Client: client, Policy: policy, Store: store})
 //
 // It uses github.com/redis/go-redis/v9; the core packages do not import
 // it, so applications without Redis do not depend on it. Any
 // redis.UniversalClient works (New): a single server, Sentinel failover or
-// Cluster (every command and script touches one key).
+// Cluster (every command and script touches one key). NewFromURL builds
+// the matching client from a URL of each kind:
+//
+//	redis://[user:password@]host:port/db                         one server (rediss:// for TLS)
+//	redis://[user:password@]host:port?addr=host2:port2&addr=...  a Redis Cluster
+//	redis://host:port/db?master_name=mymaster&addr=host2:port2   Sentinels and their master
+//
+// Call Ping at start-up: besides reaching every master, it refuses a
+// single-server URL that points at a node of a cluster (most keys would
+// answer MOVED), naming the cluster form.
 //
 // # What it stores
 //
-// Five kinds of keys, all under Options.Prefix ("hongbao:" by default),
+// Six kinds of keys, all under Options.Prefix ("hongbao:" by default),
 // so that several applications can share one Redis database:
 //
-//	<prefix>terms:<billno>      the JSON of a grant's middleware.Terms, under
-//	                            its attempt-0 bill number, set once (Lua), PX ResultTTL
-//	<prefix>result:<billno>     the JSON of a middleware.Result (bill number,
-//	                            openid, package, send_listid, amount, paid_at),
-//	                            SET ... EX ResultTTL (30 days by default)
-//	<prefix>lock:<billno>       the right to send that bill number: a random
-//	                            token, SET ... NX PX LockTTL (2 minutes by default)
-//	<prefix>rate:<openid>       a per-openid tap counter: INCR, PEXPIRE on the
-//	                            first tap of a window, in one Lua script
-//	<prefix>flow:send:<mch_id>  the merchant's shared send rate (Reserve): one
-//	                            number, expiring once the budget is whole again
+//	<prefix>terms:<billno>    the terms of a grant (keyed by its attempt-0
+//	                          bill number): the JSON of a middleware.Terms,
+//	                          first one wins (a Lua GET-or-SET), PX its TTL
+//	<prefix>result:<billno>   the JSON of a middleware.Result (bill number,
+//	                          openid, package, send_listid, amount, paid_at),
+//	                          SET ... EX ResultTTL (30 days by default)
+//	<prefix>lock:<billno>     the right to send that bill number: a random
+//	                          token, SET ... NX PX LockTTL (2 minutes by default)
+//	<prefix>rate:<openid>     a per-openid tap counter: INCR, PEXPIRE on the
+//	                          first tap of a window, in one Lua script
+//	<prefix>budget:<campaign> a campaign's budget account: one hash of sums
+//	                          and one field per bill number, each step one
+//	                          Lua script (see Budget)
+//	<prefix>flow:send:<mch_id>
+//	                          the merchant's shared send rate (Reserve): one
+//	                          number, expiring once a whole burst is free again
+//
+// On Redis Cluster each key goes to the slot of its whole name (CRC16 of
+// the key, modulo 16384): the prefix holds no {hash tag} (New refuses a
+// '{' in it), so the keys of different bill numbers and openids spread
+// over every slot, every master and its share of the load. Every command
+// and every Lua script touches one key, so nothing needs two keys in one
+// slot (no CROSSSLOT); the terms, result and lock of one bill number
+// usually sit on different masters, and nothing reads them together. A
+// campaign's budget is one key, so every step of one campaign goes to one
+// master (and different campaigns to different ones). A
+// slot that moves (resharding) is followed by the client: MOVED and ASK
+// answers are redirections, not failures. Any new script must keep to one
+// key, or to keys that share a hash tag on purpose.
 //
 // A lock is released by a Lua compare-and-delete of its token, so a
 // holder whose lock expired never deletes the lock that another replica
@@ -45,17 +78,18 @@
 //
 // Store implements hongbao.SharedLimiter: set it as the client's
 // hongbao.Config.Flow.Shared, and the replicas of a merchant pace their
-// sends on one budget (1,800 a minute by default) instead of each taking
-// the whole of it:
+// sends on one send rate (1,800 a minute by default) instead of each
+// taking the whole of it:
 //
 //	cfg.Flow.Shared = store
 //	client, err := hongbao.New(cfg)
 //
 // Reserve is one Lua script on one key: the generic cell rate algorithm
-// on the clock of Redis (TIME), so the replicas' clocks do not matter. In
+// on the clock of Redis (TIME, of the node that holds the key on a
+// cluster), so the replicas' clocks do not matter. In
 // any stretch of time T, the replicas together are given no more than
 // burst + rate×T sends; a send that would wait longer than the client's
-// MaxWait takes nothing from the budget. When Redis fails, each client
+// MaxWait takes nothing from the rate. When Redis fails, each client
 // paces itself alone and logs a warning.
 //
 // # Behaviour under faults

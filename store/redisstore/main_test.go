@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,10 +23,21 @@ import (
 	"github.com/hongbao-go/hongbao/store/redisstore"
 )
 
-// envRedisURL names the Redis the tests use. When it is unset, TestMain
-// starts a private redis-server (when the binary is on PATH) on a free
-// loopback port, without persistence, and stops it after the tests.
+// envRedisURL names the Redis the tests use, in any form NewFromURL
+// accepts: one server, a cluster (redis://host:port?addr=host2:port2...)
+// or Sentinel (...?master_name=name). The whole suite runs on it; the tests
+// of one topology (resharding a cluster) run only on that topology. When
+// it is unset, TestMain starts a private redis-server (when the binary is
+// on PATH) on a free loopback port, without persistence, and stops it
+// after the tests.
 const envRedisURL = "HONGBAO_TEST_REDIS_URL"
+
+// Topologies of the Redis under test, from the form of its URL.
+const (
+	single   = "single"
+	cluster  = "cluster"
+	sentinel = "sentinel"
+)
 
 const howToRun = "the redisstore tests need Redis: install redis-server " +
 	"(Debian: apt-get install redis-server) or set " + envRedisURL + "=redis://127.0.0.1:6379/0"
@@ -34,6 +46,8 @@ var (
 	// redisURL is the Redis every test shares; each test works under its
 	// own key prefix and deletes its keys at the end.
 	redisURL string
+	// topology is the form of redisURL: single, cluster or sentinel.
+	topology string
 	// skipReason is set when no Redis is available outside CI.
 	skipReason string
 )
@@ -55,7 +69,8 @@ func runTests(m *testing.M) int {
 			fmt.Fprintf(os.Stderr, "redisstore tests: %s is set but Redis does not answer: %v\n", envRedisURL, err)
 			return 1
 		}
-		redisURL = u
+		redisURL, topology = u, topologyOf(u)
+		fmt.Fprintf(os.Stderr, "redisstore tests: on the Redis of %s (%s)\n", envRedisURL, topology)
 		return m.Run()
 	}
 	if _, err := exec.LookPath("redis-server"); err != nil {
@@ -73,7 +88,7 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer srv.stop()
-	redisURL = srv.url
+	redisURL, topology = srv.url, single
 	return m.Run()
 }
 
@@ -88,17 +103,61 @@ func inCI() bool {
 // fails first).
 func needRedis(t testing.TB) {
 	t.Helper()
+	// Read inside a test, where go test's cache records it, so that runs
+	// on different Redis are never taken for one another.
+	_ = os.Getenv(envRedisURL)
 	if redisURL == "" {
 		t.Skip(skipReason)
 	}
 }
 
-func pingURL(u string, within time.Duration) error {
-	opt, err := redis.ParseURL(u)
+// topologyOf tells the topology of a URL by its form, as NewFromURL does.
+func topologyOf(u string) string {
+	pu, err := url.Parse(u)
 	if err != nil {
-		return errors.New("invalid URL") // never print the URL: it may hold a password
+		return single
 	}
-	c := redis.NewClient(opt)
+	switch q := pu.Query(); {
+	case q.Has("master_name"):
+		return sentinel
+	case q.Has("addr"):
+		return cluster
+	}
+	return single
+}
+
+// needTopology skips t unless the Redis under test has topology want.
+func needTopology(t testing.TB, want string) {
+	t.Helper()
+	needRedis(t)
+	if topology != want {
+		t.Skipf("needs %s to be a %s Redis; it is a %s one", envRedisURL, want, topology)
+	}
+}
+
+// pingURL waits until the Redis of u answers the Store's Ping (on every
+// master of a cluster), for at most within.
+func pingURL(u string, within time.Duration) error {
+	s, err := redisstore.NewFromURL(u, redisstore.Options{})
+	if err != nil {
+		return err // never repeats the URL, which may hold a password
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	var last error
+	for ctx.Err() == nil {
+		if last = s.Ping(ctx); last == nil {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return last
+}
+
+// pingAddr waits until a server at addr answers PING, for at most within.
+func pingAddr(addr string, within time.Duration) error {
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
@@ -120,13 +179,14 @@ type redisServer struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
 	log    string
+	args   []string // added to the command line
 }
 
 // startRedisServer starts redis-server on a free loopback port, without
-// persistence, in a temporary directory. The port is chosen by binding
-// port 0 and closing it, so another process may take it first: a few
-// attempts are made.
-func startRedisServer() (*redisServer, error) {
+// persistence, in a temporary directory, with args added to its command
+// line. The port is chosen by binding port 0 and closing it, so another
+// process may take it first: a few attempts are made.
+func startRedisServer(args ...string) (*redisServer, error) {
 	dir, err := os.MkdirTemp("", "redisstore-test-")
 	if err != nil {
 		return nil, err
@@ -138,7 +198,18 @@ func startRedisServer() (*redisServer, error) {
 			last = err
 			continue
 		}
-		s, err := launch(dir, p)
+		attemptArgs := args
+		if slices.Contains(args, "--cluster-enabled") {
+			// The cluster bus listens on a port of its own, by default
+			// port+10000, which may be taken or past 65535.
+			bus, err := freePort()
+			if err != nil {
+				last = err
+				continue
+			}
+			attemptArgs = append(slices.Clip(args), "--cluster-port", bus)
+		}
+		s, err := launch(dir, p, attemptArgs...)
 		if err == nil {
 			return s, nil
 		}
@@ -148,23 +219,23 @@ func startRedisServer() (*redisServer, error) {
 	return nil, last
 }
 
-func launch(dir, port string) (*redisServer, error) {
+func launch(dir, port string, args ...string) (*redisServer, error) {
 	logPath := filepath.Join(dir, "redis-"+port+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("redis-server",
+	cmd := exec.Command("redis-server", append(args,
 		"--port", port, "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no",
-		"--dir", dir, "--daemonize", "no")
+		"--dir", dir, "--daemonize", "no")...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, err
 	}
-	s := &redisServer{dir: dir, cmd: cmd, exited: make(chan struct{}), log: logPath,
+	s := &redisServer{dir: dir, cmd: cmd, exited: make(chan struct{}), log: logPath, args: args,
 		url: "redis://127.0.0.1:" + port + "/0"}
 	s.port, _ = strconv.Atoi(port)
 	go func() {
@@ -173,7 +244,7 @@ func launch(dir, port string) (*redisServer, error) {
 		close(s.exited)
 	}()
 	ready := make(chan error, 1)
-	go func() { ready <- pingURL(s.url, 10*time.Second) }()
+	go func() { ready <- pingAddr("127.0.0.1:"+port, 10*time.Second) }()
 	select {
 	case err := <-ready:
 		if err != nil {
@@ -238,25 +309,53 @@ func deletePrefix(t testing.TB, prefix string) {
 	c := newClient(t, redisURL)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
-	for iter.Next(ctx) {
-		c.Del(ctx, iter.Val())
+	keys, err := keysMatching(ctx, c, prefix+"*")
+	for _, k := range keys {
+		c.Del(ctx, k)
 	}
-	if err := iter.Err(); err != nil {
+	if err != nil {
 		t.Logf("deleting the test keys: %v", err)
 	}
 }
 
-// newClient returns a client for u, closed when t ends.
-func newClient(t testing.TB, u string) *redis.Client {
-	t.Helper()
-	opt, err := redis.ParseURL(u)
-	if err != nil {
-		t.Fatalf("ParseURL: %v", err)
+// keysMatching lists the keys that match pattern with SCAN: on every
+// master of a cluster (a SCAN sees the keys of one node), on the server
+// otherwise.
+func keysMatching(ctx context.Context, c redis.UniversalClient, pattern string) ([]string, error) {
+	scan := func(ctx context.Context, node redis.Cmdable) ([]string, error) {
+		var keys []string
+		iter := node.Scan(ctx, 0, pattern, 100).Iterator()
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		return keys, iter.Err()
 	}
-	c := redis.NewClient(opt)
-	t.Cleanup(func() { c.Close() })
-	return c
+	cc, ok := c.(*redis.ClusterClient)
+	if !ok {
+		return scan(ctx, c)
+	}
+	var mu sync.Mutex
+	var all []string
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		keys, err := scan(ctx, node)
+		mu.Lock()
+		all = append(all, keys...)
+		mu.Unlock()
+		return err
+	})
+	return all, err
+}
+
+// newClient returns a client for u, of the kind NewFromURL makes for it
+// (one server, cluster or Sentinel), closed when t ends.
+func newClient(t testing.TB, u string) redis.UniversalClient {
+	t.Helper()
+	s, err := redisstore.NewFromURL(u, redisstore.Options{})
+	if err != nil {
+		t.Fatalf("NewFromURL: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s.Client()
 }
 
 // newStore returns a Store on the shared Redis under prefix, on a client of
@@ -280,10 +379,10 @@ type stoppableRedis interface {
 }
 
 // newStoppableRedis returns a private redis-server when the binary is on
-// PATH, and otherwise a TCP proxy in front of the shared Redis whose Stop
-// closes every connection and the listener (what clients see of a killed
-// server) and whose Start deletes the test's keys (what a restart without
-// persistence leaves) and listens again.
+// PATH, and otherwise a TCP proxy in front of the shared Redis (a single
+// server) whose Stop closes every connection and the listener (what
+// clients see of a killed server) and whose Start deletes the test's keys
+// (what a restart without persistence leaves) and listens again.
 func newStoppableRedis(t testing.TB, prefix string) stoppableRedis {
 	t.Helper()
 	needRedis(t)
@@ -300,6 +399,7 @@ func newStoppableRedis(t testing.TB, prefix string) stoppableRedis {
 		})
 		return r
 	}
+	needTopology(t, single) // a proxy in front of one node of several proves nothing
 	p := &proxy{target: mustAddr(t, redisURL), prefix: prefix}
 	p.listen(t, "127.0.0.1:0")
 	t.Cleanup(func() { p.Stop(t) })
@@ -319,7 +419,7 @@ func (r *ownRedis) Stop(t testing.TB) {
 func (r *ownRedis) Start(t testing.TB) {
 	t.Helper()
 	old := r.srv
-	s, err := launchInDir(old.dir, strconv.Itoa(old.port))
+	s, err := launchInDir(old.dir, strconv.Itoa(old.port), old.args...)
 	if err != nil {
 		t.Fatalf("restarting redis-server: %v", err)
 	}
@@ -328,10 +428,10 @@ func (r *ownRedis) Start(t testing.TB) {
 
 // launchInDir starts redis-server again on a port, retrying while the
 // port is still being released.
-func launchInDir(dir, port string) (*redisServer, error) {
+func launchInDir(dir, port string, args ...string) (*redisServer, error) {
 	var last error
 	for attempt := 0; attempt < 20; attempt++ {
-		s, err := launch(dir, port)
+		s, err := launch(dir, port, args...)
 		if err == nil {
 			return s, nil
 		}

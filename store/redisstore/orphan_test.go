@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,84 +16,142 @@ import (
 	"github.com/hongbao-go/hongbao/store/redisstore"
 )
 
-// slowProxy forwards TCP connections to Redis and holds every reply for
-// delay (while it is set): commands reach Redis at once and are applied,
-// but the client times out before it hears the answer, as with a congested
-// link.
-type slowProxy struct {
-	ln    net.Listener
+// slowLink puts a TCP proxy in front of each Redis node a client dials
+// (every master of a cluster, or the one server) and holds every reply
+// for delay (while it is set): commands reach Redis at once and are
+// applied, but the client times out before it hears the answer, as with a
+// congested link.
+type slowLink struct {
 	delay atomic.Int64 // nanoseconds
-	wg    sync.WaitGroup
+
+	mu      sync.Mutex
+	proxies map[string]string // node address -> proxy address
+	lns     []net.Listener
+	conns   []net.Conn
+	wg      sync.WaitGroup
 }
 
-func newSlowProxy(t *testing.T) *slowProxy {
+func newSlowLink(t *testing.T) *slowLink {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	needRedis(t)
+	if topology == sentinel {
+		t.Skip("a slow link to a Sentinel-managed master is not covered: the Sentinels' answers would be delayed too")
 	}
-	p := &slowProxy{ln: ln}
-	target := mustAddr(t, redisURL)
-	var mu sync.Mutex
-	var conns []net.Conn
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, c, up)
-			mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() {
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := up.Read(buf)
-					if n > 0 {
-						time.Sleep(time.Duration(p.delay.Load()))
-						if _, werr := c.Write(buf[:n]); werr != nil {
-							break
-						}
-					}
-					if err != nil {
+	l := &slowLink{proxies: map[string]string{}}
+	t.Cleanup(func() {
+		l.mu.Lock()
+		for _, ln := range l.lns {
+			ln.Close()
+		}
+		for _, c := range l.conns {
+			c.Close()
+		}
+		l.mu.Unlock()
+		l.wg.Wait()
+	})
+	return l
+}
+
+// dial is a redis Dialer: it connects through the proxy of addr, which it
+// starts on first use.
+func (l *slowLink) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	l.mu.Lock()
+	paddr, ok := l.proxies[addr]
+	if !ok {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			l.mu.Unlock()
+			return nil, err
+		}
+		paddr = ln.Addr().String()
+		l.proxies[addr] = paddr
+		l.lns = append(l.lns, ln)
+		l.wg.Add(1)
+		go l.serve(ln, addr)
+	}
+	l.mu.Unlock()
+	var d net.Dialer
+	return d.DialContext(ctx, network, paddr)
+}
+
+func (l *slowLink) serve(ln net.Listener, target string) {
+	defer l.wg.Done()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.Dial("tcp", target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		l.mu.Lock()
+		l.conns = append(l.conns, c, up)
+		l.mu.Unlock()
+		go func() { _, _ = io.Copy(up, c); up.Close() }()
+		go func() {
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := up.Read(buf)
+				if n > 0 {
+					time.Sleep(time.Duration(l.delay.Load()))
+					if _, werr := c.Write(buf[:n]); werr != nil {
 						break
 					}
 				}
-				c.Close()
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
+				if err != nil {
+					break
+				}
+			}
 			c.Close()
-		}
-		mu.Unlock()
-		p.wg.Wait()
-	})
-	return p
+		}()
+	}
 }
 
-// url is redisURL with the proxy's address.
-func (p *slowProxy) url(t *testing.T) string {
-	opt, err := redis.ParseURL(redisURL)
+// store returns a Store on the Redis under test through the link: a
+// client of the URL's kind, as NewFromURL makes it (context deadlines
+// honoured), whose every connection goes through the link.
+func (l *slowLink) store(t *testing.T, opts redisstore.Options) *redisstore.Store {
+	t.Helper()
+	var c redis.UniversalClient
+	switch topology {
+	case cluster:
+		o, err := redis.ParseClusterURL(redisURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Dialer, o.ContextTimeoutEnabled = l.dial, true
+		c = redis.NewClusterClient(o)
+	default:
+		o, err := redis.ParseURL(redisURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Dialer, o.ContextTimeoutEnabled = l.dial, true
+		c = redis.NewClient(o)
+	}
+	t.Cleanup(func() { c.Close() })
+	s, err := redisstore.New(c, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := "redis://"
-	if opt.Username != "" || opt.Password != "" {
-		u += opt.Username + ":" + opt.Password + "@"
+	return s
+}
+
+// warm makes s's connections and lets its client learn what it asks once
+// (a cluster client: the slots and the command table) while the link is
+// fast, so that its commands are sent (and applied) when the link turns
+// slow.
+func (l *slowLink) warm(t *testing.T, s *redisstore.Store) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
 	}
-	return u + p.ln.Addr().String() + "/" + strconv.Itoa(opt.DB)
+	if _, _, err := s.Result(ctx, "warm-up"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestTryLockTimeoutLeavesNoLock: a TryLock whose SET Redis applied but
@@ -102,16 +159,10 @@ func (p *slowProxy) url(t *testing.T) string {
 // replica waits for a holder that never was.
 func TestTryLockTimeoutLeavesNoLock(t *testing.T) {
 	prefix := newPrefix(t)
-	p := newSlowProxy(t)
-	slow, err := redisstore.NewFromURL(p.url(t), redisstore.Options{Prefix: prefix, Timeout: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { slow.Close() })
-	if err := slow.Ping(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	p.delay.Store(int64(300 * time.Millisecond))
+	p := newSlowLink(t)
+	slow := p.store(t, redisstore.Options{Prefix: prefix, Timeout: 500 * time.Millisecond})
+	p.warm(t, slow)
+	p.delay.Store(int64(1500 * time.Millisecond))
 	ctx := context.Background()
 	direct := newClient(t, redisURL)
 	key := prefix + "lock:" + testBillno
@@ -123,7 +174,7 @@ func TestTryLockTimeoutLeavesNoLock(t *testing.T) {
 	if n := direct.Exists(ctx, key).Val(); n != 1 {
 		t.Fatal("the SET did not reach Redis: the test proves nothing")
 	}
-	eventually(t, 2*time.Second, "the abandoned lock is released", func() bool {
+	eventually(t, 5*time.Second, "the abandoned lock is released", func() bool {
 		return direct.Exists(ctx, key).Val() == 0
 	})
 	other := newStore(t, prefix)
@@ -143,17 +194,9 @@ func TestTryLockTimeoutLeavesNoLock(t *testing.T) {
 func TestSlowRedisReplicasPayOnce(t *testing.T) {
 	w := newWorld(t)
 	prefix := newPrefix(t)
-	p := newSlowProxy(t)
-	slow, err := redisstore.NewFromURL(p.url(t), redisstore.Options{Prefix: prefix, Timeout: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { slow.Close() })
-	// A connection made while the link is fast, so that A's commands are
-	// sent (and applied) when it turns slow.
-	if err := slow.Ping(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	p := newSlowLink(t)
+	slow := p.store(t, redisstore.Options{Prefix: prefix, Timeout: 100 * time.Millisecond})
+	p.warm(t, slow)
 	p.delay.Store(int64(300 * time.Millisecond))
 	a := w.replica(t, "A", slow, nil)
 	b := w.replica(t, "B", newStore(t, prefix), func(c *middleware.HandlerConfig) { c.WaitTimeout = 30 * time.Second })

@@ -23,10 +23,10 @@ var errRate = errors.New("redisstore: the send rate must be positive and finite"
 // reserveScript takes one slot of a shared send rate with the generic cell
 // rate algorithm (GCRA), on the clock of Redis (TIME), so the clocks of the
 // replicas do not matter. The key holds the theoretical arrival time (TAT,
-// microseconds): the moment the budget would be whole again. A slot at now
+// microseconds): the moment a whole burst would be free again. A slot at now
 // moves it one interval on; its send may go once the TAT is no more than
 // burst intervals ahead. A slot that would wait longer than maxWait is not
-// taken. The key expires when the budget is whole again.
+// taken. The key expires when a whole burst is free again.
 //
 // ARGV: the interval between sends (µs), burst, maxWait (µs). Returns
 // {wait in µs, 1 when taken}.
@@ -56,8 +56,8 @@ return {math.ceil(wait), 1}
 `)
 
 // Reserve implements hongbao.SharedLimiter, so that every replica of a
-// merchant paces its sends on one budget (hongbao.FlowControl.Shared):
-// key's budget refills at perSecond up to burst sends. Reserve takes one
+// merchant paces its sends on one rate (hongbao.FlowControl.Shared):
+// key's allowance refills at perSecond up to burst sends. Reserve takes one
 // slot and returns how long the caller must wait before its send; when
 // that wait would exceed maxWait it takes nothing and returns ok=false
 // with the wait that would have been needed.
@@ -66,8 +66,8 @@ return {math.ceil(wait), 1}
 // Cluster too): the generic cell rate algorithm on the clock of Redis, so
 // replicas whose clocks disagree still share one pace. In any stretch of
 // time T, no more than burst + perSecond×T sends are given slots, from all
-// replicas together. The key holds one number and expires once the budget
-// is whole again. A Redis that fails is an error; the client then paces
+// replicas together. The key holds one number and expires once a whole
+// burst is free again. A Redis that fails is an error; the client then paces
 // the process alone.
 func (s *Store) Reserve(ctx context.Context, key string, perSecond float64, burst int, maxWait time.Duration) (time.Duration, bool, error) {
 	if key == "" {

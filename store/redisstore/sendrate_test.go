@@ -38,7 +38,7 @@ func TestReserveBurstThenPace(t *testing.T) {
 			t.Errorf("Reserve %d: wait %v, want %v", i, wait, want)
 		}
 	}
-	// Another key has a budget of its own.
+	// Another key has a rate of its own.
 	if wait, ok, err := s.Reserve(ctx, "send:m2", 10, 3, 0); err != nil || !ok || wait != 0 {
 		t.Errorf("another key: %v %v %v", wait, ok, err)
 	}
@@ -172,8 +172,8 @@ func TestReserveKeyAndArguments(t *testing.T) {
 	c := newClient(t, redisURL)
 	ctx := context.Background()
 
-	// The key lives under the prefix and expires once the budget is
-	// whole again: 3 slots at 10 a second, about 300 ms.
+	// The key lives under the prefix and expires once a whole burst is
+	// free again: 3 slots at 10 a second, about 300 ms.
 	for range 3 {
 		if _, _, err := s.Reserve(ctx, "send:m", 10, 5, 0); err != nil {
 			t.Fatal(err)
@@ -183,7 +183,7 @@ func TestReserveKeyAndArguments(t *testing.T) {
 	if ttl := c.PTTL(ctx, key).Val(); ttl <= 0 || ttl > 302*time.Millisecond {
 		t.Errorf("PTTL %s = %v, want about 300ms", key, ttl)
 	}
-	// A value that is not a number is an empty budget.
+	// A value that is not a number is a rate not used yet.
 	c.Set(ctx, key, "garbage", time.Minute)
 	if wait, ok, err := s.Reserve(ctx, "send:m", 10, 1, 0); err != nil || !ok || wait != 0 {
 		t.Errorf("over garbage: %v %v %v", wait, ok, err)
@@ -217,7 +217,7 @@ func TestReserveKeyAndArguments(t *testing.T) {
 }
 
 // TestSharedSendRateTwoReplicas runs two clients, as two replicas of one
-// merchant, against a host enforcing its rate: sharing the budget through
+// merchant, against a host enforcing its rate: sharing the rate through
 // Redis they provoke no FREQ_LIMIT, although each alone would be allowed
 // the host's whole rate.
 func TestSharedSendRateTwoReplicas(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"sync"
 	"time"
 
@@ -110,7 +109,9 @@ var (
 
 // New returns a Store on client, which may be a *redis.Client, a
 // *redis.ClusterClient, a failover client or a *redis.Ring. The client
-// stays the caller's: Close does not close it.
+// stays the caller's: Close does not close it. A Prefix with a '{' is
+// refused: on Redis Cluster a {hash tag} would put every key on one node
+// (see the package documentation).
 //
 // Options.Timeout bounds dialling and retries of any client, but reads and
 // writes on an open connection only when the client has
@@ -128,6 +129,9 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
+	if err := checkPrefix(prefix); err != nil {
+		return nil, err
+	}
 	timeout := opts.Timeout
 	if timeout == 0 {
 		timeout = DefaultTimeout
@@ -135,28 +139,40 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	return &Store{client: client, prefix: prefix, timeout: timeout}, nil
 }
 
-// NewFromURL returns a Store on a new client for rawURL, in the syntax of
-// redis.ParseURL: "redis://[user:password@]host:port/db" or "rediss://..."
-// for TLS, with options such as "?dial_timeout=1s&max_retries=1" in the
-// query. The client honours context deadlines (ContextTimeoutEnabled).
-// Close closes it. No connection is made here; see Ping.
+// NewFromURL returns a Store on a new client for rawURL, in one of the
+// forms go-redis parses:
+//
+//   - one server: redis://[user:password@]host:port/db, or rediss://... for
+//     TLS (redis.ParseURL);
+//   - a Redis Cluster, from its seed nodes:
+//     redis://[user:password@]host:port?addr=host2:port2&addr=host3:port3
+//     (redis.ParseClusterURL);
+//   - Sentinel, from the Sentinels and the name of the master they watch:
+//     redis://[user:password@]host:port/db?master_name=name&addr=host2:port2
+//     (redis.ParseFailoverURL).
+//
+// The query tells them apart: master_name makes it Sentinel, addr without
+// master_name a cluster (with a single seed node, repeat it:
+// ?addr=host:port). A cluster has only database 0. In the Sentinel form
+// the user information is the Sentinels' credentials; the master's go in
+// the query (&username=...&password=...). Client options such as
+// dial_timeout=1s&max_retries=1 go in the query of every form. The client
+// honours context deadlines (ContextTimeoutEnabled); Close closes it. No
+// connection is made here: call Ping at start-up, which also refuses a
+// single-server URL that points at a node of a cluster.
 //
 // Errors never repeat the URL, which may hold a password.
 func NewFromURL(rawURL string, opts Options) (*Store, error) {
-	o, err := redis.ParseURL(rawURL)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // url.Error quotes the whole URL, password included
-		}
-		return nil, fmt.Errorf("redisstore: invalid Redis URL: %w", err)
-	}
 	if opts.Timeout < 0 {
 		return nil, errTimeout
 	}
-	o.ContextTimeoutEnabled = true
-	s, err := New(redis.NewClient(o), opts)
+	client, err := newURLClient(rawURL)
 	if err != nil {
+		return nil, err
+	}
+	s, err := New(client, opts)
+	if err != nil {
+		client.Close()
 		return nil, err
 	}
 	s.owned = true
@@ -174,14 +190,15 @@ func (s *Store) Prefix() string { return s.prefix }
 // Client returns the Redis client.
 func (s *Store) Client() redis.UniversalClient { return s.client }
 
-// Ping checks that Redis answers.
+// Ping checks that Redis answers and that the client fits it; call it at
+// start-up. A cluster client pings every master. A single-server (or
+// Sentinel) client also asks INFO cluster: a node of a Redis Cluster
+// reached as one server is an error that says to use the cluster form,
+// rather than a MOVED answer for most keys under traffic.
 func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	if err := s.client.Ping(ctx).Err(); err != nil {
-		return wrap("ping", err)
-	}
-	return nil
+	return ping(ctx, s.client)
 }
 
 // Close closes the client when NewFromURL created it; a client given to
@@ -400,5 +417,8 @@ func atLeastMs(d time.Duration) time.Duration {
 }
 
 func wrap(op string, err error) error {
+	if _, moved := redis.IsMovedError(err); moved {
+		return fmt.Errorf("redisstore: %s: %w (the key is on another node of a Redis Cluster: use the cluster URL form, see NewFromURL)", op, err)
+	}
 	return fmt.Errorf("redisstore: %s: %w", op, err)
 }

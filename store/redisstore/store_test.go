@@ -390,7 +390,7 @@ func TestPrefixesIsolateApplications(t *testing.T) {
 	}
 	c := newClient(t, redisURL)
 	for _, p := range []string{p1, p2} {
-		keys, err := c.Keys(ctx, p+"*").Result()
+		keys, err := keysMatching(ctx, c, p+"*")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package wxpaytest
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
+
+	"github.com/hongbao-go/hongbao/transport"
 )
 
 // authority is the server's own certificate authority. It signs the server
@@ -159,6 +162,33 @@ func (s *Server) ClientCertPEM() []byte {
 // "PRIVATE KEY" PEM block, as in the platform's apiclient_key.pem.
 func (s *Server) ClientKeyPEM() []byte {
 	return s.clientKeyPEM
+}
+
+// TransportConfig returns a transport.Config for this server: its MchID and
+// APIKey, the merchant client certificate (CertPEM and KeyPEM), RootCAs
+// holding only the server's CA, and BaseURL set to URL. Every call returns
+// a new Config, which a test may change (a Logger, MaxReplyBytes, or
+// CertFile and KeyFile instead of the PEM fields) before transport.New.
+//
+// A hongbao.Config is one literal away:
+//
+//	client, err := hongbao.New(hongbao.Config{
+//		AppID:     srv.AppID,
+//		Transport: srv.TransportConfig(),
+//		BillnoKey: []byte("a stable secret of 16+ bytes"),
+//	})
+//	if err != nil {
+//		t.Fatal(err)
+//	}
+func (s *Server) TransportConfig() transport.Config {
+	return transport.Config{
+		MchID:   s.MchID,
+		APIKey:  s.APIKey,
+		CertPEM: s.ClientCertPEM(),
+		KeyPEM:  bytes.Clone(s.clientKeyPEM),
+		RootCAs: s.RootCAs(),
+		BaseURL: s.URL,
+	}
 }
 
 // IssueClientCert issues another client certificate from the server's CA, with

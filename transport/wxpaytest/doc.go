@@ -1,7 +1,8 @@
 // Package wxpaytest provides an in-process fake of the WeChat Pay APIv2 host
 // for mini-program red packets, as net/http/httptest does for HTTP.
 //
-// A Server listens on a loopback port with TLS and mutual authentication.
+// A Server listens on a loopback port (or on Options.Addr) with TLS and
+// mutual authentication.
 // It creates its own certificate authority (ECDSA P-256), a server
 // certificate for localhost, 127.0.0.1 and ::1, and a merchant client
 // certificate with subject CN = MchID. Clients trust the server through
@@ -16,6 +17,26 @@
 //		Certificates: []tls.Certificate{srv.ClientCertificate()},
 //	}}}
 //	// POST srv.URL + wxpaytest.PathSendMiniProgramHB ...
+//
+// TransportConfig gives all of that as a transport.Config (MchID, APIKey,
+// the client certificate, RootCAs and BaseURL), which the library's own
+// clients take as it is:
+//
+//	tr, err := transport.New(srv.TransportConfig())
+//	if err != nil {
+//		t.Fatal(err)
+//	}
+//	client, err := hongbao.New(hongbao.Config{
+//		AppID:     srv.AppID,
+//		Transport: srv.TransportConfig(),
+//		BillnoKey: []byte("a stable secret of 16+ bytes"),
+//	})
+//	if err != nil {
+//		t.Fatal(err)
+//	}
+//
+// For the claim handler behind its JWT middleware, package
+// middleware/jwttest mints the users' tokens.
 //
 // # Endpoints
 //

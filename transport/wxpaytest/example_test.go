@@ -2,11 +2,16 @@ package wxpaytest_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
+	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/signer"
+	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 	"github.com/hongbao-go/hongbao/xml"
 )
@@ -64,4 +69,96 @@ func Example() {
 	}
 	fmt.Println(reply.Fields["result_code"])
 	// Output: SUCCESS
+}
+
+// TransportConfig is everything a transport.Config needs to reach the
+// server; a hongbao.Config is one literal away:
+//
+//	hongbao.Config{AppID: srv.AppID, Transport: srv.TransportConfig(), BillnoKey: billnoKey}
+func ExampleServer_TransportConfig() {
+	srv, err := wxpaytest.NewServer(wxpaytest.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+
+	t, err := transport.New(srv.TransportConfig())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	req, err := transport.NewRequest(context.Background(), t.BaseURL()+wxpaytest.PathGetHBInfo, map[string]string{
+		"mch_billno": "1900000109202401010000000001",
+		"appid":      srv.AppID,
+		"bill_type":  "MCHT",
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp, err := t.Client().Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	reply, ok := transport.ReplyOf(resp)
+	if !ok {
+		fmt.Println("no reply")
+		return
+	}
+	// No packet has this number yet.
+	fmt.Println(reply.Fields["result_code"], reply.Fields["err_code"])
+	// Output: FAIL NOT_FOUND
+}
+
+// Inject makes the next calls fail the way the platform can, so that a
+// test sees how the code under test copes.
+func ExampleServer_Inject() {
+	srv, err := wxpaytest.NewServer(wxpaytest.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+	client, err := hongbao.New(hongbao.Config{
+		AppID:     srv.AppID,
+		Transport: srv.TransportConfig(),
+		BillnoKey: []byte("a stable secret of 16+ bytes"),
+		Retry:     hongbao.RetryPolicy{Attempts: 5, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	openid := "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+	billno, err := client.Billno("spring-2026", openid)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	req := &hongbao.SendRequest{Billno: billno, OpenID: openid, Amount: 100,
+		SendName: "Shop", Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}
+	ctx := context.Background()
+
+	// The merchant's balance is too low: not retried, nothing paid.
+	srv.Inject(wxpaytest.Fault{ErrCode: "NOTENOUGH"})
+	_, err = client.SendMiniProgramHB(ctx, req)
+	fmt.Println("NOTENOUGH:", errors.Is(err, hongbao.ErrNotEnough), len(srv.PacketsOf(openid)))
+
+	// Two SYSTEMERRORs, then the connection dropped after the platform
+	// paid: the client resends the same bill number until it learns the
+	// outcome, and the platform pays it once.
+	srv.Inject(wxpaytest.Fault{ErrCode: "SYSTEMERROR", Times: 2})
+	srv.Inject(wxpaytest.Fault{DropAfter: true})
+	res, err := client.SendMiniProgramHB(ctx, req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("paid:", res.Amount, "calls:", len(srv.Requests()), "packets:", len(srv.PacketsOf(openid)))
+	// Output:
+	// NOTENOUGH: true 0
+	// paid: 100 calls: 5 packets: 1
 }

@@ -87,6 +87,14 @@ type Options struct {
 	// connection and nothing is processed. The rate of SendsPerMinute is
 	// judged on arrival, before the wait. Injected Delays add to it.
 	Latency time.Duration
+	// Addr is the TCP address to listen on, host:port, for a server that
+	// must keep a known address (a standalone fake host, say); a free
+	// loopback port, "127.0.0.1:0", when empty. The server certificate
+	// covers only localhost, 127.0.0.1 and ::1, so clients must reach the
+	// server under one of those names. URL names the address listened on,
+	// with 127.0.0.1 for an unspecified host (":8443", "0.0.0.0:8443",
+	// "[::]:8443", which listen on every interface).
+	Addr string
 }
 
 // NotEnoughMode chooses what the server remembers of a send refused with
@@ -244,7 +252,11 @@ func NewServer(opts Options) (*Server, error) {
 		return nil, err
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("wxpaytest: listening: %w", err)
 	}
@@ -272,8 +284,23 @@ func NewServer(opts Options) (*Server, error) {
 		},
 	}
 	s.ts.StartTLS()
-	s.URL = s.ts.URL
+	s.URL = baseURL(ln.Addr())
 	return s, nil
+}
+
+// baseURL is the https URL of a listener's address; an unspecified IP
+// (0.0.0.0, ::: every interface) is replaced with 127.0.0.1, which the
+// server certificate covers.
+func baseURL(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return "https://" + a.String()
+	}
+	ip := ta.IP
+	if ip == nil || ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return "https://" + net.JoinHostPort(ip.String(), strconv.Itoa(ta.Port))
 }
 
 // Start is NewServer for tests: it fails tb on error and closes the server

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -1629,5 +1631,45 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if len(paid) != n+3 || paid["EXTRA"] || !paid["SHARED"] || !paid["EXTRA2"] {
 		t.Errorf("PacketsOf: %d records, %v", len(paid), paid)
+	}
+}
+
+func TestAddr(t *testing.T) {
+	// A port known before the start, as a standalone fake host has.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	for _, tc := range []struct{ addr, url string }{
+		{"127.0.0.1:" + port, "https://127.0.0.1:" + port},
+		{":0", "https://127.0.0.1:"},
+		{"[::1]:0", "https://[::1]:"},
+	} {
+		srv, err := wxpaytest.NewServer(wxpaytest.Options{Addr: tc.addr})
+		if err != nil {
+			if tc.addr == "[::1]:0" {
+				t.Logf("no IPv6 loopback: %v", err)
+				continue
+			}
+			t.Fatalf("Addr %q: %v", tc.addr, err)
+		}
+		t.Cleanup(srv.Close)
+		if !strings.HasPrefix(srv.URL, tc.url) || strings.HasSuffix(srv.URL, ":0") {
+			t.Errorf("Addr %q: URL %q, want %s...", tc.addr, srv.URL, tc.url)
+		}
+		// The server certificate verifies under the URL's host.
+		h := &harness{t: t, srv: srv}
+		if h.sg, err = signer.New(srv.APIKey); err != nil {
+			t.Fatal(err)
+		}
+		h.client = h.clientWith(srv.ClientCertificate())
+		wantBusinessFail(t, h.info("NOSUCHBILLNO"), "NOT_FOUND")
+	}
+	// The first server still holds its port.
+	if srv, err := wxpaytest.NewServer(wxpaytest.Options{Addr: "127.0.0.1:" + port}); err == nil {
+		srv.Close()
+		t.Error("a second server on a port in use started")
 	}
 }

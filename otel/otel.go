@@ -1,0 +1,364 @@
+// Package otel records hongbao's metrics and traces with OpenTelemetry. It
+// is a module of its own, so that the core does not depend on
+// OpenTelemetry: its Observer implements hongbao.Observer (calls to the
+// platform, the client certificate) and middleware.Observer (taps).
+//
+//	obs, err := otel.New(otel.Options{}) // the global providers
+//	client, err := hongbao.New(hongbao.Config{..., Observer: obs})
+//	handler, err := middleware.NewHandler(middleware.HandlerConfig{..., Observer: obs})
+//
+// # Metrics
+//
+// The instruments' names are stable, so that dashboards and alerts can rely
+// on them (in Prometheus, dots become underscores, counters end in _total
+// and the unit s in _seconds):
+//
+//   - hongbao.sends (counter): calls to the platform by outcome, attributes
+//     op (sendminiprogramhb, gethbinfo), result (success, definitive,
+//     unknown) and err_code;
+//   - hongbao.send.duration (histogram, s): the time of each call, retries
+//     and waits included, attributes op and result;
+//   - hongbao.send.attempts (counter): requests sent to the platform, retries
+//     included, attributes op and err_code (the attempt's);
+//   - hongbao.taps (counter): answered taps, attributes status (the HTTP
+//     status), code (the answer's code, empty for 200) and source
+//     (platform, shared, store, or empty);
+//   - hongbao.cert.expiry (gauge, s): seconds until the merchant client
+//     certificate expires, attribute mch_id; it follows Transport.Reload.
+//
+// result is success when the call succeeded, unknown when the platform may
+// have paid (resend the same bill number: see hongbao.ErrOutcomeUnknown),
+// and definitive for every other failure, after which nothing was paid by
+// the call. err_code is the platform's err_code, THROTTLED for a send the
+// client held back for the merchant's send rate (hongbao.ErrThrottled), and
+// empty otherwise (success, or a failure without a code such as a network
+// error).
+//
+// # Traces
+//
+// Each tap is a span (hongbao.tap), each call to the platform a span
+// (hongbao.sendminiprogramhb, hongbao.gethbinfo) under the tap's, and each
+// attempt a client span under its call's (hongbao.sendminiprogramhb.attempt):
+// the attempt's context goes with the request, so spans of an instrumented
+// Transport.Base nest under it. Their attributes are bill numbers, attempt
+// numbers, err_codes, results, HTTP statuses and answer codes: never a key,
+// a signature, a token, a package or an openid.
+package otel
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"sync"
+	"time"
+
+	otelglobal "go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/middleware"
+)
+
+// ScopeName is the instrumentation scope of the meter and the tracer.
+const ScopeName = "github.com/hongbao-go/hongbao/otel"
+
+// The instruments' names.
+const (
+	MetricSends        = "hongbao.sends"
+	MetricSendDuration = "hongbao.send.duration"
+	MetricSendAttempts = "hongbao.send.attempts"
+	MetricTaps         = "hongbao.taps"
+	MetricCertExpiry   = "hongbao.cert.expiry"
+	// The campaign budgets (ObserveBudgets), attributes campaign and
+	// unit (fen, packets).
+	MetricBudgetRemaining = "hongbao.budget.remaining"
+	MetricBudgetReserved  = "hongbao.budget.reserved"
+	MetricBudgetCommitted = "hongbao.budget.committed"
+)
+
+// The values of the result attribute.
+const (
+	ResultSuccess    = "success"
+	ResultDefinitive = "definitive"
+	ResultUnknown    = "unknown"
+)
+
+// ErrCodeThrottled is the err_code of a send the client held back.
+const ErrCodeThrottled = "THROTTLED"
+
+// DurationBuckets are the bucket boundaries of hongbao.send.duration, in
+// seconds: a call takes from tens of milliseconds to the minutes its
+// retries may last.
+var DurationBuckets = []float64{0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}
+
+// Options configures New.
+type Options struct {
+	// MeterProvider records the metrics; the global one when nil.
+	MeterProvider metric.MeterProvider
+	// TracerProvider records the spans; the global one when nil.
+	TracerProvider trace.TracerProvider
+	// Now is the clock of hongbao.cert.expiry; time.Now when nil.
+	Now func() time.Time
+}
+
+// Observer records hongbao's metrics and spans. Create it with New; it is
+// safe for concurrent use, and one Observer serves any number of clients
+// and handlers.
+type Observer struct {
+	meter    metric.Meter
+	tracer   trace.Tracer
+	sends    metric.Int64Counter
+	duration metric.Float64Histogram
+	attempts metric.Int64Counter
+	taps     metric.Int64Counter
+	reg      metric.Registration
+	now      func() time.Time
+
+	mu       sync.Mutex
+	notAfter map[string]time.Time // by mch_id
+}
+
+var (
+	_ hongbao.Observer    = (*Observer)(nil)
+	_ middleware.Observer = (*Observer)(nil)
+)
+
+// New creates the instruments and returns the Observer.
+func New(opts Options) (*Observer, error) {
+	mp, tp := opts.MeterProvider, opts.TracerProvider
+	if mp == nil {
+		mp = otelglobal.GetMeterProvider()
+	}
+	if tp == nil {
+		tp = otelglobal.GetTracerProvider()
+	}
+	o := &Observer{
+		tracer:   tp.Tracer(ScopeName),
+		now:      opts.Now,
+		notAfter: make(map[string]time.Time),
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	m := mp.Meter(ScopeName)
+	o.meter = m
+	var errs [6]error
+	o.sends, errs[0] = m.Int64Counter(MetricSends, metric.WithUnit("{call}"),
+		metric.WithDescription("Calls to the platform by outcome: op, result (success, definitive, unknown), err_code."))
+	o.duration, errs[1] = m.Float64Histogram(MetricSendDuration, metric.WithUnit("s"),
+		metric.WithDescription("Time of each call to the platform, retries and waits included: op, result."),
+		metric.WithExplicitBucketBoundaries(DurationBuckets...))
+	o.attempts, errs[2] = m.Int64Counter(MetricSendAttempts, metric.WithUnit("{request}"),
+		metric.WithDescription("Requests sent to the platform, retries included: op, err_code."))
+	o.taps, errs[3] = m.Int64Counter(MetricTaps, metric.WithUnit("{tap}"),
+		metric.WithDescription("Answered taps: status, code, source (platform, shared, store)."))
+	expiry, err := m.Float64ObservableGauge(MetricCertExpiry, metric.WithUnit("s"),
+		metric.WithDescription("Seconds until the merchant client certificate expires: mch_id."))
+	errs[4] = err
+	if err == nil {
+		o.reg, errs[5] = m.RegisterCallback(func(_ context.Context, ob metric.Observer) error {
+			now := o.now()
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			for mchID, at := range o.notAfter {
+				ob.ObserveFloat64(expiry, at.Sub(now).Seconds(), metric.WithAttributes(attribute.String("mch_id", mchID)))
+			}
+			return nil
+		}, expiry)
+	}
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// Close stops reporting hongbao.cert.expiry; the other instruments record
+// as long as their clients and handlers are used.
+func (o *Observer) Close() error {
+	return o.reg.Unregister()
+}
+
+// callKey holds the *callState of the innermost call in a context.
+type callKey struct{}
+
+// callState is what a call's span needs from its attempts.
+type callState struct{ attempts int }
+
+// CallStart starts the call's span.
+func (o *Observer) CallStart(ctx context.Context, c hongbao.Call) context.Context {
+	ctx, _ = o.tracer.Start(ctx, "hongbao."+c.Op, trace.WithAttributes(
+		attribute.String("hongbao.op", c.Op),
+		attribute.String("hongbao.billno", c.Billno)))
+	return context.WithValue(ctx, callKey{}, &callState{})
+}
+
+// AttemptStart starts the attempt's span.
+func (o *Observer) AttemptStart(ctx context.Context, c hongbao.Call) context.Context {
+	if st, ok := ctx.Value(callKey{}).(*callState); ok {
+		st.attempts = c.Attempt
+	}
+	ctx, _ = o.tracer.Start(ctx, "hongbao."+c.Op+".attempt", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+		attribute.String("hongbao.op", c.Op),
+		attribute.String("hongbao.billno", c.Billno),
+		attribute.Int("hongbao.attempt", c.Attempt)))
+	return ctx
+}
+
+// AttemptEnd counts the attempt and ends its span.
+func (o *Observer) AttemptEnd(ctx context.Context, c hongbao.Call, err *hongbao.Error) {
+	code := errCode(err)
+	o.attempts.Add(ctx, 1, metric.WithAttributes(
+		attribute.String("op", c.Op),
+		attribute.String("err_code", code)))
+	span := trace.SpanFromContext(ctx)
+	span.SetAttributes(attribute.String("hongbao.err_code", code))
+	if err != nil {
+		span.SetAttributes(attribute.Bool("hongbao.outcome_unknown", err.Unknown))
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
+
+// CallEnd counts the call by outcome, records its duration and ends its
+// span.
+func (o *Observer) CallEnd(ctx context.Context, c hongbao.Call, err *hongbao.Error) {
+	result, code := Result(err), errCode(err)
+	o.sends.Add(ctx, 1, metric.WithAttributes(
+		attribute.String("op", c.Op),
+		attribute.String("result", result),
+		attribute.String("err_code", code)))
+	o.duration.Record(ctx, c.Elapsed.Seconds(), metric.WithAttributes(
+		attribute.String("op", c.Op),
+		attribute.String("result", result)))
+	span := trace.SpanFromContext(ctx)
+	span.SetAttributes(
+		attribute.String("hongbao.result", result),
+		attribute.String("hongbao.err_code", code))
+	if st, ok := ctx.Value(callKey{}).(*callState); ok {
+		span.SetAttributes(attribute.Int("hongbao.attempts", st.attempts))
+	}
+	if err != nil && err.Status != "" {
+		span.SetAttributes(attribute.String("hongbao.status", string(err.Status)))
+	}
+	// gethbinfo's NOT_FOUND is an answer (the packet is not known, or not
+	// yet), not a fault.
+	if err != nil && !(c.Op == "gethbinfo" && err.ErrCode == "NOT_FOUND") {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
+
+// CertificateChanged makes leaf's expiry the one hongbao.cert.expiry
+// reports for mchID.
+func (o *Observer) CertificateChanged(mchID string, leaf *x509.Certificate) {
+	if leaf == nil {
+		return
+	}
+	o.mu.Lock()
+	o.notAfter[mchID] = leaf.NotAfter
+	o.mu.Unlock()
+}
+
+// TapStart starts the tap's span.
+func (o *Observer) TapStart(ctx context.Context) context.Context {
+	ctx, _ = o.tracer.Start(ctx, "hongbao.tap")
+	return ctx
+}
+
+// TapEnd counts the tap and ends its span.
+func (o *Observer) TapEnd(ctx context.Context, t middleware.Tap) {
+	o.taps.Add(ctx, 1, metric.WithAttributes(
+		attribute.Int("status", t.Status),
+		attribute.String("code", t.Code),
+		attribute.String("source", t.Source)))
+	span := trace.SpanFromContext(ctx)
+	attrs := make([]attribute.KeyValue, 0, 5)
+	attrs = append(attrs, attribute.Int("http.response.status_code", t.Status))
+	for _, kv := range [...]struct{ k, v string }{
+		{"hongbao.code", t.Code}, {"hongbao.source", t.Source}, {"hongbao.billno", t.Billno}, {"hongbao.err_code", t.ErrCode},
+	} {
+		if kv.v != "" {
+			attrs = append(attrs, attribute.String(kv.k, kv.v))
+		}
+	}
+	span.SetAttributes(attrs...)
+	if t.Status >= 500 {
+		span.SetStatus(codes.Error, t.Code)
+	}
+	span.End()
+}
+
+// Result is the result attribute of a call that ended with err: success
+// (nil), unknown (the platform may have paid) or definitive.
+func Result(err *hongbao.Error) string {
+	switch {
+	case err == nil:
+		return ResultSuccess
+	case err.Unknown:
+		return ResultUnknown
+	}
+	return ResultDefinitive
+}
+
+// errCode is the err_code attribute of an outcome.
+func errCode(err *hongbao.Error) string {
+	switch {
+	case err == nil:
+		return ""
+	case err.ErrCode != "":
+		return err.ErrCode
+	case errors.Is(err, hongbao.ErrThrottled):
+		return ErrCodeThrottled
+	}
+	return ""
+}
+
+// Budgets is what ObserveBudgets reads: a *middleware.Handler.
+type Budgets interface {
+	Campaigns() []string
+	Budget(ctx context.Context, campaign string) (middleware.BudgetState, bool, error)
+}
+
+// ObserveBudgets reports the campaign budgets of h at each collection:
+// hongbao.budget.remaining (for each capped unit), hongbao.budget.reserved
+// and hongbao.budget.committed, attributes campaign and unit (fen,
+// packets). Each collection reads the accounts from the handler's Store
+// (one call per campaign); an account that cannot be read is skipped.
+// Unregister the returned registration to stop.
+func (o *Observer) ObserveBudgets(h Budgets) (metric.Registration, error) {
+	remaining, err1 := o.meter.Int64ObservableGauge(MetricBudgetRemaining,
+		metric.WithDescription("What a campaign's budget has left under its cap: campaign, unit (fen, packets)."))
+	reserved, err2 := o.meter.Int64ObservableGauge(MetricBudgetReserved,
+		metric.WithDescription("What is reserved for sends in flight or of unknown outcome: campaign, unit."))
+	committed, err3 := o.meter.Int64ObservableGauge(MetricBudgetCommitted,
+		metric.WithDescription("What the platform paid out of a campaign's budget: campaign, unit."))
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return nil, err
+	}
+	return o.meter.RegisterCallback(func(ctx context.Context, ob metric.Observer) error {
+		for _, c := range h.Campaigns() {
+			st, ok, err := h.Budget(ctx, c)
+			if err != nil || !ok {
+				continue
+			}
+			for _, u := range []struct {
+				unit                     string
+				cap, left, held, paidOut int64
+			}{
+				{"fen", st.Fen, st.RemainingFen(), st.ReservedFen, st.CommittedFen},
+				{"packets", st.Packets, st.RemainingPackets(), st.ReservedPackets, st.CommittedPackets},
+			} {
+				attrs := metric.WithAttributes(attribute.String("campaign", c), attribute.String("unit", u.unit))
+				if u.cap > 0 {
+					ob.ObserveInt64(remaining, u.left, attrs)
+				}
+				ob.ObserveInt64(reserved, u.held, attrs)
+				ob.ObserveInt64(committed, u.paidOut, attrs)
+			}
+		}
+		return nil
+	}, remaining, reserved, committed)
+}
