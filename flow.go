@@ -19,17 +19,30 @@ const (
 	DefaultSendsPerMinute = 1800
 	// DefaultMaxWait bounds how long a send waits for its turn.
 	DefaultMaxWait = 2 * time.Second
+	// DefaultHeadroom is how far below SendsPerMinute the client paces
+	// itself by default: 5%, room for the network's jitter, so that a host
+	// counting sends over any second never sees more than its share.
+	DefaultHeadroom = 0.05
+	// maxRetryAfter caps the RetryAfter of a held-back send: a burst's
+	// users come back soon and are paced again, instead of being sent
+	// away for as long as a queue at a lowered rate would take.
+	maxRetryAfter = 5 * time.Second
+	// cutEvery is the least time between two halvings of the rate: the
+	// FREQ_LIMIT answers of one burst arrive together and say one thing.
+	cutEvery = time.Second
 )
 
 // FlowControl paces the client's sends (sendminiprogramhb, every attempt
 // of it) to the merchant's send rate, so that a burst of taps at a
 // campaign's launch does not provoke the platform's FREQ_LIMIT. Sends are
-// spread evenly: at the default rate no more than Burst (30) go in any
-// second. A send that would have to wait longer than MaxWait is not queued:
-// it fails at once with an *Error matching ErrThrottled whose RetryAfter
-// says when to come back; nothing was sent, so the same bill number is
-// simply sent again later. FREQ_LIMIT answers halve the rate the client
-// allows itself, and successes win it back step by step.
+// spread evenly, a little below the rate (Headroom): at the defaults, one
+// every 35 ms, so no more than 30 in any second and 1,710 in any minute. A
+// send that would have to wait longer than MaxWait is not queued: it fails
+// at once with an *Error matching ErrThrottled whose RetryAfter (at most 5
+// seconds) says when to come back; nothing was sent, so the same bill
+// number is simply sent again later. A FREQ_LIMIT answer halves the rate
+// the client allows itself (at most once a second: the answers of one
+// burst arrive together), and successes win it back step by step.
 //
 // The zero value means the defaults. gethbinfo queries are not paced (the
 // platform documents its limit for sends).
@@ -39,8 +52,12 @@ type FlowControl struct {
 	// in the merchant console when it was changed there.
 	SendsPerMinute int
 	// Burst is how many sends may go back to back before the pacing
-	// applies. Default SendsPerMinute/60 (at least 1).
+	// applies: in any second, at most Burst plus the paced rate go. Default
+	// 1, the smoothest.
 	Burst int
+	// Headroom is the fraction of SendsPerMinute the client keeps unused,
+	// in [0, 0.5]. Default DefaultHeadroom (0.05); negative means none.
+	Headroom float64
 	// MaxWait bounds a send's wait for its turn. Default DefaultMaxWait;
 	// negative means a send never waits (only the burst goes at once).
 	MaxWait time.Duration
@@ -77,12 +94,16 @@ type pacer struct {
 
 	mu      sync.Mutex
 	limiter *rate.Limiter
-	current float64 // the adaptive rate, <= configured
+	current float64   // the adaptive rate, <= configured
+	cutAt   time.Time // the last halving
 }
 
 func newPacer(f FlowControl, mchID string, log *slog.Logger) (*pacer, error) {
 	if f.Burst < 0 {
 		return nil, errors.New("hongbao: FlowControl.Burst must not be negative")
+	}
+	if f.Headroom > 0.5 {
+		return nil, errors.New("hongbao: FlowControl.Headroom must be at most 0.5")
 	}
 	p := &pacer{shared: f.Shared, key: "send:" + mchID, log: log}
 	if f.SendsPerMinute < 0 {
@@ -92,11 +113,18 @@ func newPacer(f FlowControl, mchID string, log *slog.Logger) (*pacer, error) {
 	if perMinute == 0 {
 		perMinute = DefaultSendsPerMinute
 	}
-	p.configured = float64(perMinute) / 60
+	headroom := f.Headroom
+	switch {
+	case headroom == 0:
+		headroom = DefaultHeadroom
+	case headroom < 0:
+		headroom = 0
+	}
+	p.configured = float64(perMinute) / 60 * (1 - headroom)
 	p.current = p.configured
 	p.burst = f.Burst
 	if p.burst == 0 {
-		p.burst = max(perMinute/60, 1)
+		p.burst = 1
 	}
 	switch {
 	case f.MaxWait == 0:
@@ -116,6 +144,7 @@ func (p *pacer) wait(ctx context.Context, op, billno string, now time.Time) *Err
 	}
 	d, ok := p.reserve(ctx, now)
 	if !ok {
+		d = min(d, maxRetryAfter)
 		return &Error{Op: op, Billno: billno, Retryable: true, RetryAfter: d, Err: ErrThrottled,
 			Message: fmt.Sprintf("the send would wait %v for the merchant's send rate", d.Round(time.Millisecond))}
 	}
@@ -158,14 +187,18 @@ func (p *pacer) reserve(ctx context.Context, now time.Time) (time.Duration, bool
 	return d, true
 }
 
-// freqLimited halves the rate after a FREQ_LIMIT answer, down to one send
-// in ten seconds at the least.
+// freqLimited halves the rate after a FREQ_LIMIT answer, at most once in
+// cutEvery, down to one send in ten seconds at the least.
 func (p *pacer) freqLimited(now time.Time) {
 	if p == nil || p.limiter == nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if !p.cutAt.IsZero() && now.Sub(p.cutAt) < cutEvery {
+		return
+	}
+	p.cutAt = now
 	p.current = math.Max(p.current/2, 0.1)
 	p.limiter.SetLimitAt(now, rate.Limit(p.current))
 }

@@ -111,25 +111,28 @@ func TestFlowThrottlesBeyondMaxWait(t *testing.T) {
 func TestFlowFreqLimitTightens(t *testing.T) {
 	s := wxpaytest.Start(t, wxpaytest.Options{})
 	c, _ := newClient(t, s)
-	if got := c.SendsPerMinute(); got != hongbao.DefaultSendsPerMinute {
-		t.Fatalf("SendsPerMinute = %v", got)
+	// The default pace keeps 5% of the merchant's rate unused.
+	full := hongbao.DefaultSendsPerMinute * (1 - hongbao.DefaultHeadroom)
+	if got := c.SendsPerMinute(); got != full {
+		t.Fatalf("SendsPerMinute = %v, want %v", got, full)
 	}
 	s.Inject(wxpaytest.Fault{ErrCode: "FREQ_LIMIT", Times: 2})
 	if _, err := c.SendMiniProgramHB(context.Background(), sendRequest(t, c, "freq", "oFreqUser00000000000000000001")); err != nil {
 		t.Fatal(err)
 	}
-	// Two FREQ_LIMIT answers quarter the rate; the success wins a step back.
+	// Two FREQ_LIMIT answers within a second halve the rate once; the
+	// success wins a step back.
 	low := c.SendsPerMinute()
-	if low >= hongbao.DefaultSendsPerMinute/2 || low < hongbao.DefaultSendsPerMinute/4 {
-		t.Fatalf("after two FREQ_LIMIT: %v a minute", low)
+	if low >= full*0.6 || low < full/2 {
+		t.Fatalf("after two FREQ_LIMIT: %v a minute, want about half of %v", low, full)
 	}
 	for i := range 40 {
 		if _, err := c.SendMiniProgramHB(context.Background(), sendRequest(t, c, "freq", fmt.Sprintf("oFreqUser%020d", i+2))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := c.SendsPerMinute(); got != hongbao.DefaultSendsPerMinute {
-		t.Errorf("after 40 successes: %v a minute, want the configured %d back", got, hongbao.DefaultSendsPerMinute)
+	if got := c.SendsPerMinute(); got != full {
+		t.Errorf("after 40 successes: %v a minute, want the configured %v back", got, full)
 	}
 }
 

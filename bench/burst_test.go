@@ -42,9 +42,9 @@ var (
 //
 // host-window is the span over which the host enforces the rate: 1m, no
 // more than 1,800 sends in any minute (the documented figure alone), or
-// 1s, no more than 30 in any second. client-burst is the client's
-// FlowControl.Burst: 30, the default, or 1 (sends spread evenly from the
-// first).
+// 1s, no more than 30 in any second. client is the client's FlowControl:
+// default (Burst 1, 5% headroom: one send every 35 ms), or burst30 (Burst
+// 30 and no headroom: pacing at exactly the host's rate after a burst).
 //
 // Reported per burst: peak-conns, the most connections the host had open
 // at once; freq-limits, FREQ_LIMIT answers provoked (the target is 0);
@@ -56,16 +56,16 @@ func BenchmarkBurst(b *testing.B) {
 	for _, c := range []struct {
 		name   string
 		window time.Duration
-		burst  int
+		flow   hongbao.FlowControl
 	}{
-		{"host-window=1m/client-burst=30", time.Minute, 0},
-		{"host-window=1s/client-burst=30", time.Second, 0},
-		{"host-window=1s/client-burst=1", time.Second, 1},
+		{"host-window=1m/client=default", time.Minute, hongbao.FlowControl{}},
+		{"host-window=1s/client=default", time.Second, hongbao.FlowControl{}},
+		{"host-window=1s/client=burst30", time.Second, hongbao.FlowControl{Burst: 30, Headroom: -1}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var sum burstStats
 			for range b.N {
-				s := burstOnce(b, *burstUsers, c.window, c.burst, *burstLatency, *burstTimeout)
+				s := burstOnce(b, *burstUsers, c.window, c.flow, *burstLatency, *burstTimeout)
 				sum.peakConns += s.peakConns
 				sum.freqLimits += s.freqLimits
 				sum.allPaid += s.allPaid
@@ -90,7 +90,7 @@ type burstStats struct {
 	allPaid                                         time.Duration
 }
 
-func burstOnce(b *testing.B, users int, window time.Duration, burst int, latency, timeout time.Duration) burstStats {
+func burstOnce(b *testing.B, users int, window time.Duration, flow hongbao.FlowControl, latency, timeout time.Duration) burstStats {
 	b.Helper()
 	b.StopTimer()
 	host, err := wxpaytest.NewServer(wxpaytest.Options{SendsPerMinute: hongbao.DefaultSendsPerMinute, RateWindow: window, Latency: latency})
@@ -109,7 +109,7 @@ func burstOnce(b *testing.B, users int, window time.Duration, burst int, latency
 			BaseURL:   host.URL,
 		},
 		BillnoKey: []byte(rand.Text()),
-		Flow:      hongbao.FlowControl{Burst: burst},
+		Flow:      flow,
 	})
 	if err != nil {
 		b.Fatal(err)
