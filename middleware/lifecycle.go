@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/hongbao-go/hongbao"
@@ -28,10 +29,11 @@ const recheckAfter = 30 * time.Second
 // sent again on the next tap (the operator may have topped up, the day may
 // have turned), and the platform is asked whether the number is closed only
 // when it is refused again.
-var refusalCodes = []error{
-	hongbao.ErrNotEnough, hongbao.ErrSendAmountLimit, hongbao.ErrAPIMethodClosed, hongbao.ErrProductAuthorityUnopen,
-	hongbao.ErrNoAuth, hongbao.ErrSendNumLimit, hongbao.ErrReceivedAmountLimit,
-}
+var refusalCodes = slices.Concat(merchantCodes, userLimitCodes, []error{hongbao.ErrNoAuth})
+
+// userLimitCodes are the user's daily limits (SENDNUM_LIMIT,
+// RCVDAMOUNT_LIMIT).
+var userLimitCodes = []error{hongbao.ErrSendNumLimit, hongbao.ErrReceivedAmountLimit}
 
 // grantRun is the walk of one tap through a grant's attempts. It runs
 // detached from the request (a payout is never cut short by a user leaving)

@@ -119,14 +119,7 @@ func classify(err error) *HandlerError {
 }
 
 func classifyPlatform(pe *hongbao.Error, err error) *HandlerError {
-	is := func(targets ...error) bool {
-		for _, t := range targets {
-			if errors.Is(pe, t) {
-				return true
-			}
-		}
-		return false
-	}
+	is := func(targets ...error) bool { return isAny(pe, targets...) }
 	var e *HandlerError
 	switch {
 	case pe.Unknown:
@@ -143,11 +136,11 @@ func classifyPlatform(pe *hongbao.Error, err error) *HandlerError {
 		}
 	case is(hongbao.ErrNoAuth):
 		e = newError(http.StatusForbidden, "risk_control", "the payment platform does not allow this user a red packet", err)
-	case is(hongbao.ErrSendNumLimit, hongbao.ErrReceivedAmountLimit):
+	case is(userLimitCodes...):
 		e = newError(http.StatusForbidden, "user_limit_reached", "the daily red packet limit of this user is reached", err)
 	case is(hongbao.ErrFatal):
 		e = newError(http.StatusConflict, "grant_conflict", "this red packet was already granted on other terms", err)
-	case is(hongbao.ErrNotEnough, hongbao.ErrSendAmountLimit, hongbao.ErrAPIMethodClosed, hongbao.ErrProductAuthorityUnopen):
+	case is(merchantCodes...):
 		e = newError(http.StatusServiceUnavailable, "merchant_unavailable", "red packets are not available at the moment", err)
 	case is(hongbao.ErrSendFailed):
 		e = newError(http.StatusBadGateway, "send_failed", "the red packet could not be sent", err)
