@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -22,13 +21,12 @@ import (
 // applied, but the client times out before it hears the answer, as with a
 // congested link.
 type slowLink struct {
+	relay
 	delay atomic.Int64 // nanoseconds
 
 	mu      sync.Mutex
 	proxies map[string]string // node address -> proxy address
 	lns     []net.Listener
-	conns   []net.Conn
-	wg      sync.WaitGroup
 }
 
 func newSlowLink(t *testing.T) *slowLink {
@@ -43,11 +41,8 @@ func newSlowLink(t *testing.T) *slowLink {
 		for _, ln := range l.lns {
 			ln.Close()
 		}
-		for _, c := range l.conns {
-			c.Close()
-		}
 		l.mu.Unlock()
-		l.wg.Wait()
+		l.closeConns()
 	})
 	return l
 }
@@ -66,47 +61,14 @@ func (l *slowLink) dial(ctx context.Context, network, addr string) (net.Conn, er
 		paddr = ln.Addr().String()
 		l.proxies[addr] = paddr
 		l.lns = append(l.lns, ln)
-		l.wg.Add(1)
-		go l.serve(ln, addr)
+		l.start(ln, addr, func() bool {
+			time.Sleep(time.Duration(l.delay.Load()))
+			return true
+		})
 	}
 	l.mu.Unlock()
 	var d net.Dialer
 	return d.DialContext(ctx, network, paddr)
-}
-
-func (l *slowLink) serve(ln net.Listener, target string) {
-	defer l.wg.Done()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		l.mu.Lock()
-		l.conns = append(l.conns, c, up)
-		l.mu.Unlock()
-		go func() { _, _ = io.Copy(up, c); up.Close() }()
-		go func() {
-			buf := make([]byte, 32<<10)
-			for {
-				n, err := up.Read(buf)
-				if n > 0 {
-					time.Sleep(time.Duration(l.delay.Load()))
-					if _, werr := c.Write(buf[:n]); werr != nil {
-						break
-					}
-				}
-				if err != nil {
-					break
-				}
-			}
-			c.Close()
-		}()
-	}
 }
 
 // store returns a Store on the Redis under test through the link: a

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,13 +27,9 @@ import (
 // on never reach the replica, as when a master dies before its
 // asynchronous replication caught up.
 type replicationLink struct {
-	ln     net.Listener
-	target string
-	cut    atomic.Bool
-
-	mu    sync.Mutex
-	conns []net.Conn
-	wg    sync.WaitGroup
+	relay
+	ln  net.Listener
+	cut atomic.Bool
 }
 
 func newReplicationLink(t *testing.T, target string) *replicationLink {
@@ -44,49 +38,11 @@ func newReplicationLink(t *testing.T, target string) *replicationLink {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &replicationLink{ln: ln, target: target}
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			l.mu.Lock()
-			l.conns = append(l.conns, c, up)
-			l.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() {
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := up.Read(buf)
-					if n > 0 && !l.cut.Load() {
-						if _, werr := c.Write(buf[:n]); werr != nil {
-							break
-						}
-					}
-					if err != nil {
-						break
-					}
-				}
-				c.Close()
-			}()
-		}
-	}()
+	l := &replicationLink{ln: ln}
+	l.start(ln, target, func() bool { return !l.cut.Load() })
 	t.Cleanup(func() {
 		ln.Close()
-		l.mu.Lock()
-		for _, c := range l.conns {
-			c.Close()
-		}
-		l.mu.Unlock()
-		l.wg.Wait()
+		l.closeConns()
 	})
 	return l
 }
