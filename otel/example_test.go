@@ -11,7 +11,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	"github.com/hongbao-go/hongbao/otel"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
@@ -44,10 +45,10 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	send, err := middleware.NewHandler(middleware.HandlerConfig{
+	send, err := claim.NewHandler(claim.HandlerConfig{
 		Client: client,
-		Policy: middleware.PolicyFunc(func(context.Context, middleware.User, []byte) (middleware.Grant, error) {
-			return middleware.Grant{Key: "spring-2026", Amount: 100, SendName: "Shop",
+		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
+			return claim.Grant{Key: "spring-2026", Amount: 100, SendName: "Shop",
 				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}, nil
 		}),
 		Observer: obs, // taps
@@ -58,7 +59,7 @@ func Example() {
 
 	// One tap, as the Authenticator passes it on.
 	r := httptest.NewRequest(http.MethodPost, "/hongbao/send", nil)
-	r = r.WithContext(middleware.ContextWithUser(r.Context(), middleware.User{OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}))
+	r = r.WithContext(jwtauth.ContextWithUser(r.Context(), jwtauth.User{OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}))
 	send.ServeHTTP(httptest.NewRecorder(), r)
 
 	var rm metricdata.ResourceMetrics

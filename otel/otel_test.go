@@ -21,8 +21,10 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	hbotel "github.com/hongbao-go/hongbao/otel"
+	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -480,7 +482,7 @@ func noSecrets(t *testing.T, spans tracetest.SpanStubs, secrets []string) {
 // pass it on.
 func tap(h http.Handler, openID string) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(http.MethodPost, "/hongbao/send", nil)
-	r = r.WithContext(middleware.ContextWithUser(r.Context(), middleware.User{OpenID: openID}))
+	r = r.WithContext(jwtauth.ContextWithUser(r.Context(), jwtauth.User{OpenID: openID}))
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	return w
@@ -488,10 +490,10 @@ func tap(h http.Handler, openID string) *httptest.ResponseRecorder {
 
 func TestTaps(t *testing.T) {
 	e := newEnv(t, wxpaytest.Options{})
-	h, err := middleware.NewHandler(middleware.HandlerConfig{
+	h, err := claim.NewHandler(claim.HandlerConfig{
 		Client: e.client,
-		Policy: middleware.PolicyFunc(func(context.Context, middleware.User, []byte) (middleware.Grant, error) {
-			return middleware.Grant{Key: "spring", Amount: 100, SendName: "Shop", Wishing: "Happy new year",
+		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
+			return claim.Grant{Key: "spring", Amount: 100, SendName: "Shop", Wishing: "Happy new year",
 				ActName: "New year", Remark: "Thanks"}, nil
 		}),
 		RateLimit: -1,
@@ -579,14 +581,14 @@ func gauge(t *testing.T, rm metricdata.ResourceMetrics, name string, want map[st
 
 func TestBudgetGauges(t *testing.T) {
 	e := newEnv(t, wxpaytest.Options{})
-	h, err := middleware.NewHandler(middleware.HandlerConfig{
+	h, err := claim.NewHandler(claim.HandlerConfig{
 		Client: e.client,
-		Policy: middleware.PolicyFunc(func(context.Context, middleware.User, []byte) (middleware.Grant, error) {
-			return middleware.Grant{Key: "spring", Amount: 150, SendName: "Shop", Wishing: "Happy new year",
+		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
+			return claim.Grant{Key: "spring", Amount: 150, SendName: "Shop", Wishing: "Happy new year",
 				ActName: "New year", Remark: "Thanks"}, nil
 		}),
 		RateLimit: -1,
-		Budgets:   map[string]middleware.Budget{"spring": {Fen: 1000, Packets: 5}},
+		Budgets:   map[string]store.Budget{"spring": {Fen: 1000, Packets: 5}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 )
 
 func Example() {
-	// The parts: middleware.NewAuthenticator and middleware.NewHandler
+	// The parts: jwtauth.NewAuthenticator and claim.NewHandler
 	// (here on a fake platform).
 	demo, err := adaptertest.NewDemo()
 	if err != nil {

@@ -1,4 +1,4 @@
-// Package redisstore is a middleware.Store on Redis, for running the
+// Package redisstore is a store.Store on Redis, for running the
 // red-packet handler on several replicas that share one Redis:
 //
 //	store, err := redisstore.NewFromURL(os.Getenv("HONGBAO_REDIS_URL"), redisstore.Options{})
@@ -9,7 +9,7 @@
 //	if err := store.Ping(ctx); err != nil {
 //		return err // Redis does not answer, or the URL's form does not fit it
 //	}
-//	h, err := middleware.NewHandler(middleware.HandlerConfig{Client: client, Policy: policy, Store: store})
+//	h, err := claim.NewHandler(claim.HandlerConfig{Client: client, Policy: policy, Store: store})
 //
 // It uses github.com/redis/go-redis/v9; the core packages do not import
 // it, so applications without Redis do not depend on it. Any
@@ -31,9 +31,9 @@
 // so that several applications can share one Redis database:
 //
 //	<prefix>terms:<billno>    the terms of a grant (keyed by its attempt-0
-//	                          bill number): the JSON of a middleware.Terms,
+//	                          bill number): the JSON of a store.Terms,
 //	                          first one wins (a Lua GET-or-SET), PX its TTL
-//	<prefix>result:<billno>   the JSON of a middleware.Result (bill number,
+//	<prefix>result:<billno>   the JSON of a store.Result (bill number,
 //	                          openid, package, send_listid, amount, paid_at),
 //	                          SET ... EX ResultTTL (30 days by default)
 //	<prefix>lock:<billno>     the right to send that bill number: a random
@@ -103,7 +103,7 @@
 //
 //   - Redis unreachable (down, network split, timeouts): every method
 //     returns an error, and the handler degrades to its own process, as
-//     middleware documents: results, rate limits and coalescing are kept
+//     package claim documents: results, rate limits and coalescing are kept
 //     in a private MemoryStore, a warning is logged for each failure, and
 //     a send goes ahead without the cross-replica lock. Taps still get
 //     answers. Two replicas may then send the same bill number at once;

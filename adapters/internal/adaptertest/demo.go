@@ -10,7 +10,8 @@ import (
 	"strings"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	"github.com/hongbao-go/hongbao/middleware/jwttest"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -22,7 +23,7 @@ const DemoOpenID = "oDemoUser00000000000000000001"
 // red-packet handler paying through it, an Authenticator and a token for
 // DemoOpenID. Close it when done.
 type Demo struct {
-	Auth    *middleware.Authenticator
+	Auth    *jwtauth.Authenticator
 	Handler http.Handler
 	Token   string
 	host    *wxpaytest.Server
@@ -46,13 +47,13 @@ func NewDemo() (*Demo, error) {
 		d.Close()
 		return nil, err
 	}
-	if d.Auth, err = middleware.NewAuthenticator(tokens.AuthConfig()); err != nil {
+	if d.Auth, err = jwtauth.NewAuthenticator(tokens.AuthConfig()); err != nil {
 		d.Close()
 		return nil, err
 	}
-	d.Handler, err = middleware.NewHandler(middleware.HandlerConfig{Client: client,
-		Policy: middleware.PolicyFunc(func(context.Context, middleware.User, []byte) (middleware.Grant, error) {
-			return middleware.Grant{Key: Campaign, Amount: Amount, SendName: "hongbao", Wishing: "恭喜发财",
+	d.Handler, err = claim.NewHandler(claim.HandlerConfig{Client: client,
+		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
+			return claim.Grant{Key: Campaign, Amount: Amount, SendName: "hongbao", Wishing: "恭喜发财",
 				ActName: "adapters", Remark: "example"}, nil
 		})})
 	if err != nil {
