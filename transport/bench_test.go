@@ -104,8 +104,11 @@ func benchBillno(run string, i int) string {
 }
 
 // BenchmarkSendMiniProgramHB compares one sendminiprogramhb call through
-// the Transport with the least a hand-written keep-alive client does for
-// the same call: sign, marshal, POST, read, decode.
+// the Transport, by Call (call) and by an http.Client (transport), with
+// the least a hand-written keep-alive client does for the same call: sign,
+// marshal, POST, read, decode (floor). Compare runs with benchstat:
+//
+//	go test -run '^$' -bench 'BenchmarkSendMiniProgramHB$' -benchmem -count 8 ./transport
 func BenchmarkSendMiniProgramHB(b *testing.B) {
 	f := startBenchFake(b)
 	url := f.URL + wxpaytest.PathSendMiniProgramHB
