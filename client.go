@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"net/http/httptrace"
 	"strconv"
 	"strings"
@@ -123,7 +122,6 @@ type Client struct {
 	sendURL   string // the transport's base URL + PathSendMiniProgramHB
 	queryURL  string // the transport's base URL + PathGetHBInfo
 	transport *transport.Transport
-	http      *http.Client
 	signer    *signer.Signer
 	retry     RetryPolicy
 	log       *slog.Logger
@@ -182,7 +180,6 @@ func New(cfg Config) (*Client, error) {
 		sendURL:   base + PathSendMiniProgramHB,
 		queryURL:  base + PathGetHBInfo,
 		transport: t,
-		http:      &http.Client{Transport: t},
 		signer:    s,
 		retry:     retry,
 		log:       log,
@@ -498,11 +495,7 @@ func (c *Client) attempt(ctx context.Context, op, url, billno string, params map
 	// handshake) cannot have reached the platform.
 	var wrote atomic.Bool
 	actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }})
-	req, err := transport.NewRequest(actx, url, params)
-	if err != nil {
-		return nil, &Error{Op: op, Billno: billno, Err: err}
-	}
-	resp, err := c.http.Do(req)
+	doc, err := c.transport.Call(actx, url, params)
 	if err != nil {
 		var te *transport.Error
 		if errors.As(err, &te) {
@@ -513,11 +506,6 @@ func (c *Client) attempt(ctx context.Context, op, url, billno string, params map
 		}
 		// No reply: the request may or may not have reached the platform.
 		return nil, &Error{Op: op, Billno: billno, Retryable: true, Unknown: true, Err: err}
-	}
-	resp.Body.Close()
-	doc, ok := transport.ReplyOf(resp)
-	if !ok {
-		return nil, &Error{Op: op, Billno: billno, Retryable: true, Unknown: true, Message: "no decoded reply"}
 	}
 	f := doc.Fields
 	if f["result_code"] == "SUCCESS" {

@@ -104,8 +104,11 @@ func benchBillno(run string, i int) string {
 }
 
 // BenchmarkSendMiniProgramHB compares one sendminiprogramhb call through
-// the Transport with the least a hand-written keep-alive client does for
-// the same call: sign, marshal, POST, read, decode.
+// the Transport, by Call (call) and by an http.Client (transport), with
+// the least a hand-written keep-alive client does for the same call: sign,
+// marshal, POST, read, decode (floor). Compare runs with benchstat:
+//
+//	go test -run '^$' -bench 'BenchmarkSendMiniProgramHB$' -benchmem -count 8 ./transport
 func BenchmarkSendMiniProgramHB(b *testing.B) {
 	f := startBenchFake(b)
 	url := f.URL + wxpaytest.PathSendMiniProgramHB
@@ -124,31 +127,9 @@ func BenchmarkSendMiniProgramHB(b *testing.B) {
 		b.ReportMetric(float64(f.handshakes(b)-before), "handshakes")
 	}
 
-	b.Run("transport", func(b *testing.B) {
-		runs++
-		run := fmt.Sprintf("1%07d", runs)
-		tr, err := transport.New(transport.Config{
-			MchID: f.MchID, APIKey: f.APIKey, CertPEM: f.Cert, KeyPEM: f.Key, RootCAPEM: f.CA, BaseURL: f.URL,
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer tr.CloseIdleConnections()
-		client := &http.Client{Transport: tr}
-		ctx := context.Background()
-		call := func(billno string) {
-			req, err := transport.NewRequest(ctx, url, sendParams(f.AppID, billno))
-			if err != nil {
-				b.Fatal(err)
-			}
-			resp, err := client.Do(req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			doc, _ := transport.ReplyOf(resp)
-			resp.Body.Close()
-			check(b, doc, billno)
-		}
+	// timed makes warmup calls, then b.N timed ones, each with a fresh
+	// bill number of the run.
+	timed := func(b *testing.B, run string, call func(billno string)) {
 		before := f.handshakes(b)
 		for i := range warmup {
 			call(benchBillno(run, 9_000_000_000+i))
@@ -161,6 +142,53 @@ func BenchmarkSendMiniProgramHB(b *testing.B) {
 		}
 		b.StopTimer()
 		report(b, before, cpu)
+	}
+	newTransport := func(b *testing.B) *transport.Transport {
+		tr, err := transport.New(transport.Config{
+			MchID: f.MchID, APIKey: f.APIKey, CertPEM: f.Cert, KeyPEM: f.Key, RootCAPEM: f.CA, BaseURL: f.URL,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(tr.CloseIdleConnections)
+		return tr
+	}
+
+	// transport: an http.Client over the Transport (RoundTrip), the
+	// parameters given by NewRequest, the reply read with ReplyOf.
+	b.Run("transport", func(b *testing.B) {
+		runs++
+		run := fmt.Sprintf("1%07d", runs)
+		client := &http.Client{Transport: newTransport(b)}
+		ctx := context.Background()
+		timed(b, run, func(billno string) {
+			req, err := transport.NewRequest(ctx, url, sendParams(f.AppID, billno))
+			if err != nil {
+				b.Fatal(err)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			doc, _ := transport.ReplyOf(resp)
+			resp.Body.Close()
+			check(b, doc, billno)
+		})
+	})
+
+	// call: Transport.Call, the way hongbao.Client sends.
+	b.Run("call", func(b *testing.B) {
+		runs++
+		run := fmt.Sprintf("3%07d", runs)
+		tr := newTransport(b)
+		ctx := context.Background()
+		timed(b, run, func(billno string) {
+			doc, err := tr.Call(ctx, url, sendParams(f.AppID, billno))
+			if err != nil {
+				b.Fatal(err)
+			}
+			check(b, doc, billno)
+		})
 	})
 
 	b.Run("floor", func(b *testing.B) {
@@ -207,17 +235,6 @@ func BenchmarkSendMiniProgramHB(b *testing.B) {
 			}
 			check(b, doc, billno)
 		}
-		before := f.handshakes(b)
-		for i := range warmup {
-			call(benchBillno(run, 9_000_000_000+i))
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		cpu := cpuTime()
-		for i := 0; i < b.N; i++ {
-			call(benchBillno(run, i))
-		}
-		b.StopTimer()
-		report(b, before, cpu)
+		timed(b, run, call)
 	})
 }

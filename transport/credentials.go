@@ -290,10 +290,12 @@ func (t *Transport) GetClientCertificate(*tls.CertificateRequestInfo) (*tls.Cert
 // checks them as New does and, when they pass, makes the new certificate
 // current: connections made from then on present it, idle connections are
 // closed, and a connection still carrying a call during Reload is closed
-// when that call ends (the next call on it dials afresh; through a proxy,
-// see the package documentation). On failure the
-// current certificate stays. Safe to call concurrently with calls and
-// with itself. For a certificate held in memory it returns ErrNoReload.
+// when that call ends (the next call on it dials afresh). Through a proxy
+// (HTTPS_PROXY) net/http makes the TLS connection itself and only idle
+// connections are closed: one busy during Reload may carry further calls
+// on the old certificate until it goes idle. On failure the current
+// certificate stays. Safe to call concurrently with calls and with itself.
+// For a certificate held in memory it returns ErrNoReload.
 func (t *Transport) Reload() error {
 	if !t.creds.fromFiles() {
 		return ErrNoReload

@@ -49,9 +49,9 @@ func (k ErrorKind) String() string {
 	return "ErrorKind(" + strconv.Itoa(int(k)) + ")"
 }
 
-// Error is the error RoundTrip returns for a call it refused to send or a
-// reply it would not pass on. http.Client wraps it in a *url.Error; use
-// errors.As to get it back:
+// Error is the error Call and RoundTrip return for a call refused or a
+// reply rejected. Call returns it as it is; http.Client wraps it in a
+// *url.Error, so use errors.As to get it back:
 //
 //	var te *transport.Error
 //	if errors.As(err, &te) && te.Kind == transport.KindReturnFail { ... }

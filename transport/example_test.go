@@ -74,8 +74,56 @@ func ExampleTransport_Resty() {
 	// true true
 }
 
+// Call sends the parameters and returns the decoded reply. A refusal
+// reported in result_code is a reply like any other; return_code FAIL, a
+// status other than 200 and a bad reply sign are a *transport.Error.
+func ExampleTransport_Call() {
+	srv, t := newExampleTransport()
+	defer srv.Close()
+	ctx := context.Background()
+
+	params := map[string]string{
+		"mch_billno":   "1900000109202401010000000004",
+		"wxappid":      srv.AppID,
+		"send_name":    "Coffee Shop",
+		"re_openid":    "oxTWIuGaIt6gTKsQRLau2M0yL16E",
+		"total_amount": "100",
+		"total_num":    "1",
+		"wishing":      "Thank you",
+		"act_name":     "Opening",
+		"remark":       "first order",
+		"notify_way":   "MINI_PROGRAM_JSAPI",
+	}
+	reply, err := t.Call(ctx, "/mmpaymkttransfers/sendminiprogramhb", params)
+	if err != nil {
+		log.Fatal(err) // a *transport.Error or a network error
+	}
+	fmt.Println(reply.Fields["result_code"], reply.Fields["total_amount"], reply.Fields["send_listid"] != "")
+
+	params["mch_billno"] = "1900000109202401010000000005"
+	srv.Inject(wxpaytest.Fault{ErrCode: "NOTENOUGH"}) // return_code SUCCESS, result_code FAIL
+	reply, err = t.Call(ctx, "/mmpaymkttransfers/sendminiprogramhb", params)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(reply.Fields["result_code"], reply.Fields["err_code"])
+
+	srv.Inject(wxpaytest.Fault{ReturnFail: "系统繁忙", ErrCode: "SYSTEMERROR"}) // return_code FAIL
+	reply, err = t.Call(ctx, "/mmpaymkttransfers/sendminiprogramhb", params)
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		log.Fatalf("error %v", err)
+	}
+	fmt.Println(reply == nil, te.Kind, te.ErrCode, te.OutcomeUnknown()) // unknown: send again, same mch_billno
+	// Output:
+	// SUCCESS 100 true
+	// FAIL NOTENOUGH
+	// true return-fail SYSTEMERROR true
+}
+
 // NewRequest carries the parameters in the request's context; any
-// http.Client whose Transport is t sends it.
+// http.Client whose Transport is t sends it, and ReplyOf gives the decoded
+// reply of the response.
 func ExampleNewRequest() {
 	srv, t := newExampleTransport()
 	defer srv.Close()

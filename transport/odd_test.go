@@ -171,26 +171,34 @@ func TestBodyClosedOnceOnEveryPath(t *testing.T) {
 	}
 }
 
-func TestOddReplies(t *testing.T) {
-	ca := newCA(t, "test CA")
-	s, _ := signer.New(testAPIKey)
+// oddReply is a reply that is not a plain success, and what a call
+// meets it with. The servers of TestOddReplies and TestCallOddReplies
+// serve handler with MaxReplyBytes 1024.
+type oddReply struct {
+	name     string
+	path     string
+	handler  func(w http.ResponseWriter, r *http.Request)
+	kind     transport.ErrorKind // 0: success
+	unknown  bool
+	is       error
+	snippet  string
+	check    func(t *testing.T, resp *http.Response) // RoundTrip's response, on success
+	unsigned func(string) bool
+}
+
+// oddReplies lists the odd replies both ways of calling must meet alike.
+func oddReplies(t testing.TB) []oddReply {
+	s, err := signer.New(testAPIKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	signed := func(f map[string]string) []byte {
 		f["sign"], _ = s.Sign(f)
 		b, _ := xml.Marshal(f)
 		return b
 	}
 	big := "<xml><return_code>SUCCESS</return_code><pad>" + strings.Repeat("x", 2000) + "</pad></xml>"
-	tests := []struct {
-		name     string
-		path     string
-		handler  func(w http.ResponseWriter, r *http.Request)
-		kind     transport.ErrorKind // 0: success
-		unknown  bool
-		is       error
-		snippet  string
-		check    func(t *testing.T, resp *http.Response)
-		unsigned func(string) bool
-	}{
+	return []oddReply{
 		{name: "too large, Content-Length", path: hbPath, kind: transport.KindTooLarge, unknown: true,
 			handler: func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, big) }},
 		{name: "too large, chunked", path: hbPath, kind: transport.KindTooLarge, unknown: true,
@@ -262,6 +270,11 @@ func TestOddReplies(t *testing.T) {
 				}
 			}},
 	}
+}
+
+func TestOddReplies(t *testing.T) {
+	ca := newCA(t, "test CA")
+	tests := oddReplies(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newTLSServer(t, ca, ca, http.HandlerFunc(tt.handler))
@@ -284,23 +297,29 @@ func TestOddReplies(t *testing.T) {
 				}
 				return
 			}
-			te := asError(t, err)
-			if te.Kind != tt.kind || te.OutcomeUnknown() != tt.unknown {
-				t.Errorf("kind %v unknown %v: %v", te.Kind, te.OutcomeUnknown(), te)
-			}
-			if tt.is != nil && !errors.Is(err, tt.is) {
-				t.Errorf("error %v is not %v", err, tt.is)
-			}
-			if tt.snippet != "" {
-				want := strings.ReplaceAll(tt.snippet, "\x00", ".")
-				if !strings.HasPrefix(te.Snippet, want) {
-					t.Errorf("snippet %q, want prefix %q", te.Snippet, want)
-				}
-			}
-			if len(te.Snippet) > 96*2+3 || strings.ContainsAny(te.Snippet, "\x00\r\n\t") {
-				t.Errorf("unsafe snippet %q", te.Snippet)
-			}
+			tt.wantError(t, err)
 		})
+	}
+}
+
+// wantError checks that err is the *transport.Error the reply calls for.
+func (tt *oddReply) wantError(t *testing.T, err error) {
+	t.Helper()
+	te := asError(t, err)
+	if te.Kind != tt.kind || te.OutcomeUnknown() != tt.unknown {
+		t.Errorf("kind %v unknown %v: %v", te.Kind, te.OutcomeUnknown(), te)
+	}
+	if tt.is != nil && !errors.Is(err, tt.is) {
+		t.Errorf("error %v is not %v", err, tt.is)
+	}
+	if tt.snippet != "" {
+		want := strings.ReplaceAll(tt.snippet, "\x00", ".")
+		if !strings.HasPrefix(te.Snippet, want) {
+			t.Errorf("snippet %q, want prefix %q", te.Snippet, want)
+		}
+	}
+	if len(te.Snippet) > 96*2+3 || strings.ContainsAny(te.Snippet, "\x00\r\n\t") {
+		t.Errorf("unsafe snippet %q", te.Snippet)
 	}
 }
 

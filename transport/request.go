@@ -20,11 +20,12 @@ import (
 type paramsKey struct{}
 
 // NewRequest returns a POST request to the absolute url whose APIv2
-// parameters ride in its context, unencoded: the Transport signs and
-// encodes them when it sends the request. params is not modified, by
-// NewRequest or by the Transport, and must not be modified until the call
-// returns. A relative url is an error: use Resty for paths relative to the
-// BaseURL.
+// parameters ride in its context, unencoded, for an http.Client over the
+// Transport: RoundTrip signs and encodes them when it sends the request.
+// params is not modified, by NewRequest or by the Transport, and must not
+// be modified until the call returns. A relative url is an error: use
+// Resty for paths relative to the BaseURL. Call takes the parameters
+// directly, without a request.
 func NewRequest(ctx context.Context, url string, params map[string]string) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(context.WithValue(ctx, paramsKey{}, params), http.MethodPost, url, nil)
 	if err != nil {

@@ -377,32 +377,38 @@ func TestReplySign(t *testing.T) {
 	}
 }
 
+// faultWant is what a call meets an injected fault with.
+type faultWant struct {
+	kind    transport.ErrorKind // 0: not a *transport.Error
+	unknown bool
+	errCode string
+	status  int
+}
+
+// faults lists the platform's failures that TestFaults and TestCallFaults
+// inject, for the two ways of calling.
+var faults = []struct {
+	name  string
+	fault wxpaytest.Fault
+	want  faultWant
+}{
+	{"protocol failure SIGN_ERROR", wxpaytest.Fault{ErrCode: "SIGN_ERROR"}, faultWant{transport.KindReturnFail, false, "SIGN_ERROR", 200}},
+	{"protocol failure PARAM_ERROR", wxpaytest.Fault{ErrCode: "PARAM_ERROR", ErrCodeDes: "参数错误"}, faultWant{transport.KindReturnFail, false, "PARAM_ERROR", 200}},
+	{"return_code=FAIL", wxpaytest.Fault{ReturnFail: "系统繁忙"}, faultWant{transport.KindReturnFail, false, "", 200}},
+	{"return_code=FAIL SYSTEMERROR", wxpaytest.Fault{ReturnFail: "系统繁忙", ErrCode: "SYSTEMERROR"}, faultWant{transport.KindReturnFail, true, "SYSTEMERROR", 200}},
+	{"HTTP 500", wxpaytest.Fault{Status: 500}, faultWant{transport.KindStatus, true, "", 500}},
+	{"HTTP 502 HTML", wxpaytest.Fault{Status: 502, HTML: true}, faultWant{transport.KindStatus, true, "", 502}},
+	{"HTTP 404", wxpaytest.Fault{Status: 404}, faultWant{transport.KindStatus, false, "", 404}},
+	{"HTML page", wxpaytest.Fault{HTML: true}, faultWant{transport.KindNotXML, true, "", 200}},
+	{"garbage", wxpaytest.Fault{Garbage: true}, faultWant{transport.KindNotXML, true, "", 200}},
+	{"dropped before processing", wxpaytest.Fault{DropBefore: true}, faultWant{}},
+	{"dropped after processing", wxpaytest.Fault{DropAfter: true}, faultWant{}},
+}
+
 func TestFaults(t *testing.T) {
 	srv := wxpaytest.Start(t, wxpaytest.Options{})
 	tr := newFakeTransport(t, srv, nil)
-	type want struct {
-		kind    transport.ErrorKind // 0: not a *transport.Error
-		unknown bool
-		errCode string
-		status  int
-	}
-	tests := []struct {
-		name  string
-		fault wxpaytest.Fault
-		want  want
-	}{
-		{"protocol failure SIGN_ERROR", wxpaytest.Fault{ErrCode: "SIGN_ERROR"}, want{transport.KindReturnFail, false, "SIGN_ERROR", 200}},
-		{"protocol failure PARAM_ERROR", wxpaytest.Fault{ErrCode: "PARAM_ERROR", ErrCodeDes: "参数错误"}, want{transport.KindReturnFail, false, "PARAM_ERROR", 200}},
-		{"return_code=FAIL", wxpaytest.Fault{ReturnFail: "系统繁忙"}, want{transport.KindReturnFail, false, "", 200}},
-		{"return_code=FAIL SYSTEMERROR", wxpaytest.Fault{ReturnFail: "系统繁忙", ErrCode: "SYSTEMERROR"}, want{transport.KindReturnFail, true, "SYSTEMERROR", 200}},
-		{"HTTP 500", wxpaytest.Fault{Status: 500}, want{transport.KindStatus, true, "", 500}},
-		{"HTTP 502 HTML", wxpaytest.Fault{Status: 502, HTML: true}, want{transport.KindStatus, true, "", 502}},
-		{"HTTP 404", wxpaytest.Fault{Status: 404}, want{transport.KindStatus, false, "", 404}},
-		{"HTML page", wxpaytest.Fault{HTML: true}, want{transport.KindNotXML, true, "", 200}},
-		{"garbage", wxpaytest.Fault{Garbage: true}, want{transport.KindNotXML, true, "", 200}},
-		{"dropped before processing", wxpaytest.Fault{DropBefore: true}, want{}},
-		{"dropped after processing", wxpaytest.Fault{DropAfter: true}, want{}},
-	}
+	tests := faults
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// A warm connection first: a drop on a reused connection must

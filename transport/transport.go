@@ -113,10 +113,10 @@ type Config struct {
 	Rand io.Reader
 }
 
-// Transport is an http.RoundTripper for APIv2 calls: it signs and
-// XML-encodes the call's parameters, sends them over mutual TLS, and
-// decodes and checks the reply. See the package documentation. It is safe
-// for concurrent use; create it with New.
+// Transport sends APIv2 calls, through Call or, as an http.RoundTripper,
+// through RoundTrip: it signs and XML-encodes the call's parameters, sends
+// them over mutual TLS, and decodes and checks the reply. See the package
+// documentation. It is safe for concurrent use; create it with New.
 type Transport struct {
 	// Base carries the signed request. New sets it to a private keep-alive
 	// *http.Transport presenting the merchant certificate; it is never
