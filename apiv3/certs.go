@@ -56,8 +56,9 @@ type flight struct {
 	err  error
 }
 
-// key returns the public key of the certificate serial, valid at now.
-func (s *certStore) key(serial string, now time.Time) (*rsa.PublicKey, error) {
+// key returns the public key of the certificate serial, valid at now;
+// known reports whether the certificate is held at all (valid or not).
+func (s *certStore) key(serial string, now time.Time) (pub *rsa.PublicKey, known bool, err error) {
 	s.mu.Lock()
 	c, ok := s.certs[strings.ToUpper(serial)]
 	s.mu.Unlock()
@@ -67,13 +68,13 @@ func (s *certStore) key(serial string, now time.Time) (*rsa.PublicKey, error) {
 		if s.t.pubID != "" {
 			hint = "neither PublicKeyID " + s.t.pubID + " nor among the platform certificates downloaded"
 		}
-		return nil, fmt.Errorf("%w: %s is %s", ErrUnknownSerial, clip(serial), hint)
+		return nil, false, fmt.Errorf("%w: %s is %s", ErrUnknownSerial, clip(serial), hint)
 	case now.After(c.Certificate.NotAfter):
-		return nil, fmt.Errorf("%w: the platform certificate %s expired at %s", ErrUnknownSerial, c.Serial, c.Certificate.NotAfter.UTC().Format(time.RFC3339))
+		return nil, true, fmt.Errorf("%w: the platform certificate %s expired at %s", ErrUnknownSerial, c.Serial, c.Certificate.NotAfter.UTC().Format(time.RFC3339))
 	case now.Add(certSkew).Before(c.Certificate.NotBefore):
-		return nil, fmt.Errorf("%w: the platform certificate %s is not valid before %s", ErrUnknownSerial, c.Serial, c.Certificate.NotBefore.UTC().Format(time.RFC3339))
+		return nil, true, fmt.Errorf("%w: the platform certificate %s is not valid before %s", ErrUnknownSerial, c.Serial, c.Certificate.NotBefore.UTC().Format(time.RFC3339))
 	}
-	return c.Certificate.PublicKey.(*rsa.PublicKey), nil
+	return c.Certificate.PublicKey.(*rsa.PublicKey), true, nil
 }
 
 // newest returns the serial of the valid certificate that became valid

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
+	"log"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -164,6 +166,7 @@ func newPlatform(t testing.TB) *platform {
 			p.conns.Add(1)
 		}
 	}
+	p.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	p.srv.StartTLS()
 	t.Cleanup(p.srv.Close)
 	return p
@@ -201,6 +204,7 @@ func (p *platform) config() apiv3.Config {
 		BaseURL:      p.srv.URL,
 		RootCAs:      p.rootCAs(),
 		Now:          p.clock.Now,
+		Logger:       slog.New(slog.DiscardHandler),
 	}
 }
 

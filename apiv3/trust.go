@@ -122,13 +122,14 @@ func (t *Transport) platformKey(ctx context.Context, serial string) (*rsa.Public
 		return nil, fmt.Errorf("%w: %s is not PublicKeyID %s: set PublicKeyID and PublicKeyPEM to the key the merchant console shows, or turn on PlatformCertificates",
 			ErrUnknownSerial, clip(serial), t.pubID)
 	}
-	if pub, err := t.certs.key(serial, t.now()); err == nil {
-		return pub, nil
+	pub, known, err := t.certs.key(serial, t.now())
+	if err == nil || known {
+		return pub, err
 	}
 	// A serial never seen may be a certificate the platform just put in
 	// service: download the list (at most once a minute) and look again.
 	ferr := t.certs.refresh(ctx, false)
-	pub, err := t.certs.key(serial, t.now())
+	pub, _, err = t.certs.key(serial, t.now())
 	if err == nil {
 		return pub, nil
 	}
