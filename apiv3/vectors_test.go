@@ -47,30 +47,46 @@ type vectors struct {
 	} `json:"notifications"`
 }
 
-func loadVectors(t testing.TB) *vectors {
-	t.Helper()
-	data, err := os.ReadFile("testdata/v3-vectors.json")
-	if err != nil {
+// loadVectors reads the vectors from data, or from the file when data is
+// nil. t may be nil (examples): a failure then panics.
+func loadVectors(t testing.TB, data ...[]byte) *vectors {
+	fail := func(err error) {
+		if t == nil {
+			panic(err)
+		}
+		t.Helper()
 		t.Fatal(err)
+	}
+	var raw []byte
+	if len(data) > 0 {
+		raw = data[0]
+	} else {
+		var err error
+		if raw, err = os.ReadFile("testdata/v3-vectors.json"); err != nil {
+			fail(err)
+		}
 	}
 	v := new(vectors)
-	if err := json.Unmarshal(data, v); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal(raw, v); err != nil {
+		fail(err)
 	}
 	if len(v.Requests) == 0 || len(v.Responses) == 0 || len(v.AESGCM) == 0 || len(v.Notifications) == 0 {
-		t.Fatal("a section of the vectors is empty")
+		fail(errors.New("a section of the vectors is empty"))
 	}
 	return v
 }
 
+// mustRSAPrivate parses a PKCS#8 PEM key; t may be nil (examples).
 func mustRSAPrivate(t testing.TB, s string) *rsa.PrivateKey {
-	t.Helper()
 	b, _ := pem.Decode([]byte(s))
 	if b == nil {
-		t.Fatal("no PEM block")
+		panic("no PEM block")
 	}
 	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
 	if err != nil {
+		if t == nil {
+			panic(err)
+		}
 		t.Fatal(err)
 	}
 	return k.(*rsa.PrivateKey)
