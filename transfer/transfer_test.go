@@ -329,7 +329,6 @@ func TestSigningRefused(t *testing.T) {
 	srv := wxpaytest.Start(t, wxpaytest.Options{})
 	skewed := v3Config(srv)
 	skewed.Now = func() time.Time { return time.Now().Add(-6 * time.Minute) }
-	vc := srv.V3Config()
 	wrongSerial := v3Config(srv)
 	wrongSerial.CertPEM, wrongSerial.CertSerial = nil, "0123456789ABCDEF"
 	for name, cfg := range map[string]func() *apiv3.Transport{
@@ -351,7 +350,6 @@ func TestSigningRefused(t *testing.T) {
 	if srv.BillsCreated() != 0 {
 		t.Errorf("%d bills", srv.BillsCreated())
 	}
-	_ = vc
 }
 
 func TestCancel(t *testing.T) {
