@@ -138,6 +138,16 @@ func parsePEM(certPEM, keyPEM []byte) (*tls.Certificate, error) {
 	if len(chain) == 0 {
 		return nil, errors.New("transport: no CERTIFICATE block in the client certificate PEM")
 	}
+	key, err := parseKeyPEM(keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Certificate{Certificate: chain, PrivateKey: key}, nil
+}
+
+// parseKeyPEM reads the first private key of keyPEM (PKCS#8, PKCS#1 or
+// SEC 1, unencrypted).
+func parseKeyPEM(keyPEM []byte) (crypto.PrivateKey, error) {
 	var keyDER []byte
 	for rest := keyPEM; ; {
 		var b *pem.Block
@@ -155,11 +165,7 @@ func parsePEM(certPEM, keyPEM []byte) (*tls.Certificate, error) {
 	if keyDER == nil {
 		return nil, errors.New("transport: no PRIVATE KEY block in the private key PEM")
 	}
-	key, err := parseKey(keyDER)
-	if err != nil {
-		return nil, err
-	}
-	return &tls.Certificate{Certificate: chain, PrivateKey: key}, nil
+	return parseKey(keyDER)
 }
 
 func parseKey(der []byte) (crypto.PrivateKey, error) {

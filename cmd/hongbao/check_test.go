@@ -23,7 +23,7 @@ func TestCheckGood(t *testing.T) {
 	r.wantOut(t,
 		"ok    HONGBAO_MCH_ID 1900000109",
 		"ok    HONGBAO_API_KEY is 32 bytes",
-		"ok    certificate and private key belong together (ECDSA P-256)",
+		"ok    certificate and private key belong together (RSA 2048 bits)",
 		"ok    certificate CN 1900000109 = HONGBAO_MCH_ID",
 		"ok    certificate valid until",
 		"ok    HONGBAO_CA_FILE",

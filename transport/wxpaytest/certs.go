@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -70,21 +71,35 @@ func newSerial() (*big.Int, error) {
 // issued is a certificate signed by the authority, with its key.
 type issued struct {
 	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
+	key  crypto.Signer // *ecdsa.PrivateKey (server) or *rsa.PrivateKey (merchant)
 	der  []byte
 }
 
-// issue signs a new ECDSA P-256 leaf certificate. A server certificate covers
-// localhost, 127.0.0.1 and ::1; a client certificate carries cn as its
-// subject CN, as the platform's merchant certificates carry the mch_id.
-func (a *authority) issue(cn string, server bool, notBefore, notAfter time.Time) (*issued, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("wxpaytest: generating a key: %w", err)
+// issue signs a new leaf certificate. A server certificate has an ECDSA
+// P-256 key and covers localhost, 127.0.0.1 and ::1. A client certificate
+// is a merchant API certificate, as the platform issues them: an RSA key
+// (key, or a new 2048-bit one when nil) that also signs APIv3 requests, cn
+// as its subject CN (the mch_id), and serial (or a random 40-hex-digit one
+// when nil), which APIv3 calls name as serial_no.
+func (a *authority) issue(cn string, server bool, key *rsa.PrivateKey, serial *big.Int, notBefore, notAfter time.Time) (*issued, error) {
+	var signer crypto.Signer
+	var err error
+	switch {
+	case server:
+		if signer, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+			return nil, fmt.Errorf("wxpaytest: generating a key: %w", err)
+		}
+	case key != nil:
+		signer = key
+	default:
+		if signer, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			return nil, fmt.Errorf("wxpaytest: generating a key: %w", err)
+		}
 	}
-	serial, err := newSerial()
-	if err != nil {
-		return nil, err
+	if serial == nil {
+		if serial, err = merchantSerial(); err != nil {
+			return nil, err
+		}
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
@@ -101,7 +116,7 @@ func (a *authority) issue(cn string, server bool, notBefore, notAfter time.Time)
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 		tmpl.Subject.OrganizationalUnit = []string{"merchant"}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, &key.PublicKey, a.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, signer.Public(), a.key)
 	if err != nil {
 		return nil, fmt.Errorf("wxpaytest: creating a certificate: %w", err)
 	}
@@ -109,13 +124,30 @@ func (a *authority) issue(cn string, server bool, notBefore, notAfter time.Time)
 	if err != nil {
 		return nil, fmt.Errorf("wxpaytest: parsing a certificate: %w", err)
 	}
-	return &issued{cert: cert, key: key, der: der}, nil
+	return &issued{cert: cert, key: signer, der: der}, nil
+}
+
+// merchantSerial returns a random serial number of 40 hex digits, the
+// length of the platform's merchant certificate serials.
+func merchantSerial() (*big.Int, error) {
+	lo := new(big.Int).Lsh(big.NewInt(1), 156)
+	n, err := rand.Int(rand.Reader, new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 159), lo))
+	if err != nil {
+		return nil, fmt.Errorf("wxpaytest: generating a serial number: %w", err)
+	}
+	return n.Add(n, lo), nil
+}
+
+// serialHex is a certificate serial as the console and APIv3 write it:
+// upper-case hex.
+func serialHex(n *big.Int) string {
+	return fmt.Sprintf("%X", n)
 }
 
 func (c *issued) tlsCertificate() tls.Certificate {
 	return tls.Certificate{
 		Certificate: [][]byte{c.der},
-		PrivateKey:  crypto.Signer(c.key),
+		PrivateKey:  c.key,
 		Leaf:        c.cert,
 	}
 }
@@ -146,8 +178,9 @@ func (s *Server) CACertPEM() []byte {
 }
 
 // ClientCertificate returns the merchant client certificate (subject CN =
-// MchID, ECDSA P-256, valid for a year) with its key, ready for
-// tls.Config.Certificates.
+// MchID, RSA, valid for a year) with its key, ready for
+// tls.Config.Certificates. It is also the merchant API certificate of
+// APIv3: its key signs APIv3 requests and its serial is MerchantSerial.
 func (s *Server) ClientCertificate() tls.Certificate {
 	return s.client.tlsCertificate()
 }
@@ -191,10 +224,10 @@ func (s *Server) TransportConfig() transport.Config {
 	}
 }
 
-// IssueClientCert issues another client certificate from the server's CA, with
-// subject CN cn and the given expiry, for tests of a certificate of another
-// merchant (the server answers CA_ERROR when the CN is not the request's
-// mch_id) or close to expiry. A notAfter in the past gives an expired
+// IssueClientCert issues another client certificate from the server's CA,
+// with subject CN cn, a new RSA 2048 key and the given expiry, for tests of
+// a certificate of another merchant (the server answers CA_ERROR when the
+// CN is not the request's mch_id) or close to expiry. A notAfter in the past gives an expired
 // certificate, which the TLS handshake refuses.
 func (s *Server) IssueClientCert(cn string, notAfter time.Time) (certPEM, keyPEM []byte, err error) {
 	if cn == "" {
@@ -204,7 +237,7 @@ func (s *Server) IssueClientCert(cn string, notAfter time.Time) (certPEM, keyPEM
 	if !notBefore.Before(notAfter) {
 		notBefore = notAfter.Add(-24 * time.Hour)
 	}
-	c, err := s.ca.issue(cn, false, notBefore, notAfter)
+	c, err := s.ca.issue(cn, false, nil, nil, notBefore, notAfter)
 	if err != nil {
 		return nil, nil, err
 	}

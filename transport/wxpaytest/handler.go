@@ -128,9 +128,19 @@ func answerCode(code, des string, params map[string]string) *reply {
 
 // ServeHTTP answers one call; see the package documentation.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if isV3Path(r.URL.Path) {
+		s.serveV3(w, r)
+		return
+	}
 	rec := &Request{Path: r.URL.Path, Params: map[string]string{}, At: s.now()}
 	switch r.URL.Path {
 	case PathSendMiniProgramHB, PathGetHBInfo, PathOrderQuery:
+		// The red-packet paths need the merchant certificate: without
+		// one the platform closes the connection without an answer.
+		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+			s.drop(w)
+			return
+		}
 	default:
 		s.record(rec)
 		http.NotFound(w, r)

@@ -1,6 +1,7 @@
 package wxpaytest
 
 import (
+	"crypto/rsa"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -95,6 +96,18 @@ type Options struct {
 	// with 127.0.0.1 for an unspecified host (":8443", "0.0.0.0:8443",
 	// "[::]:8443", which listen on every interface).
 	Addr string
+	// MerchantKey is the key of the merchant client certificate, which
+	// also signs APIv3 requests; a new RSA 2048 key when nil. Set it (with
+	// MerchantSerial) to replay requests signed elsewhere, such as
+	// known-answer vectors.
+	MerchantKey *rsa.PrivateKey
+	// MerchantSerial is the serial number of the merchant client
+	// certificate in hex, as APIv3 calls name it in serial_no; a random
+	// one of 40 hex digits when empty.
+	MerchantSerial string
+	// V3 configures the APIv3 half: trust mode, keys, transfer bills and
+	// notifications. Its zero value is ready to use.
+	V3 V3Options
 }
 
 // NotEnoughMode chooses what the server remembers of a send refused with
@@ -127,8 +140,8 @@ func (m NotEnoughMode) String() string {
 	return "NotEnoughMode(" + strconv.Itoa(int(m)) + ")"
 }
 
-// Server is a fake WeChat Pay APIv2 host serving red packets over mutual TLS.
-// It is safe for concurrent use.
+// Server is a fake WeChat Pay host: APIv2 red packets over mutual TLS and
+// APIv3 merchant transfers, on one address. It is safe for concurrent use.
 type Server struct {
 	// URL is the base URL, https://127.0.0.1:port, without a trailing slash.
 	URL    string
@@ -162,6 +175,8 @@ type Server struct {
 	faultMu sync.Mutex
 	faults  []*pendingFault
 
+	v3 *v3State
+
 	mu        sync.Mutex
 	requests  []*Request
 	sends     map[string]int
@@ -176,8 +191,10 @@ type Server struct {
 
 // NewServer starts a Server on a loopback port. It generates a CA, a server
 // certificate for localhost, 127.0.0.1 and ::1, and a merchant client
-// certificate with subject CN = MchID, and accepts only connections that
-// present a client certificate issued by that CA.
+// certificate (RSA) with subject CN = MchID. A connection that presents a
+// client certificate must present one issued by that CA, or the TLS
+// handshake fails; a connection without one is accepted for APIv3 calls,
+// and the APIv2 paths close it without an answer.
 func NewServer(opts Options) (*Server, error) {
 	s := &Server{
 		MchID:      opts.MchID,
@@ -241,11 +258,21 @@ func NewServer(opts Options) (*Server, error) {
 	if s.ca, err = newAuthority(wall); err != nil {
 		return nil, err
 	}
-	srvCert, err := s.ca.issue("localhost", true, wall.Add(-time.Hour), wall.Add(5*365*24*time.Hour))
+	srvCert, err := s.ca.issue("localhost", true, nil, nil, wall.Add(-time.Hour), wall.Add(5*365*24*time.Hour))
 	if err != nil {
 		return nil, err
 	}
-	if s.client, err = s.ca.issue(s.MchID, false, wall.Add(-time.Hour), wall.Add(365*24*time.Hour)); err != nil {
+	merchantSerial, err := parseSerial(opts.MerchantSerial)
+	if err != nil {
+		return nil, err
+	}
+	if opts.MerchantKey != nil && opts.MerchantKey.N.BitLen() < 2048 {
+		return nil, errors.New("wxpaytest: MerchantKey must be an RSA key of 2048 bits or more")
+	}
+	if s.client, err = s.ca.issue(s.MchID, false, opts.MerchantKey, merchantSerial, wall.Add(-time.Hour), wall.Add(365*24*time.Hour)); err != nil {
+		return nil, err
+	}
+	if s.v3, err = newV3(s, opts.V3); err != nil {
 		return nil, err
 	}
 	if s.clientKeyPEM, err = s.client.keyPEM(); err != nil {
@@ -271,14 +298,20 @@ func NewServer(opts Options) (*Server, error) {
 		},
 		TLS: &tls.Config{
 			Certificates: []tls.Certificate{srvCert.tlsCertificate()},
-			ClientAuth:   tls.RequireAndVerifyClientCert,
-			ClientCAs:    s.RootCAs(),
-			MinVersion:   tls.VersionTLS12,
-			NextProtos:   []string{"http/1.1"},
-			// Runs once the client certificate has been verified, for full
-			// handshakes and resumptions alike.
-			VerifyConnection: func(tls.ConnectionState) error {
-				s.handshakes.Add(1)
+			// APIv3 calls come without a client certificate; the APIv2
+			// paths refuse requests without one (see ServeHTTP).
+			ClientAuth: tls.VerifyClientCertIfGiven,
+			ClientCAs:  s.RootCAs(),
+			MinVersion: tls.VersionTLS12,
+			NextProtos: []string{"http/1.1"},
+			// Runs once a client certificate, if any, has been verified,
+			// for full handshakes and resumptions alike.
+			VerifyConnection: func(cs tls.ConnectionState) error {
+				if len(cs.PeerCertificates) > 0 {
+					s.handshakes.Add(1)
+				} else {
+					s.v3.handshakes.Add(1)
+				}
 				return nil
 			},
 		},
@@ -321,11 +354,13 @@ func Start(tb testing.TB, opts Options) *Server {
 func (s *Server) Close() {
 	s.closeOnce.Do(func() { close(s.closing) })
 	s.ts.Close()
+	s.v3.close()
 }
 
 // Handshakes returns the number of TLS handshakes completed with a verified
 // client certificate (full handshakes and resumptions). A keep-alive client
-// makes one per connection.
+// makes one per connection. Handshakes without a client certificate, those
+// of APIv3 clients, are counted by V3Handshakes.
 func (s *Server) Handshakes() int64 {
 	return s.handshakes.Load()
 }
@@ -408,9 +443,11 @@ func (s *Server) Sends(billno string) int {
 
 // Reset forgets the request records, the Sends counts, the pending
 // faults and the FreqLimited count, and lowers PeakConns to the
-// connections open now. Red packets, recorded failures, the balance and
-// the sends counted against SendsPerMinute are kept, as the platform keeps
-// them: a billno sent before Reset is still idempotent.
+// connections open now; of the APIv3 half, it forgets V3Requests, the
+// Creates counts, pending V3Faults and the Deliveries records. Red
+// packets, recorded failures, transfer bills, the balance and the calls
+// counted against the rates are kept, as the platform keeps them: a
+// billno sent before Reset is still idempotent.
 func (s *Server) Reset() {
 	s.faultMu.Lock()
 	s.faults = nil
@@ -423,6 +460,7 @@ func (s *Server) Reset() {
 	s.requests = nil
 	s.sends = make(map[string]int)
 	s.mu.Unlock()
+	s.v3.reset()
 }
 
 // TopUp adds fen to a limited balance, as a merchant topping up the

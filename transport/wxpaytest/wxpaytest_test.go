@@ -821,15 +821,26 @@ func TestSignErrors(t *testing.T) {
 	}
 }
 
+// TestNoClientCertRefused: the TLS handshake admits a client without a
+// certificate (APIv3 clients have none), but every red-packet path closes
+// its connection without an answer and records nothing.
 func TestNoClientCertRefused(t *testing.T) {
 	h := newHarness(t, wxpaytest.Options{})
 	body := marshal(t, h.sign(h.sendParams("B1", 100)))
-	_, _, err := postRaw(context.Background(), h.clientWith(), h.srv.URL+wxpaytest.PathSendMiniProgramHB, body)
-	if err == nil || !strings.Contains(err.Error(), "tls") {
-		t.Fatalf("err = %v, want a TLS handshake error", err)
+	for _, path := range []string{wxpaytest.PathSendMiniProgramHB, wxpaytest.PathGetHBInfo, wxpaytest.PathOrderQuery} {
+		resp, data, err := postRaw(context.Background(), h.clientWith(), h.srv.URL+path, body)
+		if err == nil {
+			t.Fatalf("%s without a client certificate: status %d, %q; want no answer", path, resp.StatusCode, data)
+		}
 	}
 	if n := len(h.srv.Requests()); n != 0 || h.srv.Handshakes() != 0 {
 		t.Errorf("requests %d, handshakes %d", n, h.srv.Handshakes())
+	}
+	if _, ok := h.srv.Packet("B1"); ok {
+		t.Error("a send without a client certificate created a red packet")
+	}
+	if h.srv.V3Handshakes() == 0 {
+		t.Error("the handshakes without a client certificate were not counted by V3Handshakes")
 	}
 }
 
