@@ -225,6 +225,9 @@ func (s *Server) serveV3(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", method)
 		v.respond(w, r, rec, &v3Answer{err: v3Fail(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "%s takes %s", r.URL.Path, method)})
 		return
+	case len(body) > maxV3Body:
+		v.respond(w, r, rec, &v3Answer{err: v3Fail(http.StatusBadRequest, "PARAM_ERROR", "the body is larger than %d bytes", maxV3Body)})
+		return
 	}
 
 	limited := v.rate != nil && !v.rate.allow(time.Now())
@@ -278,7 +281,11 @@ func (s *Server) serveV3(w http.ResponseWriter, r *http.Request) {
 	}
 	ans := v.process(r, route, number, body, f.Accepted, serial)
 	if f.DropAfter {
-		v.setOutcome(rec, ans.status, ans.code())
+		status := ans.status
+		if ans.err != nil {
+			status = ans.err.status
+		}
+		v.setOutcome(rec, status, ans.code())
 		if f.Delay > 0 {
 			s.wait(r.Context(), f.Delay)
 		}
