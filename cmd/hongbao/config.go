@@ -29,6 +29,12 @@ const (
 	envBillnoKey   = "HONGBAO_BILLNO_KEY"
 	envRedisURL    = "HONGBAO_REDIS_URL"
 	envMaxAttempts = "HONGBAO_MAX_ATTEMPTS"
+
+	// APIv3: the APIv3 key and the WeChat Pay public key (public-key
+	// mode), as the merchant console shows them.
+	envAPIv3Key      = "HONGBAO_APIV3_KEY"
+	envPublicKeyFile = "HONGBAO_PUBLIC_KEY_FILE"
+	envPublicKeyID   = "HONGBAO_PUBLIC_KEY_ID"
 )
 
 // defaultCampaign is the example's grant key when HONGBAO_CAMPAIGN is unset.

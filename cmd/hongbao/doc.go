@@ -20,7 +20,7 @@
 //	hongbao reconcile [-openids FILE] [-campaign KEY] [-attempts N] [-rate N] [-workers N]
 //	                  [-resolve] [-prefix PREFIX] [-ttl DURATION] [-progress DURATION]
 //	hongbao fake [-addr HOST:PORT] [-dir DIR] [-mch-id ID] [-appid APPID] [-api-key KEY]
-//	             [-billno-key KEY] [-balance FEN]
+//	             [-billno-key KEY] [-balance FEN] [-apiv3-key KEY] [-notify-url URL]
 //
 // Exit codes: 0 success; 1 a problem (check found one, a query or a write
 // failed, the configuration is wrong, the run was interrupted); 2 a
@@ -120,12 +120,16 @@
 // # fake
 //
 // fake runs transport/wxpaytest as a standalone host, as stripe-mock does
-// for Stripe: red packets and gethbinfo over mutual TLS on -addr
-// (127.0.0.1:8443 by default). It writes its CA (ca.pem), a merchant client
-// certificate and key (apiclient_cert.pem, apiclient_key.pem) and the
-// variables that use them (hongbao.env) into -dir (a temporary directory,
-// removed on exit, by default), prints the variables on stdout
-// (HONGBAO_MCH_ID, HONGBAO_APPID, HONGBAO_API_KEY, HONGBAO_CERT_FILE,
-// HONGBAO_KEY_FILE, HONGBAO_CA_FILE, HONGBAO_BASE_URL, HONGBAO_BILLNO_KEY)
-// and runs until interrupted. The host keeps its packets in memory.
+// for Stripe, on -addr (127.0.0.1:8443 by default): red packets and
+// gethbinfo over mutual TLS, and the APIv3 transfer bills (signed
+// requests, answers signed with a WeChat Pay public key). It writes its CA
+// (ca.pem), a merchant client certificate and key (apiclient_cert.pem,
+// apiclient_key.pem), the public key (pub_key.pem) and the variables that
+// use them (hongbao.env) into -dir (a temporary directory, removed on
+// exit, by default), prints the variables on stdout (HONGBAO_MCH_ID,
+// HONGBAO_APPID, HONGBAO_API_KEY, HONGBAO_CERT_FILE, HONGBAO_KEY_FILE,
+// HONGBAO_CA_FILE, HONGBAO_BASE_URL, HONGBAO_BILLNO_KEY, HONGBAO_APIV3_KEY,
+// HONGBAO_PUBLIC_KEY_FILE, HONGBAO_PUBLIC_KEY_ID) and runs until
+// interrupted. POST /wxpaytest/request-merchant-transfer stands for a user
+// confirming a bill. The host keeps its packets and bills in memory.
 package main

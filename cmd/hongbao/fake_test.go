@@ -15,6 +15,10 @@ import (
 	"github.com/hongbao-go/hongbao/transport"
 )
 
+// fakeVariables are the lines fake prints.
+var fakeVariables = []string{envMchID, envAppID, envAPIKey, envCertFile, envKeyFile, envCAFile, envBaseURL, envBillnoKey,
+	envAPIv3Key, envPublicKeyFile, envPublicKeyID}
+
 // startFake runs the fake subcommand until the test ends, and returns the
 // variables it printed and its stderr.
 func startFake(t *testing.T, args ...string) (env map[string]string, stderr *syncBuffer, stop func() int) {
@@ -50,7 +54,7 @@ func startFake(t *testing.T, args ...string) (env map[string]string, stderr *syn
 		io.Copy(io.Discard, pr)
 	}()
 	timeout := time.After(10 * time.Second)
-	for len(env) < 8 {
+	for len(env) < len(fakeVariables) {
 		select {
 		case line, ok := <-lines:
 			if !ok {
@@ -71,7 +75,7 @@ func startFake(t *testing.T, args ...string) (env map[string]string, stderr *syn
 func TestFake(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "fake")
 	env, stderr, stop := startFake(t, "-addr", "127.0.0.1:0", "-dir", dir, "-balance", "10000")
-	for _, k := range []string{envMchID, envAppID, envAPIKey, envCertFile, envKeyFile, envCAFile, envBaseURL, envBillnoKey} {
+	for _, k := range fakeVariables {
 		if env[k] == "" {
 			t.Errorf("%s not printed: %v", k, env)
 		}

@@ -55,11 +55,16 @@ type Options struct {
 	// when empty.
 	AppID string
 	// Now is the clock for send, receive and refund times and request
-	// records; time.Now when nil. Certificates and TLS use the real clock.
+	// records, and for APIv3 timestamps (checked and signed), bill times,
+	// the closing of unconfirmed bills and the validity of platform
+	// certificates; time.Now when nil. The TLS certificates and the TLS
+	// handshakes use the real clock.
 	Now func() time.Time
-	// Balance is the merchant balance in fen; 0 means unlimited. A send
-	// larger than what is left is answered NOTENOUGH. Accepted sends take
-	// their amount from it, refunds give it back, and TopUp raises it.
+	// Balance is the merchant balance in fen, shared by both rails; 0
+	// means unlimited. A send larger than what is left is answered
+	// NOTENOUGH, a transfer 403 NOT_ENOUGH. Accepted sends and created
+	// bills take their amount from it, refunds and failed or cancelled
+	// bills give it back, and TopUp raises it.
 	Balance int64
 	// NotEnough chooses what the server remembers of a send refused with
 	// NOTENOUGH; NotEnoughFailed when zero.
@@ -465,9 +470,10 @@ func (s *Server) Reset() {
 
 // TopUp adds fen to a limited balance, as a merchant topping up the
 // account: sends refused with NOTENOUGH for a new billno (or for the same
-// billno under NotEnoughForgotten) may pay afterwards. It does nothing when
-// the balance is unlimited (Options.Balance 0), and panics when fen is
-// negative.
+// billno under NotEnoughForgotten) may pay afterwards, and so may transfer
+// bills refused with NOT_ENOUGH, under the same out_bill_no. It does
+// nothing when the balance is unlimited (Options.Balance 0), and panics
+// when fen is negative.
 func (s *Server) TopUp(fen int64) {
 	if fen < 0 {
 		panic("wxpaytest: TopUp with a negative amount")

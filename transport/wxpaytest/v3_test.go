@@ -369,3 +369,36 @@ func (c *v3client) sendRaw(method, uri string, body []byte, hdr http.Header) (*v
 	}
 	return r, nil
 }
+
+// TestV3Config: V3Config gathers what an APIv3 client needs, a new copy
+// each call; a client built from it alone (newV3Client) signs and
+// verifies, as the other tests show.
+func TestV3Config(t *testing.T) {
+	srv := wxpaytest.Start(t, wxpaytest.Options{MchID: "1900000777", V3: wxpaytest.V3Options{APIv3Key: "0123456789abcdef0123456789ABCDEF"}})
+	cfg := srv.V3Config()
+	if cfg.MchID != "1900000777" || cfg.BaseURL != srv.URL || cfg.APIv3Key != "0123456789abcdef0123456789ABCDEF" ||
+		cfg.APIv3Key != srv.APIv3Key() || cfg.MerchantSerial != srv.MerchantSerial() || cfg.RootCAs == nil ||
+		cfg.PublicKeyID != srv.PublicKeyID() || string(cfg.PublicKeyPEM) != string(srv.PublicKeyPEM()) {
+		t.Fatalf("V3Config %+v", cfg)
+	}
+	if !regexp.MustCompile(`^[0-9A-F]{40}$`).MatchString(cfg.MerchantSerial) {
+		t.Errorf("MerchantSerial %q is not 40 upper-case hex digits", cfg.MerchantSerial)
+	}
+	if !regexp.MustCompile(`^PUB_KEY_ID_011900000777\d{16}$`).MatchString(cfg.PublicKeyID) {
+		t.Errorf("PublicKeyID %q", cfg.PublicKeyID)
+	}
+	if string(cfg.CertPEM) != string(srv.ClientCertPEM()) || string(cfg.KeyPEM) != string(srv.ClientKeyPEM()) {
+		t.Error("the merchant certificate is not the APIv2 client certificate")
+	}
+	if leaf := srv.ClientCertificate().Leaf; fmt.Sprintf("%X", leaf.SerialNumber) != cfg.MerchantSerial {
+		t.Error("MerchantSerial is not the client certificate's serial")
+	}
+	cfg.KeyPEM[0] ^= 0xff
+	cfg.PublicKeyPEM[0] ^= 0xff
+	if again := srv.V3Config(); again.KeyPEM[0] == cfg.KeyPEM[0] || again.PublicKeyPEM[0] == cfg.PublicKeyPEM[0] {
+		t.Error("a change to one V3Config reached the server")
+	}
+	if def := wxpaytest.Start(t, wxpaytest.Options{}); def.APIv3Key() != wxpaytest.DefaultAPIv3Key || def.Trust() != wxpaytest.TrustPublicKey {
+		t.Errorf("defaults: %q %v", def.APIv3Key(), def.Trust())
+	}
+}

@@ -460,3 +460,19 @@ func TestV3RequestsPerSecond(t *testing.T) {
 		t.Errorf("only %d calls went through", statuses[200])
 	}
 }
+
+// TestV3DropAfterRefusal: a refusal whose reply is lost is recorded with
+// the status and code it would have had; an oversized body is refused.
+func TestV3DropAfterRefusal(t *testing.T) {
+	h := newV3(t, wxpaytest.Options{Balance: 50})
+	h.srv.InjectV3(wxpaytest.V3Fault{DropAfter: true})
+	if _, err := h.c.send(context.Background(), http.MethodPost, wxpaytest.PathTransferBills, jsonBody(t, billFields(h.srv.AppID, "DR1", 100)), ""); err == nil {
+		t.Fatal("DropAfter answered")
+	}
+	recs := h.srv.V3Requests()
+	if last := recs[len(recs)-1]; last.Status != 403 || last.Code != "NOT_ENOUGH" {
+		t.Errorf("record %+v", last)
+	}
+	big := append([]byte(`{"appid":"`), strings.Repeat("x", 1<<20)...)
+	h.c.fail(http.MethodPost, wxpaytest.PathTransferBills, append(big, `"}`...), 400, "PARAM_ERROR")
+}

@@ -219,11 +219,14 @@ func (s *Server) serveV3(w http.ResponseWriter, r *http.Request) {
 	route, number, method := routeV3(r.URL.Path)
 	switch {
 	case route == routeNone:
-		v.respond(w, r, rec, &v3Answer{err: v3Fail(http.StatusNotFound, "RESOURCE_NOT_EXISTS", "no such API: %s", r.URL.Path)}, SignGenuine)
+		v.respond(w, r, rec, &v3Answer{err: v3Fail(http.StatusNotFound, "RESOURCE_NOT_EXISTS", "no such API: %s", r.URL.Path)})
 		return
 	case r.Method != method:
 		w.Header().Set("Allow", method)
-		v.respond(w, r, rec, &v3Answer{err: v3Fail(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "%s takes %s", r.URL.Path, method)}, SignGenuine)
+		v.respond(w, r, rec, &v3Answer{err: v3Fail(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "%s takes %s", r.URL.Path, method)})
+		return
+	case len(body) > maxV3Body:
+		v.respond(w, r, rec, &v3Answer{err: v3Fail(http.StatusBadRequest, "PARAM_ERROR", "the body is larger than %d bytes", maxV3Body)})
 		return
 	}
 
@@ -234,7 +237,7 @@ func (s *Server) serveV3(w http.ResponseWriter, r *http.Request) {
 	}
 	if limited {
 		v.limited.Add(1)
-		v.respond(w, r, rec, &v3Answer{err: v3Fail(http.StatusTooManyRequests, "FREQUENCY_LIMITED", "more than the allowed requests a second, retry later")}, SignGenuine)
+		v.respond(w, r, rec, &v3Answer{err: v3Fail(http.StatusTooManyRequests, "FREQUENCY_LIMITED", "more than the allowed requests a second, retry later")})
 		return
 	}
 	v.mu.Lock()
@@ -262,7 +265,7 @@ func (s *Server) serveV3(w http.ResponseWriter, r *http.Request) {
 			if msg == "" {
 				msg = "error " + f.Code
 			}
-			v.respond(w, r, rec, &v3Answer{err: &v3Error{status: status, Code: f.Code, Message: msg}}, SignGenuine)
+			v.respond(w, r, rec, &v3Answer{err: &v3Error{status: status, Code: f.Code, Message: msg}})
 			return
 		case f.Status != 0:
 			v.setOutcome(rec, f.Status, "")
@@ -273,12 +276,16 @@ func (s *Server) serveV3(w http.ResponseWriter, r *http.Request) {
 	}
 	serial, key, err := v.keys.signer(r.Header.Get("Wechatpay-Serial"))
 	if err != nil {
-		v.respond(w, r, rec, &v3Answer{err: v3Fail(http.StatusInternalServerError, "SYSTEM_ERROR", "wxpaytest: %v", err)}, SignGenuine)
+		v.respond(w, r, rec, &v3Answer{err: v3Fail(http.StatusInternalServerError, "SYSTEM_ERROR", "wxpaytest: %v", err)})
 		return
 	}
 	ans := v.process(r, route, number, body, f.Accepted, serial)
 	if f.DropAfter {
-		v.setOutcome(rec, ans.status, ans.code())
+		status := ans.status
+		if ans.err != nil {
+			status = ans.err.status
+		}
+		v.setOutcome(rec, status, ans.code())
 		if f.Delay > 0 {
 			s.wait(r.Context(), f.Delay)
 		}
@@ -296,7 +303,7 @@ func (s *Server) serveV3(w http.ResponseWriter, r *http.Request) {
 			ans.body = signed.Body
 		}
 	}
-	v.respond(w, r, rec, ans, f.Signature)
+	v.respond(w, r, rec, ans)
 }
 
 // process checks the Authorization and carries out the call.
@@ -336,7 +343,7 @@ func (v *v3State) setOutcome(rec *V3Request, status int, code string) {
 
 // respond writes an answer: a 2xx with the headers serveV3 has set, or an
 // unsigned JSON error.
-func (v *v3State) respond(w http.ResponseWriter, r *http.Request, rec *V3Request, ans *v3Answer, _ Signature) {
+func (v *v3State) respond(w http.ResponseWriter, r *http.Request, rec *V3Request, ans *v3Answer) {
 	body, status := ans.body, ans.status
 	if ans.err != nil {
 		status = ans.err.status
