@@ -1,4 +1,4 @@
-package otel_test
+package otelhongbao_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
-	"github.com/hongbao-go/hongbao/otel"
+	otelhongbao "github.com/hongbao-go/hongbao/otel"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -30,7 +30,7 @@ func Example() {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	tp := sdktrace.NewTracerProvider()
 
-	obs, err := otel.New(otel.Options{MeterProvider: mp, TracerProvider: tp})
+	obs, err := otelhongbao.New(otelhongbao.Options{MeterProvider: mp, TracerProvider: tp})
 	if err != nil {
 		panic(err)
 	}
@@ -67,7 +67,7 @@ func Example() {
 		panic(err)
 	}
 	for _, m := range rm.ScopeMetrics[0].Metrics {
-		if m.Name != otel.MetricSends {
+		if m.Name != otelhongbao.MetricSends {
 			continue
 		}
 		for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {

@@ -33,7 +33,7 @@ const lockSweepEvery = 1024
 // Memory: a saved Result of a paid red packet costs 430-470 bytes of heap
 // (measured with 1,000 to 20,000 results of real sends, the map included;
 // the package string, about 190 bytes, is the largest field), kept for the
-// ttl of SaveResult (HandlerConfig.ResultTTL, 30 days by default): one
+// ttl of SaveResult (claim.HandlerConfig.ResultTTL, 30 days by default): one
 // million red packets a month take about 0.45 GB. It holds copies of its
 // own fields, never the platform's whole reply.
 // A rate-limit counter costs about 150 bytes for one window.

@@ -81,8 +81,8 @@ type Terms struct {
 //
 // Implementations namespace the keys of each method themselves (results,
 // locks and counters never share a key space) and must be safe for
-// concurrent use. The handler treats any error as "the Store is
-// unavailable" and degrades (see the package documentation); an error must
+// concurrent use. The claim handler treats any error as "the Store is
+// unavailable" and degrades (see package claim); an error must
 // therefore never be returned for a plain miss.
 type Store interface {
 	// AddTerms records t under key (a grant: its attempt-0 bill number)
