@@ -13,6 +13,7 @@ import (
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/signer"
 	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/transport"
@@ -411,11 +412,12 @@ func fileExists(name, path string, bad func(string, ...any)) {
 	}
 }
 
-// validateCampaign checks the grant as the platform would (Grant.Validate),
+// validateCampaign checks the grant as the platform would (hongbao.CheckPayout),
 // naming the variable to fix, so that a bad amount or text stops the server at
 // start-up instead of failing every claim.
 func validateCampaign(g claim.Grant) error {
-	err := g.Validate()
+	err := hongbao.CheckPayout(rail.Payout{Amount: g.Amount, SendName: g.SendName, Wishing: g.Wishing,
+		ActName: g.ActName, Remark: g.Remark, Scene: string(g.Scene)})
 	if err == nil {
 		return nil
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/httperr"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -55,6 +56,11 @@ func TestCatalogueCoversEveryCode(t *testing.T) {
 		errs = append(errs, &hongbao.Error{ErrCode: "X", Err: s})
 	}
 	errs = append(errs, &hongbao.Error{ErrCode: "SOMETHING_NEW"})
+	for _, st := range []rail.State{rail.Unknown, rail.NotFound, rail.Pending, rail.Waiting, rail.Paid, rail.Closed,
+		rail.Returned, rail.Cancelled, rail.Conflict, rail.Failed, rail.RefusedMerchant, rail.RefusedUser,
+		rail.RefusedRisk, rail.Throttled, rail.Rejected, rail.Invalid, rail.Unrecognized} {
+		errs = append(errs, &rail.Error{State: st})
+	}
 	for _, err := range errs {
 		e := classify(err)
 		if httperr.Message(e.Code, nil) == "" {

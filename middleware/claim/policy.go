@@ -11,6 +11,7 @@ import (
 
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/rail"
 )
 
 // Grant is the red packet a Policy grants to a user: everything of the send
@@ -39,37 +40,18 @@ type Grant struct {
 	Reclaim bool
 }
 
-// Validate checks g as the platform would check its send: a non-empty Key,
-// the amount, the texts' lengths, scene_id where the amount needs one. The
-// handler answers a grant that fails it 500 "policy_error"; a policy (or a
-// program at start-up) may call it to catch a bad campaign early. The error
-// is a *hongbao.ValidationError naming the field, or an error for the Key.
-func (g Grant) Validate() error {
+// Validate checks g as r checks a payout (rail.Rail.Check): for the red
+// packet the amount, the texts' lengths, scene_id where the amount needs
+// one; and a non-empty Key. The handler answers a grant that fails it 500
+// "policy_error"; a policy (or a program at start-up) may call it to catch
+// a bad campaign early. The error wraps the rail's (a
+// *hongbao.ValidationError naming the field, for the red packet), or is an
+// error for the Key.
+func (g Grant) Validate(r rail.Rail) error {
 	if g.Key == "" {
 		return errors.New("claim: the grant's key is empty")
 	}
-	return g.request(validationBillno, validationOpenID).Validate()
-}
-
-// A bill number and an openid of valid shape, for checking a grant's own
-// fields.
-const (
-	validationBillno = "1900000109000000000000000000"
-	validationOpenID = "oGrantCheck"
-)
-
-// request is the send of g to openID under billno.
-func (g Grant) request(billno, openID string) *hongbao.SendRequest {
-	return &hongbao.SendRequest{
-		Billno:   billno,
-		OpenID:   openID,
-		Amount:   g.Amount,
-		SendName: g.SendName,
-		Wishing:  g.Wishing,
-		ActName:  g.ActName,
-		Remark:   g.Remark,
-		Scene:    g.Scene,
-	}
+	return r.Check(payoutOf(g))
 }
 
 // Policy decides, on the server, whether and what the user gets. body is
