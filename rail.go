@@ -63,7 +63,7 @@ func (r *redPacketRail) Query(ctx context.Context, billno string) (rail.Bill, er
 }
 
 func (r *redPacketRail) AppendAnswer(dst []byte, material string) ([]byte, error) {
-	p, err := r.c.BizRedPacketParams(&SendResult{Package: material})
+	p, err := r.c.signer.BizRedPacketParams(r.c.appID, material, &signer.BizOptions{Rule: r.c.rule, Now: r.c.now})
 	if err != nil {
 		return dst, err
 	}

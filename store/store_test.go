@@ -111,6 +111,28 @@ func TestResultJSON(t *testing.T) {
 	}
 }
 
+// Terms serialise as they always did: the payout's fields at the top level,
+// so that terms recorded before rails read back whole.
+func TestTermsJSON(t *testing.T) {
+	tr := Terms{
+		Payout:    rail.Payout{Amount: 100, SendName: "shop", Wishing: "w", ActName: "a", Remark: "r", Scene: "PRODUCT_1"},
+		DecidedAt: time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC), Key: "spring", OpenID: "o1",
+	}
+	b, err := json.Marshal(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"amount":100,"send_name":"shop","wishing":"w","act_name":"a","remark":"r","scene_id":"PRODUCT_1",` +
+		`"decided_at":"2026-02-10T09:00:00Z","key":"spring","openid":"o1"}`
+	if string(b) != want {
+		t.Errorf("JSON %s, want %s", b, want)
+	}
+	var back Terms
+	if err := json.Unmarshal([]byte(want), &back); err != nil || back != tr {
+		t.Errorf("back %+v %v", back, err)
+	}
+}
+
 func TestMemoryStoreLock(t *testing.T) {
 	ctx := context.Background()
 	m := NewMemoryStore()

@@ -54,7 +54,7 @@ var errAttemptsExhausted = errors.New("claim: every attempt of the grant was clo
 // claim walks the grant's attempts and returns the paid result to hand out,
 // or the error to answer.
 func (h *Handler) claim(ctx context.Context, run *grantRun) (store.Result, string, error) {
-	first := store.Terms{Payout: payoutOf(run.grant), DecidedAt: h.now(), Key: run.grant.Key, OpenID: run.openID}
+	first := store.Terms{Payout: run.grant.Payout, DecidedAt: h.now(), Key: run.grant.Key, OpenID: run.openID}
 	run.terms, run.fresh = h.recordTerms(ctx, run.id, first)
 	run.lower = run.terms.DecidedAt
 	for n := 0; n < h.maxAttempts; n++ {
@@ -282,7 +282,7 @@ func (h *Handler) recoverTerms(ctx context.Context, run *grantRun, billno string
 // required and the grant no longer has).
 func (h *Handler) adoptTerms(ctx context.Context, run *grantRun, bill rail.Bill) bool {
 	t := store.Terms{
-		Payout:    payoutOf(run.grant).Merge(bill.Payout),
+		Payout:    run.grant.Payout.Merge(bill.Payout),
 		DecidedAt: bill.At,
 		Recovered: true,
 		Key:       run.grant.Key,
@@ -379,11 +379,6 @@ func (h *Handler) query(ctx context.Context, billno string) (rail.Bill, error) {
 		return rail.Bill{}, err
 	}
 	return bill, nil
-}
-
-// payoutOf is the payout of the grant g.
-func payoutOf(g Grant) rail.Payout {
-	return rail.Payout{Amount: g.Amount, SendName: g.SendName, Wishing: g.Wishing, ActName: g.ActName, Remark: g.Remark, Scene: string(g.Scene)}
 }
 
 func errExpired(billno, why string) *HandlerError {

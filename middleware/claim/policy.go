@@ -9,26 +9,27 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	"github.com/hongbao-go/hongbao/rail"
 )
 
 // Grant is the red packet a Policy grants to a user: everything of the send
 // except the openid, which is always the verified user's.
+//
+//	claim.Grant{Key: "spring-2026", Payout: rail.Payout{Amount: 100, SendName: "Shop",
+//		Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}}
 type Grant struct {
 	// Key is what makes two taps the same red packet, for example the
 	// campaign id ("spring-2026"), or campaign and day for a daily packet.
 	// The bill number is derived from Key and the openid, so a user gets
 	// at most one red packet per Key, whatever happens. Required.
 	Key string
-	// Amount in fen (1/100 yuan).
-	Amount int64
-	// SendName, Wishing, ActName and Remark are the texts of the packet;
-	// see hongbao.SendRequest for their limits.
-	SendName, Wishing, ActName, Remark string
-	// Scene is scene_id, required when Amount < 100 or Amount > 20000.
-	Scene hongbao.Scene
+	// Payout is what the grant pays: the amount in fen and the texts (see
+	// rail.Payout, and the rail's documentation for their limits). Its
+	// fields read as the grant's own (g.Amount). The first grant decided
+	// is the one paid: its Payout is recorded (store.Terms) and sent on
+	// every tap.
+	rail.Payout
 	// Campaign names the budget the grant counts against
 	// (HandlerConfig.Budgets); empty means Key. Grants with daily keys
 	// ("spring/day-3") share one campaign ("spring") this way.
@@ -51,7 +52,7 @@ func (g Grant) Validate(r rail.Rail) error {
 	if g.Key == "" {
 		return errors.New("claim: the grant's key is empty")
 	}
-	return r.Check(payoutOf(g))
+	return r.Check(g.Payout)
 }
 
 // Policy decides, on the server, whether and what the user gets. body is

@@ -305,7 +305,8 @@ func newBillEnv(t *testing.T, mod func(*HandlerConfig)) *billEnv {
 	e := &billEnv{host: startBillHost(t), store: store.NewMemoryStore(), clock: &clock{}}
 	e.host.now = e.clock.Now // the platform's clock is the handler's
 	e.rail = &billRail{host: e.host, hc: e.host.srv.Client()}
-	e.grant = Grant{Key: "autumn-2026", Amount: 88, SendName: "商店", Wishing: "中秋快乐", ActName: "中秋", Remark: "谢谢"}
+	e.grant = Grant{Key: "autumn-2026", Payout: rail.Payout{Amount: 88, SendName: "商店", Wishing: "中秋快乐",
+		ActName: "中秋", Remark: "谢谢"}}
 	auth := newAuth(t, mixedKeys(getKeys()), nil)
 	cfg := HandlerConfig{
 		Rail:      e.rail,
@@ -480,7 +481,7 @@ func TestSecondRailConflict(t *testing.T) {
 	// Another replica whose Store lost the result and holds other terms.
 	f := newBillEnv(t, nil)
 	f.host, f.rail.host, f.rail.hc = e.host, e.host, e.host.srv.Client()
-	other := store.Terms{Payout: payoutOf(f.grant), DecidedAt: time.Now()}
+	other := store.Terms{Payout: f.grant.Payout, DecidedAt: time.Now()}
 	other.Amount = 99
 	if _, _, err := f.store.AddTerms(context.Background(), first, other, time.Hour); err != nil {
 		t.Fatal(err)
