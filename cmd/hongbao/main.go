@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -57,6 +58,15 @@ func init() {
 type env struct {
 	getenv         func(string) string
 	stdout, stderr io.Writer
+	now            func() time.Time // nil: time.Now
+}
+
+// clock returns e's clock.
+func (e *env) clock() func() time.Time {
+	if e.now == nil {
+		return time.Now
+	}
+	return e.now
 }
 
 // errorf reports an error on stderr, prefixed with the command name.
@@ -68,14 +78,18 @@ func (e *env) errorf(format string, a ...any) {
 // the exit code. Every input comes through its parameters, so that tests
 // run it in process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	e := &env{getenv: getenv, stdout: stdout, stderr: stderr}
+	return runEnv(ctx, &env{getenv: getenv, stdout: stdout, stderr: stderr}, args)
+}
+
+// runEnv runs args with e.
+func runEnv(ctx context.Context, e *env, args []string) int {
 	if len(args) == 0 {
-		usage(stderr)
+		usage(e.stderr)
 		return exitUsage
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
-		usage(stdout)
+		usage(e.stdout)
 		return exitOK
 	}
 	for _, c := range commands {
@@ -84,7 +98,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	e.errorf("unknown command %q", args[0])
-	usage(stderr)
+	usage(e.stderr)
 	return exitUsage
 }
 
