@@ -47,6 +47,16 @@ func DeriveBillno(key []byte, mchID, grantKey, openID string) (string, error) {
 // reports attempt n closed (gethbinfo FAILED, or REFUND), as the middleware
 // handler does.
 func DeriveAttemptBillno(key []byte, mchID, grantKey, openID string, attempt int) (string, error) {
+	return deriveNumber(key, "", mchID, grantKey, openID, attempt, MaxBillnoLength)
+}
+
+// deriveNumber returns the number of attempt n of the grant (grantKey,
+// openID) in domain, size characters long: mchID followed by base62
+// characters of the HMAC. The empty domain is the red packets' (its input
+// starts with the mch_id); another domain is written first, as a part of
+// its own, and must hold a character no mch_id has, so that no input of
+// one domain is an input of another.
+func deriveNumber(key []byte, domain, mchID, grantKey, openID string, attempt, size int) (string, error) {
 	if attempt < 0 {
 		return "", errors.New("hongbao: the attempt number is negative")
 	}
@@ -64,7 +74,11 @@ func DeriveAttemptBillno(key []byte, mchID, grantKey, openID string, attempt int
 	}
 	m := hmac.New(sha256.New, key)
 	var n [8]byte
-	parts := []string{mchID, grantKey, openID}
+	parts := make([]string, 0, 5)
+	if domain != "" {
+		parts = append(parts, domain)
+	}
+	parts = append(parts, mchID, grantKey, openID)
 	if attempt > 0 {
 		// The encoding is prefix-free: a fourth part can never make
 		// the input of a three-part one.
@@ -79,14 +93,14 @@ func DeriveAttemptBillno(key []byte, mchID, grantKey, openID string, attempt int
 	sum := m.Sum(digest[:0])
 	// The digest as a 256-bit number in four limbs, written in base 62
 	// from its least significant digit: 256 bits give 42 digits, more
-	// than the 27 at most needed.
+	// than the 31 at most needed.
 	var limbs [4]uint64
 	for i := range limbs {
 		limbs[i] = binary.BigEndian.Uint64(sum[8*i:])
 	}
-	out := make([]byte, MaxBillnoLength)
+	out := make([]byte, size)
 	copy(out, mchID)
-	for i := len(mchID); i < MaxBillnoLength; i++ {
+	for i := len(mchID); i < size; i++ {
 		var r uint64
 		for j := range limbs {
 			limbs[j], r = bits.Div64(r, limbs[j], 62)

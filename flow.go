@@ -99,19 +99,25 @@ type pacer struct {
 }
 
 func newPacer(f FlowControl, mchID string, log *slog.Logger) (*pacer, error) {
+	return newPacerFor(f, "send:"+mchID, DefaultSendsPerMinute, log)
+}
+
+// newPacerFor returns the pacer of the calls whose shared budget is key,
+// at defaultPerMinute when f.SendsPerMinute is 0.
+func newPacerFor(f FlowControl, key string, defaultPerMinute int, log *slog.Logger) (*pacer, error) {
 	if f.Burst < 0 {
 		return nil, errors.New("hongbao: FlowControl.Burst must not be negative")
 	}
 	if f.Headroom > 0.5 {
 		return nil, errors.New("hongbao: FlowControl.Headroom must be at most 0.5")
 	}
-	p := &pacer{shared: f.Shared, key: "send:" + mchID, log: log}
+	p := &pacer{shared: f.Shared, key: key, log: log}
 	if f.SendsPerMinute < 0 {
 		return p, nil
 	}
 	perMinute := f.SendsPerMinute
 	if perMinute == 0 {
-		perMinute = DefaultSendsPerMinute
+		perMinute = defaultPerMinute
 	}
 	headroom := f.Headroom
 	switch {
@@ -139,25 +145,38 @@ func newPacer(f FlowControl, mchID string, log *slog.Logger) (*pacer, error) {
 // wait blocks until the send may go, or returns the *Error to answer
 // instead (throttled, or ctx ended while waiting).
 func (p *pacer) wait(ctx context.Context, op, billno string, now time.Time) *Error {
-	if p == nil || p.limiter == nil {
+	d, err := p.turn(ctx, now)
+	switch {
+	case err == nil:
 		return nil
-	}
-	d, ok := p.reserve(ctx, now)
-	if !ok {
-		d = min(d, maxRetryAfter)
+	case err == ErrThrottled:
 		return &Error{Op: op, Billno: billno, Retryable: true, RetryAfter: d, Err: ErrThrottled,
 			Message: fmt.Sprintf("the send would wait %v for the merchant's send rate", d.Round(time.Millisecond))}
 	}
+	return &Error{Op: op, Billno: billno, Retryable: true, Err: err, Message: "the send waited for the merchant's send rate"}
+}
+
+// turn blocks until the call may go and returns nil; or returns at once
+// ErrThrottled with the wait the call would have needed (at most
+// maxRetryAfter); or ctx's error when it ended while waiting.
+func (p *pacer) turn(ctx context.Context, now time.Time) (time.Duration, error) {
+	if p == nil || p.limiter == nil {
+		return 0, nil
+	}
+	d, ok := p.reserve(ctx, now)
+	if !ok {
+		return min(d, maxRetryAfter), ErrThrottled
+	}
 	if d <= 0 {
-		return nil
+		return 0, nil
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return nil
+		return 0, nil
 	case <-ctx.Done():
-		return &Error{Op: op, Billno: billno, Retryable: true, Err: ctx.Err(), Message: "the send waited for the merchant's send rate"}
+		return 0, ctx.Err()
 	}
 }
 

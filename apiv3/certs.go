@@ -163,20 +163,41 @@ func (s *certStore) refresh(ctx context.Context, force bool) error {
 			s.mu.Unlock()
 			return err
 		}
-		f = &flight{done: make(chan struct{})}
-		s.flight = f
-		s.tried = s.t.now()
-		go func() {
-			dctx, cancel := context.WithTimeout(s.t.bg, downloadTimeout)
-			err := s.t.downloadCertificates(dctx)
-			cancel()
-			s.mu.Lock()
-			f.err, s.last, s.flight = err, err, nil
-			s.mu.Unlock()
-			close(f.done)
-		}()
+		f = s.startLocked()
 	}
 	s.mu.Unlock()
+	return f.wait(ctx)
+}
+
+// start begins a download unless one is under way, and returns it.
+func (s *certStore) start() *flight {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.flight != nil {
+		return s.flight
+	}
+	return s.startLocked()
+}
+
+// startLocked begins a download; s.mu is held.
+func (s *certStore) startLocked() *flight {
+	f := &flight{done: make(chan struct{})}
+	s.flight = f
+	s.tried = s.t.now()
+	go func() {
+		dctx, cancel := context.WithTimeout(s.t.bg, downloadTimeout)
+		err := s.t.downloadCertificates(dctx)
+		cancel()
+		s.mu.Lock()
+		f.err, s.last, s.flight = err, err, nil
+		s.mu.Unlock()
+		close(f.done)
+	}()
+	return f
+}
+
+// wait returns the download's outcome, or ctx's error when it ends first.
+func (f *flight) wait(ctx context.Context) error {
 	select {
 	case <-f.done:
 		return f.err
@@ -332,12 +353,26 @@ func (t *Transport) RefreshCertificates(ctx context.Context) error {
 	return t.certs.refresh(ctx, true)
 }
 
-// refreshLoop downloads the certificates at once and then every
-// interval, sooner again after a failure, until Close.
-func (t *Transport) refreshLoop(interval time.Duration) {
+// refreshLoop waits for the first download, f, and downloads again every
+// interval, sooner after a failure, until Close.
+func (t *Transport) refreshLoop(interval time.Duration, f *flight) {
 	defer close(t.done)
-	wait, failures := time.Duration(0), 0
+	err := f.wait(t.bg)
+	failures := 0
 	for {
+		wait := interval
+		switch {
+		case t.bg.Err() != nil:
+			return
+		case err != nil:
+			failures++
+			wait = min(minRefreshGap<<min(failures-1, 8), interval)
+			t.log.LogAttrs(t.bg, slog.LevelWarn, "apiv3: downloading the platform certificates failed",
+				slog.String("mch_id", t.mchID), slog.Int("failures", failures),
+				slog.Duration("retry_in", wait), slog.String("error", err.Error()))
+		default:
+			failures = 0
+		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-t.bg.Done():
@@ -345,18 +380,6 @@ func (t *Transport) refreshLoop(interval time.Duration) {
 			return
 		case <-timer.C:
 		}
-		err := t.certs.refresh(t.bg, true)
-		switch {
-		case err == nil:
-			wait, failures = interval, 0
-		case t.bg.Err() != nil:
-			return
-		default:
-			failures++
-			wait = min(minRefreshGap<<min(failures-1, 8), interval)
-			t.log.LogAttrs(t.bg, slog.LevelWarn, "apiv3: downloading the platform certificates failed",
-				slog.String("mch_id", t.mchID), slog.Int("failures", failures),
-				slog.Duration("retry_in", wait), slog.String("error", err.Error()))
-		}
+		err = t.certs.refresh(t.bg, true)
 	}
 }

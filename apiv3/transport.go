@@ -282,7 +282,7 @@ func New(cfg Config) (*Transport, error) {
 			interval = DefaultRefreshInterval
 		}
 		t.certs = &certStore{t: t}
-		go t.refreshLoop(interval)
+		go t.refreshLoop(interval, t.certs.start())
 	} else {
 		close(t.done)
 	}
