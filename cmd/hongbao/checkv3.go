@@ -272,7 +272,7 @@ func explainUnverified(ctx context.Context, err error, m *merchant, now func() t
 		return fmt.Sprintf("the platform signs with a key this configuration does not trust (%s): check %s, %s and %s",
 			dash(by), envPublicKeyID, envPublicKeyFile, envPlatformCerts)
 	case errors.Is(err, apiv3.ErrSignature) && by != "" && by == m.publicKeyID:
-		return fmt.Sprintf("the answer signed by %s does not verify with %s=%s: that file is not the public key of %s; download pub_key.pem again from the merchant console (API安全 → 微信支付公钥)",
+		return fmt.Sprintf("the answer signed by %s does not verify with %s=%s: that file is not the public key of %s (or the answer was altered on its way); download pub_key.pem again from the merchant console (API安全 → 微信支付公钥)",
 			by, envPublicKeyFile, m.publicKeyFile, envPublicKeyID)
 	}
 	return fmt.Sprintf("the answer's signature was not verified (%v): check %s, %s and %s", err, envPublicKeyID, envPublicKeyFile, envPlatformCerts)
