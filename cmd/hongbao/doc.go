@@ -1,131 +1,79 @@
-// Command hongbao operates a red-packet campaign paid through WeChat Pay
-// APIv2: before launch it proves that the merchant's configuration works,
-// during and after the campaign it reports the platform's state of red
-// packets and puts it beside what the services stored, and for
-// development it runs a fake platform host.
+// Command hongbao operates a campaign paid through WeChat Pay, on either
+// rail: APIv2 red packets, or APIv3 merchant transfers shown as red
+// packets. Before launch it proves that the merchant's configuration
+// works, during and after the campaign it reports the platform's state of
+// packets and bills and puts it beside what the services stored, and for
+// development it runs a fake platform host. README.md beside this file
+// shows every output.
 //
-// It reads the same HONGBAO_* environment variables as the example server
-// (example/README.md): HONGBAO_MCH_ID, HONGBAO_APPID, HONGBAO_API_KEY,
-// HONGBAO_CERT_FILE and HONGBAO_KEY_FILE or HONGBAO_P12_FILE (with
-// HONGBAO_P12_PASSWORD), HONGBAO_BASE_URL, HONGBAO_CA_FILE,
-// HONGBAO_BILLNO_KEY, HONGBAO_CAMPAIGN, HONGBAO_MAX_ATTEMPTS and
-// HONGBAO_REDIS_URL. Flags come after the subcommand, before or after its
-// arguments.
-//
-// Usage:
+// It reads the example server's HONGBAO_* variables: HONGBAO_MCH_ID,
+// HONGBAO_APPID, HONGBAO_API_KEY (APIv2), HONGBAO_CERT_FILE and
+// HONGBAO_KEY_FILE or HONGBAO_P12_FILE (with HONGBAO_P12_PASSWORD),
+// HONGBAO_BASE_URL, HONGBAO_CA_FILE, HONGBAO_BILLNO_KEY, HONGBAO_CAMPAIGN,
+// HONGBAO_MAX_ATTEMPTS, HONGBAO_REDIS_URL; for APIv3, HONGBAO_APIV3_KEY,
+// HONGBAO_PUBLIC_KEY_ID and HONGBAO_PUBLIC_KEY_FILE (public-key mode)
+// and/or HONGBAO_PLATFORM_CERTS=true (platform-certificate mode), and
+// HONGBAO_CERT_SERIAL (needed only with HONGBAO_KEY_FILE alone). The APIv3
+// rail is configured when one of its variables is set, the APIv2 rail
+// when HONGBAO_API_KEY is set or no APIv3 variable is.
 //
 //	hongbao check [-timeout DURATION]
 //	hongbao query [-json] [-timeout DURATION] BILLNO...
+//	hongbao query -transfer | -transfer-bill-no [-json] NUMBER...
+//	hongbao query -grants [-campaign KEY] [-attempts N] [-json] OPENID...
 //	hongbao billno [-campaign KEY] [-attempts N] OPENID...
 //	hongbao reconcile [-openids FILE] [-campaign KEY] [-attempts N] [-rate N] [-workers N]
 //	                  [-resolve] [-prefix PREFIX] [-ttl DURATION] [-progress DURATION]
-//	hongbao fake [-addr HOST:PORT] [-dir DIR] [-mch-id ID] [-appid APPID] [-api-key KEY]
-//	             [-billno-key KEY] [-balance FEN]
+//	hongbao fake [-addr HOST:PORT] [-dir DIR] [-trust MODE] [-mch-id ID] [-appid APPID]
+//	             [-api-key KEY] [-billno-key KEY] [-balance FEN]
 //
 // Exit codes: 0 success; 1 a problem (check found one, a query or a write
 // failed, the configuration is wrong, the run was interrupted); 2 a
 // misuse of the command line.
 //
-// # check
+// check prints one line per item, "ok", "warn", "FAIL" (naming the
+// variable to fix) or "skip": the mch id and appid, the APIv2 key (32
+// bytes), the certificate (it parses, its key belongs to it, its CN is the
+// mch id, valid now, a warning within 30 days of its expiry), for APIv3
+// the APIv3 key (32 bytes), the RSA key and the serial requests name
+// (HONGBAO_CERT_SERIAL must equal the certificate's) and the trust
+// material (the public key's id and file), the base URL and CA file,
+// HONGBAO_BILLNO_KEY and Redis. When those pass it makes real calls: for
+// APIv2 a signed gethbinfo of a bill number that does not exist over
+// mutual TLS (NOT_FOUND proves the certificate, the API key, the mch id
+// and the appid); for APIv3 the platform certificates downloaded,
+// decrypted with the APIv3 key and verified (platform-certificate mode), a
+// signed answer verified with the public key (public-key mode), and a
+// query of a transfer bill that does not exist (404 NOT_FOUND proves that
+// the platform accepted the signature, the serial and the mch id).
+// SIGN_ERROR (naming the certificate files, the serial, or this machine's
+// clock when the platform's Date is more than 4 minutes away), NO_AUTH, a
+// public key or id the platform does not sign with, a wrong trust mode, a
+// wrong APIv3 key, a refused TLS handshake, an untrusted server
+// certificate and an unreachable host are each named with what to fix.
 //
-// check checks the merchant configuration item by item and prints one
-// line per item, "ok", "warn", "FAIL" (with what to fix) or "skip": the
-// mch id and appid, the API key (exactly 32 bytes), the certificate (it
-// parses, its private key belongs to it, its CN is the mch id, it is valid
-// now; a warning when it expires within 30 days), the base URL and CA
-// file, HONGBAO_BILLNO_KEY (a warning when unset: the services need it,
-// the platform does not), and Redis (PING, when HONGBAO_REDIS_URL is set).
-// When all of those pass it makes a real mutual-TLS call: a signed
-// gethbinfo of a bill number that does not exist. NOT_FOUND proves that
-// the platform accepted the certificate, the signature (the API key), the
-// mch id and the appid; CA_ERROR, SIGN_ERROR, ILLEGAL_APPID, a refused
-// TLS handshake, an untrusted server certificate, an unknown host or a
-// refused connection are each named with the variable to fix. A summary
-// line ends the report; the exit code is 0 when nothing failed (warnings
-// included) and 1 otherwise.
-//
-// # query
-//
-// query asks gethbinfo about each bill number and prints a table: status
-// (SENDING, SENT, FAILED, RECEIVED, RFUND_ING, REFUND, or NOT_FOUND when
-// the platform holds nothing under the number), amount in yuan, send,
-// receipt and refund times in Beijing time, and the reason of a failure.
-// -json prints an array of objects instead (amounts in fen, times in
-// RFC 3339): billno, status, amount, detail_id, send_time, refund_amount,
-// refund_time, received (openid, amount, received_at), reason, and error
-// when the number could not be queried. The exit code is 1 when a number
-// could not be queried.
-//
-// # billno
+// query asks the platform about each number and prints a table or, with
+// -json, an array. Red packets: gethbinfo's status (NOT_FOUND when the
+// platform holds nothing), amount, send, receipt and refund times, the
+// reason of a failure. Transfer bills (-transfer by out_bill_no,
+// -transfer-bill-no by the platform's number): out_bill_no,
+// transfer_bill_no, state (or NOT_FOUND), amount, openid, create and
+// update times, fail_reason. -grants derives the out_bill_no of each
+// openid's grant in the campaign from HONGBAO_BILLNO_KEY, as the services
+// do, and queries attempt 0 and each next one while the one before is
+// closed (FAIL or CANCELLED). Every answer is verified before it is
+// printed; the exit code is 1 when a number could not be queried.
 //
 // billno prints the bill numbers the services derive for each openid's
-// grant in a campaign (-campaign, else HONGBAO_CAMPAIGN, else the example's
-// demo-campaign): attempt 0, the number of the first send, and the later
-// attempts a grant moves to when the platform closes one (-attempts, else
-// HONGBAO_MAX_ATTEMPTS, else 3). It needs HONGBAO_MCH_ID and the services'
-// HONGBAO_BILLNO_KEY, nothing else, and makes no call.
+// grant (-campaign, else HONGBAO_CAMPAIGN, else demo-campaign), attempts
+// 0 to N-1. reconcile writes a CSV with one row per bill number: the
+// Store's record (HONGBAO_REDIS_URL, or the grants of -openids FILE)
+// beside gethbinfo's status, with a verdict; -resolve writes the closed
+// states the Store does not know (README.md lists the verdicts).
 //
-// # reconcile
-//
-// reconcile writes a CSV on stdout, one row per bill number, with the
-// columns billno, grant (the grant's attempt-0 number), attempt, openid,
-// stored, platform, verdict, stored_amount and platform_amount (fen),
-// send_time and detail. Without -openids it reads every grant of the Store
-// at HONGBAO_REDIS_URL (the keys PREFIX+"terms:"+grant of store/redisstore),
-// and then every stored result no grant reached (PREFIX+"result:"+billno).
-// With -openids FILE it reconciles the grants of the campaign for the
-// openids of the file (one a line, or the first field of CSV lines; blank
-// lines, # comments and an "openid" header are skipped), with or without
-// a Store. For each grant it checks attempt 0 and, as long as the attempt
-// checked is closed, the next one, as the claim handler moves on; a later
-// attempt that neither side knows gets no row. Terms the handler recorded
-// name their grant (its key and openid), so later attempts of any campaign
-// are followed; for older terms, those of -campaign. After the CSV, stderr
-// lists each campaign's budget account in the Store (PREFIX+"budget:"):
-// what is reserved and what is committed, in fen and packets.
-//
-// stored is what the Store holds: none, paid, closed:STATUS,
-// refused:ERR_CODE, pending, unreadable or no_store (no Store). platform
-// is gethbinfo's status, NOT_FOUND or error. verdict is one of:
-//
-//	ok               the Store and the platform agree
-//	paid             (no Store) the platform holds a paid packet
-//	paid_unrecorded  the platform holds a paid packet (SENT, RECEIVED, RFUND_ING) the Store does not record as
-//	                 paid: the user's next tap sends the same number and gets it; nothing can be written,
-//	                 since gethbinfo does not give the package
-//	sending          the platform reports SENDING
-//	not_sent         the platform holds nothing under the number and the Store records no payment
-//	closed           the platform closed the number (FAILED, REFUND) and the Store does not know it
-//	resolved         -resolve wrote the closed state
-//	busy             -resolve wrote nothing: a send of the number holds its lock
-//	mismatch         the Store and the platform contradict each other (look at it)
-//	error            the number could not be queried (or read from the Store)
-//	skipped          not a bill number of this merchant
-//
-// Queries are paced to -rate a second (10 by default), from -workers
-// grants at once; a progress line goes to stderr (rewritten in place on a
-// terminal, every 10 seconds otherwise), and the counts of each verdict
-// end the run. -resolve writes, for the closed verdicts only, what the
-// platform reported: a result with Closed set to FAILED or REFUND, under
-// the number's lock and only when the Store still does not know the number
-// paid or closed, for as long as the grant's keys still live (else -ttl),
-// and gives the number's amount back to its campaign's budget, when one
-// holds it (as the handler does on learning a number closed). The claim
-// handler then moves the grant on (FAILED; REFUND when the
-// campaign allows re-claims) or answers that the packet expired, as it
-// would had it learnt the state itself. Nothing is written for a paid
-// packet. The exit code is 1 when a row has the verdict error or the run
-// was interrupted.
-//
-// # fake
-//
-// fake runs transport/wxpaytest as a standalone host, as stripe-mock does
-// for Stripe: red packets and gethbinfo over mutual TLS on -addr
-// (127.0.0.1:8443 by default). It writes its CA (ca.pem), a merchant client
-// certificate and key (apiclient_cert.pem, apiclient_key.pem) and the
-// variables that use them (hongbao.env) into -dir (a temporary directory,
-// removed on exit, by default), prints the variables on stdout
-// (HONGBAO_MCH_ID, HONGBAO_APPID, HONGBAO_API_KEY, HONGBAO_CERT_FILE,
-// HONGBAO_KEY_FILE, HONGBAO_CA_FILE, HONGBAO_BASE_URL, HONGBAO_BILLNO_KEY)
-// and runs until interrupted. The host keeps its packets in memory.
+// fake runs transport/wxpaytest as a standalone host: red packets over
+// mutual TLS and APIv3 transfer bills, answers signed as -trust says. It
+// writes its CA, a merchant certificate and key, the public key
+// (pub_key.pem) and hongbao.env into -dir, prints the variables that use
+// them and runs until interrupted.
 package main

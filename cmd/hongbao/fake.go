@@ -18,6 +18,7 @@ const (
 	fakeCertFile = "apiclient_cert.pem"
 	fakeKeyFile  = "apiclient_key.pem"
 	fakeEnvFile  = "hongbao.env"
+	fakePubFile  = "pub_key.pem"
 )
 
 // defaultFakeAddr is where fake listens unless told otherwise.
@@ -32,6 +33,7 @@ func runFake(ctx context.Context, e *env, args []string) int {
 	apiKey := fs.String("api-key", "", "the APIv2 `KEY`, 32 bytes (default: random)")
 	billnoKeyFlag := fs.String("billno-key", "", "the HONGBAO_BILLNO_KEY `KEY` to print, at least 16 bytes (default: random)")
 	balance := fs.Int64("balance", 0, "the merchant balance in `FEN`; 0 is unlimited, else a larger send answers NOTENOUGH")
+	trustFlag := fs.String("trust", "public-key", "how APIv3 answers are signed: `MODE` public-key (the WeChat Pay public key, written to "+fakePubFile+"), certificates (platform certificates) or both")
 	operands, code, done := parse(fs, args)
 	if done {
 		return code
@@ -53,8 +55,16 @@ func runFake(ctx context.Context, e *env, args []string) int {
 		return e.usageError(fs, "-billno-key is %d bytes; use at least 16", len(bkey))
 	}
 
+	trust, ok := map[string]wxpaytest.Trust{
+		"public-key": wxpaytest.TrustPublicKey, "certificates": wxpaytest.TrustCertificates, "both": wxpaytest.TrustBoth,
+	}[*trustFlag]
+	if !ok {
+		return e.usageError(fs, "-trust is public-key, certificates or both, not %q", *trustFlag)
+	}
+
 	srv, err := wxpaytest.NewServer(wxpaytest.Options{
 		MchID: *mchID, AppID: *appID, APIKey: key, Balance: *balance, Addr: *addr,
+		V3: wxpaytest.V3Options{Trust: trust},
 	})
 	if err != nil {
 		e.errorf("fake: %v", err)
@@ -77,6 +87,13 @@ func runFake(ctx context.Context, e *env, args []string) int {
 		{fakeCertFile, srv.ClientCertPEM(), 0o644},
 		{fakeKeyFile, srv.ClientKeyPEM(), 0o600},
 	}
+	if trust != wxpaytest.TrustCertificates {
+		files = append(files, struct {
+			name string
+			data []byte
+			mode os.FileMode
+		}{fakePubFile, srv.PublicKeyPEM(), 0o644})
+	}
 	for _, f := range files {
 		if err := writeFile(filepath.Join(where, f.name), f.data, f.mode); err != nil {
 			e.errorf("fake: %v", err)
@@ -91,19 +108,26 @@ func runFake(ctx context.Context, e *env, args []string) int {
 		envKeyFile + "=" + shellQuote(filepath.Join(where, fakeKeyFile)),
 		envCAFile + "=" + shellQuote(filepath.Join(where, fakeCAFile)),
 		envBaseURL + "=" + srv.URL,
-		envBillnoKey + "=" + bkey,
+		envAPIv3Key + "=" + srv.APIv3Key(),
 	}
+	if trust != wxpaytest.TrustCertificates {
+		lines = append(lines, envPublicKeyID+"="+srv.PublicKeyID(), envPublicKeyFile+"="+shellQuote(filepath.Join(where, fakePubFile)))
+	}
+	if trust != wxpaytest.TrustPublicKey {
+		lines = append(lines, envPlatformCerts+"=true")
+	}
+	lines = append(lines, envBillnoKey+"="+bkey) // last: the variables are complete
 	text := strings.Join(lines, "\n") + "\n"
 	envPath := filepath.Join(where, fakeEnvFile)
 	if err := writeFile(envPath, []byte(text), 0o600); err != nil {
 		e.errorf("fake: %v", err)
 		return exitProblems
 	}
-	fmt.Fprintf(e.stderr, `hongbao fake: a WeChat Pay APIv2 host (red packets, mutual TLS) at %s, merchant %s, appid %s
+	fmt.Fprintf(e.stderr, `hongbao fake: a WeChat Pay host at %s, merchant %s, appid %s: APIv2 red packets (mutual TLS) and APIv3 transfer bills (answers signed with %s)
 hongbao fake: its CA, client certificate and key are in %s; the lines on stdout are also in %s:
 hongbao fake:   set -a; . %s; set +a
 hongbao fake: the example server needs HONGBAO_JWT_SECRET too (its login tokens); stop with Ctrl-C
-`, srv.URL, srv.MchID, srv.AppID, where, envPath, shellQuote(envPath))
+`, srv.URL, srv.MchID, srv.AppID, map[wxpaytest.Trust]string{wxpaytest.TrustPublicKey: "the public key", wxpaytest.TrustCertificates: "platform certificates", wxpaytest.TrustBoth: "the public key or platform certificates"}[trust], where, envPath, shellQuote(envPath))
 	fmt.Fprint(e.stdout, text)
 
 	<-ctx.Done()

@@ -46,7 +46,7 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{"check", "", "prove the merchant configuration works: key, certificate, a mutual-TLS call", runCheck},
+		{"check", "", "prove the merchant configuration works: keys, certificate, trust, real signed calls", runCheck},
 		{"query", "[-json] [-transfer | -transfer-bill-no | -grants] BILLNO...", "the platform's state of red packets, or of transfer bills", runQuery},
 		{"billno", "[-campaign KEY] [-attempts N] OPENID...", "the bill numbers of a grant", runBillno},
 		{"reconcile", "[-openids FILE] [-resolve] [-rate N]", "the stored state of every grant beside the platform's, as CSV", runReconcile},
@@ -103,12 +103,14 @@ func runEnv(ctx context.Context, e *env, args []string) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `hongbao operates a red-packet campaign paid through WeChat Pay APIv2.
-It reads the merchant configuration from the same HONGBAO_* variables as the
-example server (HONGBAO_MCH_ID, HONGBAO_APPID, HONGBAO_API_KEY,
-HONGBAO_CERT_FILE and HONGBAO_KEY_FILE or HONGBAO_P12_FILE, HONGBAO_BASE_URL,
-HONGBAO_CA_FILE, HONGBAO_BILLNO_KEY, HONGBAO_CAMPAIGN, HONGBAO_MAX_ATTEMPTS,
-HONGBAO_REDIS_URL).
+	fmt.Fprint(w, `hongbao operates a campaign paid through WeChat Pay: APIv2 red packets, or
+APIv3 merchant transfers shown as red packets. It reads the merchant
+configuration from the same HONGBAO_* variables as the example server
+(HONGBAO_MCH_ID, HONGBAO_APPID, HONGBAO_API_KEY, HONGBAO_CERT_FILE and
+HONGBAO_KEY_FILE or HONGBAO_P12_FILE, HONGBAO_BASE_URL, HONGBAO_CA_FILE,
+HONGBAO_BILLNO_KEY, HONGBAO_CAMPAIGN, HONGBAO_MAX_ATTEMPTS, HONGBAO_REDIS_URL)
+and, for APIv3, HONGBAO_APIV3_KEY, HONGBAO_PUBLIC_KEY_ID and
+HONGBAO_PUBLIC_KEY_FILE or HONGBAO_PLATFORM_CERTS, and HONGBAO_CERT_SERIAL.
 
 Usage:
 
