@@ -21,7 +21,7 @@
 //	hongbao query [-json] [-timeout DURATION] BILLNO...
 //	hongbao query -transfer | -transfer-bill-no [-json] NUMBER...
 //	hongbao query -grants [-campaign KEY] [-attempts N] [-json] OPENID...
-//	hongbao billno [-campaign KEY] [-attempts N] OPENID...
+//	hongbao billno [-campaign KEY] [-attempts N] [-transfer] OPENID...
 //	hongbao reconcile [-openids FILE] [-campaign KEY] [-attempts N] [-rate N] [-workers N]
 //	                  [-resolve] [-prefix PREFIX] [-ttl DURATION] [-progress DURATION]
 //	hongbao fake [-addr HOST:PORT] [-dir DIR] [-trust MODE] [-mch-id ID] [-appid APPID]
@@ -66,7 +66,7 @@
 //
 // billno prints the bill numbers the services derive for each openid's
 // grant (-campaign, else HONGBAO_CAMPAIGN, else demo-campaign), attempts
-// 0 to N-1. reconcile writes a CSV with one row per bill number: the
+// 0 to N-1 (-transfer: the out_bill_no of transfer bills). reconcile writes a CSV with one row per bill number: the
 // Store's record (HONGBAO_REDIS_URL, or the grants of -openids FILE)
 // beside gethbinfo's status, with a verdict; -resolve writes the closed
 // states the Store does not know (README.md lists the verdicts).

@@ -48,7 +48,7 @@ func init() {
 	commands = []command{
 		{"check", "", "prove the merchant configuration works: keys, certificate, trust, real signed calls", runCheck},
 		{"query", "[-json] [-transfer | -transfer-bill-no | -grants] BILLNO...", "the platform's state of red packets, or of transfer bills", runQuery},
-		{"billno", "[-campaign KEY] [-attempts N] OPENID...", "the bill numbers of a grant", runBillno},
+		{"billno", "[-campaign KEY] [-attempts N] [-transfer] OPENID...", "the bill numbers of a grant", runBillno},
 		{"reconcile", "[-openids FILE] [-resolve] [-rate N]", "the stored state of every grant beside the platform's, as CSV", runReconcile},
 		{"fake", "[-addr HOST:PORT] [-dir DIR]", "run a fake WeChat Pay host and print the HONGBAO_* lines that use it", runFake},
 	}
