@@ -114,6 +114,16 @@ func TestCheckV3Both(t *testing.T) {
 		"check: passed\n")
 }
 
+func TestCheckV3Off(t *testing.T) {
+	// HONGBAO_PLATFORM_CERTS=false alone does not make a transfer rail.
+	f := newFixture(t, wxpaytest.Options{})
+	r := runWith(t, f.with(envPlatformCerts, "false"), "check")
+	r.wantCode(t, exitOK)
+	if strings.Contains(r.stdout, "APIv3") || len(f.srv.V3Requests()) != 0 {
+		t.Errorf("%s", r)
+	}
+}
+
 func TestCheckV3KeyOnly(t *testing.T) {
 	// The key and its serial, without the certificate.
 	f := newV3Fixture(t, wxpaytest.TrustPublicKey)

@@ -22,9 +22,12 @@ import (
 // the red-packet rail when HONGBAO_API_KEY is set or no APIv3 variable is.
 // Both may be: check covers each one configured.
 
-// v3 reports whether an APIv3 variable is set.
+// v3 reports whether an APIv3 variable is set (HONGBAO_PLATFORM_CERTS
+// counts when it is not false).
 func (m *merchant) v3() bool {
-	return m.apiv3Key != "" || m.certSerial != "" || m.publicKeyID != "" || m.publicKeyFile != "" || m.platformCertsRaw != ""
+	_, bad := parseBool(m.platformCertsRaw)
+	certs := m.platformCerts || m.platformCertsRaw != "" && bad != nil
+	return m.apiv3Key != "" || m.certSerial != "" || m.publicKeyID != "" || m.publicKeyFile != "" || certs
 }
 
 // v2 reports whether the red-packet rail is configured.
@@ -213,8 +216,8 @@ func clipValue(v string) string {
 	return v
 }
 
-// apiv3Config is the apiv3.Config of m. Certificates are not refreshed in
-// the background beyond the first download when refresh is false.
+// apiv3Config is the apiv3.Config of m, logging nothing (the command
+// reports what matters itself).
 func (m *merchant) apiv3Config(now func() time.Time) apiv3.Config {
 	cfg := apiv3.Config{
 		MchID:                m.mchID,
