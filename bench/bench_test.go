@@ -52,12 +52,18 @@ func TestMain(m *testing.M) {
 type fakeInfo struct {
 	URL, MchID, APIKey, AppID string
 	CA, Cert, Key             []byte
+	// APIv3, public-key mode.
+	MerchantSerial, APIv3Key, PublicKeyID string
+	PublicKeyPEM                          []byte
 }
 
 // serveFake runs a wxpaytest.Server, writes its description as one JSON
 // line, then answers one line per command read from stdin until stdin
-// closes: "handshakes" (the count so far), "sends BILLNO" (how many sends
-// of BILLNO reached processing) and "reset" (forget request records).
+// closes: "handshakes" (the count so far), "v3handshakes" (those of
+// connections without a client certificate: APIv3's), "sends BILLNO" (how
+// many sends of BILLNO reached processing), "creates OUT_BILL_NO" (how
+// many creates of the transfer bill reached processing) and "reset"
+// (forget request records).
 func serveFake() {
 	srv, err := wxpaytest.NewServer(wxpaytest.Options{})
 	if err != nil {
@@ -67,7 +73,8 @@ func serveFake() {
 	defer srv.Close()
 	out := bufio.NewWriter(os.Stdout)
 	json.NewEncoder(out).Encode(fakeInfo{srv.URL, srv.MchID, srv.APIKey, srv.AppID,
-		srv.CACertPEM(), srv.ClientCertPEM(), srv.ClientKeyPEM()})
+		srv.CACertPEM(), srv.ClientCertPEM(), srv.ClientKeyPEM(),
+		srv.MerchantSerial(), srv.APIv3Key(), srv.PublicKeyID(), srv.PublicKeyPEM()})
 	out.Flush()
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
@@ -75,8 +82,12 @@ func serveFake() {
 		switch cmd {
 		case "handshakes":
 			fmt.Fprintln(out, srv.Handshakes())
+		case "v3handshakes":
+			fmt.Fprintln(out, srv.V3Handshakes())
 		case "sends":
 			fmt.Fprintln(out, srv.Sends(arg))
+		case "creates":
+			fmt.Fprintln(out, srv.Creates(arg))
 		case "reset":
 			srv.Reset()
 			fmt.Fprintln(out, 0)

@@ -14,6 +14,7 @@ func runBillno(_ context.Context, e *env, args []string) int {
 	fs := e.newFlags("billno")
 	campaignFlag := fs.String("campaign", "", "the campaign `KEY` (grant key), as the services' HONGBAO_CAMPAIGN (default: $HONGBAO_CAMPAIGN, else "+defaultCampaign+")")
 	attempts := fs.Int("attempts", 0, "print attempts 0 to `N`-1 of each grant (default: $HONGBAO_MAX_ATTEMPTS, else 3)")
+	transferNos := fs.Bool("transfer", false, "print the out_bill_no of APIv3 transfer bills instead of red packets' mch_billno")
 	openids, code, done := parse(fs, args)
 	if done {
 		return code
@@ -40,7 +41,11 @@ func runBillno(_ context.Context, e *env, args []string) int {
 	rows := make([][]string, 0, len(openids)*n)
 	for _, openid := range openids {
 		for a := range n {
-			b, err := hongbao.DeriveAttemptBillno(key, mchID, grant, openid, a)
+			derive := hongbao.DeriveAttemptBillno
+			if *transferNos {
+				derive = hongbao.DeriveTransferBillno
+			}
+			b, err := derive(key, mchID, grant, openid, a)
 			if err != nil {
 				e.errorf("openid %q: %v", openid, err)
 				return exitProblems
@@ -49,7 +54,11 @@ func runBillno(_ context.Context, e *env, args []string) int {
 		}
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "OPENID\tCAMPAIGN\tATTEMPT\tBILLNO")
+	column := "BILLNO"
+	if *transferNos {
+		column = "OUT_BILL_NO"
+	}
+	fmt.Fprintln(tw, "OPENID\tCAMPAIGN\tATTEMPT\t"+column)
 	for _, r := range rows {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}

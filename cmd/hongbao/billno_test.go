@@ -75,3 +75,23 @@ func TestBillnoProblems(t *testing.T) {
 	r.wantCode(t, exitUsage)
 	r.wantErr(t, `HONGBAO_MAX_ATTEMPTS="0" is not a whole number from 1 to 100`)
 }
+
+func TestBillnoTransfer(t *testing.T) {
+	env := map[string]string{envMchID: "1900000109", envBillnoKey: testBillnoKey}
+	r := runWith(t, env, "billno", "-transfer", "-campaign", "spring", "oUser1")
+	r.wantCode(t, exitOK)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 1+3 || strings.Join(strings.Fields(lines[0]), " ") != "OPENID CAMPAIGN ATTEMPT OUT_BILL_NO" {
+		t.Fatalf("%s", r)
+	}
+	for a := range 3 {
+		want, err := hongbao.DeriveTransferBillno([]byte(testBillnoKey), "1900000109", "spring", "oUser1", a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		red, _ := hongbao.DeriveAttemptBillno([]byte(testBillnoKey), "1900000109", "spring", "oUser1", a)
+		if got := strings.Fields(lines[1+a]); len(got) != 4 || got[3] != want || want == red {
+			t.Errorf("attempt %d: %q, want %s", a, lines[1+a], want)
+		}
+	}
+}

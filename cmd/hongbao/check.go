@@ -76,12 +76,22 @@ func runCheck(ctx context.Context, e *env, args []string) int {
 	}
 	r := &report{w: e.stdout}
 	m := readMerchant(e.getenv)
-	now := time.Now()
+	now := e.clock()
 
 	r.okOrFail(checkMchID(m.mchID), "%s %s", envMchID, m.mchID)
 	r.okOrFail(checkAppID(m.appID), "%s %s", envAppID, m.appID)
-	r.okOrFail(checkAPIKey(m.apiKey), "%s is %d bytes", envAPIKey, apiKeyLength)
-	certOK := checkCertificate(r, m, now)
+	if m.v2() {
+		r.okOrFail(checkAPIKey(m.apiKey), "%s is %d bytes", envAPIKey, apiKeyLength)
+	} else {
+		r.skip("%s is not set: the red-packet rail (APIv2) is not checked, the transfer rail (APIv3) is", envAPIKey)
+	}
+	certOK := m.keyOnly()
+	if !m.keyOnly() {
+		certOK = checkCertificate(r, m, now())
+	}
+	if m.v3() {
+		checkV3Local(r, m, certOK)
+	}
 	r.okOrFail(checkBaseURL(m.baseURL), "%s %s", envBaseURL, m.baseURL)
 	if m.caFile != "" {
 		r.okOrFail(m.loadCA(), "%s %s: trusted for the platform's server certificate", envCAFile, m.caFile)
@@ -92,7 +102,12 @@ func runCheck(ctx context.Context, e *env, args []string) int {
 	if r.problems > 0 || !certOK {
 		r.skip("platform call: fix the problems above first")
 	} else {
-		checkPlatform(ctx, r, m, *timeout)
+		if m.v2() {
+			checkPlatform(ctx, r, m, *timeout)
+		}
+		if m.v3() {
+			checkV3Platform(ctx, r, m, *timeout, now)
+		}
 	}
 
 	switch {
@@ -194,22 +209,31 @@ func (m *merchant) loadCertificate() (*x509.Certificate, crypto.PrivateKey, erro
 	} else {
 		return nil, nil, fmt.Errorf("%s=%q holds no PEM certificate: it should be apiclient_cert.pem", envCertFile, m.certFile)
 	}
+	key, err := m.loadKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	return leaf, key, nil
+}
+
+// loadKey reads the private key of HONGBAO_KEY_FILE.
+func (m *merchant) loadKey() (crypto.PrivateKey, error) {
 	keyPEM, err := os.ReadFile(m.keyFile)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %v", envKeyFile, err)
+		return nil, fmt.Errorf("%s: %v", envKeyFile, err)
 	}
 	b := firstBlock(keyPEM, func(t string) bool { return strings.HasSuffix(t, "PRIVATE KEY") })
 	switch {
 	case b == nil:
-		return nil, nil, fmt.Errorf("%s=%q holds no PEM private key: it should be apiclient_key.pem", envKeyFile, m.keyFile)
+		return nil, fmt.Errorf("%s=%q holds no PEM private key: it should be apiclient_key.pem", envKeyFile, m.keyFile)
 	case b.Type == "ENCRYPTED PRIVATE KEY" || b.Headers["Proc-Type"] != "":
-		return nil, nil, fmt.Errorf("%s=%q is encrypted: decrypt it (openssl pkey -in FILE -out FILE)", envKeyFile, m.keyFile)
+		return nil, fmt.Errorf("%s=%q is encrypted: decrypt it (openssl pkey -in FILE -out FILE)", envKeyFile, m.keyFile)
 	}
 	key, err := parseKey(b.Bytes)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s=%q: %v", envKeyFile, m.keyFile, err)
+		return nil, fmt.Errorf("%s=%q: %v", envKeyFile, m.keyFile, err)
 	}
-	return leaf, key, nil
+	return key, nil
 }
 
 // firstBlock returns the first PEM block of data whose type matches.

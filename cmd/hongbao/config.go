@@ -30,11 +30,13 @@ const (
 	envRedisURL    = "HONGBAO_REDIS_URL"
 	envMaxAttempts = "HONGBAO_MAX_ATTEMPTS"
 
-	// APIv3: the APIv3 key and the WeChat Pay public key (public-key
-	// mode), as the merchant console shows them.
+	// APIv3 (the transfer rail); the merchant key and certificate are the
+	// ones above.
 	envAPIv3Key      = "HONGBAO_APIV3_KEY"
-	envPublicKeyFile = "HONGBAO_PUBLIC_KEY_FILE"
+	envCertSerial    = "HONGBAO_CERT_SERIAL"
 	envPublicKeyID   = "HONGBAO_PUBLIC_KEY_ID"
+	envPublicKeyFile = "HONGBAO_PUBLIC_KEY_FILE"
+	envPlatformCerts = "HONGBAO_PLATFORM_CERTS"
 )
 
 // defaultCampaign is the example's grant key when HONGBAO_CAMPAIGN is unset.
@@ -51,6 +53,12 @@ type merchant struct {
 	baseURL              string
 	caFile               string
 	rootCAPEM            []byte
+
+	// APIv3: see v3.go.
+	apiv3Key, certSerial       string
+	publicKeyID, publicKeyFile string
+	platformCertsRaw           string
+	platformCerts              bool
 }
 
 // problems collects configuration problems, each naming what to fix.
@@ -87,7 +95,14 @@ func readMerchant(getenv func(string) string) *merchant {
 		p12Password: getenv(envP12Password),
 		baseURL:     g.get(envBaseURL),
 		caFile:      g.get(envCAFile),
+
+		apiv3Key:         getenv(envAPIv3Key),
+		certSerial:       g.get(envCertSerial),
+		publicKeyID:      g.get(envPublicKeyID),
+		publicKeyFile:    g.get(envPublicKeyFile),
+		platformCertsRaw: g.get(envPlatformCerts),
 	}
+	m.platformCerts, _ = parseBool(m.platformCertsRaw)
 	if m.baseURL == "" {
 		m.baseURL = transport.DefaultBaseURL
 	}
@@ -148,6 +163,8 @@ func (m *merchant) checkCertSource() error {
 	switch {
 	case pemSource && m.p12File != "":
 		return fmt.Errorf("set either %s and %s, or %s, not both", envCertFile, envKeyFile, envP12File)
+	case m.keyOnly():
+		return fileExists(envKeyFile, m.keyFile)
 	case pemSource && (m.certFile == "" || m.keyFile == ""):
 		return fmt.Errorf("%s and %s go together (apiclient_cert.pem and apiclient_key.pem)", envCertFile, envKeyFile)
 	case pemSource:

@@ -17,8 +17,8 @@ const (
 	fakeCAFile   = "ca.pem"
 	fakeCertFile = "apiclient_cert.pem"
 	fakeKeyFile  = "apiclient_key.pem"
-	fakePubFile  = "pub_key.pem" // the WeChat Pay public key, as the console names its download
 	fakeEnvFile  = "hongbao.env"
+	fakePubFile  = "pub_key.pem"
 )
 
 // defaultFakeAddr is where fake listens unless told otherwise.
@@ -27,7 +27,7 @@ const defaultFakeAddr = "127.0.0.1:8443"
 func runFake(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("fake")
 	addr := fs.String("addr", defaultFakeAddr, "listen on `HOST:PORT` (port 0 picks a free one); the server certificate covers localhost, 127.0.0.1 and ::1 only")
-	dir := fs.String("dir", "", "write "+fakeCAFile+", "+fakeCertFile+", "+fakeKeyFile+", "+fakePubFile+" and "+fakeEnvFile+" into `DIR` (default: a new temporary directory, removed on exit)")
+	dir := fs.String("dir", "", "write "+fakeCAFile+", "+fakeCertFile+", "+fakeKeyFile+" and "+fakeEnvFile+" into `DIR` (default: a new temporary directory, removed on exit)")
 	mchID := fs.String("mch-id", wxpaytest.DefaultMchID, "the merchant `ID`, and the client certificate's CN")
 	appID := fs.String("appid", wxpaytest.DefaultAppID, "the mini program `APPID` bound to the merchant")
 	apiKey := fs.String("api-key", "", "the APIv2 `KEY`, 32 bytes (default: random)")
@@ -35,6 +35,7 @@ func runFake(ctx context.Context, e *env, args []string) int {
 	balance := fs.Int64("balance", 0, "the merchant balance in `FEN`, shared by both rails; 0 is unlimited, else a larger payout answers NOTENOUGH (APIv2) or NOT_ENOUGH (APIv3)")
 	apiv3Key := fs.String("apiv3-key", "", "the APIv3 `KEY`, 32 bytes (default: random)")
 	notifyURL := fs.String("notify-url", "", "where to post the MCHTRANSFER.BILL.FINISHED notifications of transfer bills created without a notify_url (`URL`; default: none)")
+	trustFlag := fs.String("trust", "public-key", "how APIv3 answers are signed: `MODE` public-key (the WeChat Pay public key, written to "+fakePubFile+"), certificates (platform certificates) or both")
 	operands, code, done := parse(fs, args)
 	if done {
 		return code
@@ -52,6 +53,8 @@ func runFake(ctx context.Context, e *env, args []string) int {
 	v3Key := *apiv3Key
 	if v3Key == "" {
 		v3Key = randomHex(16)
+	} else if len(v3Key) != 32 {
+		return e.usageError(fs, "-apiv3-key is %d bytes; the APIv3 key is 32", len(v3Key))
 	}
 	bkey := *billnoKeyFlag
 	if bkey == "" {
@@ -60,9 +63,16 @@ func runFake(ctx context.Context, e *env, args []string) int {
 		return e.usageError(fs, "-billno-key is %d bytes; use at least 16", len(bkey))
 	}
 
+	trust, ok := map[string]wxpaytest.Trust{
+		"public-key": wxpaytest.TrustPublicKey, "certificates": wxpaytest.TrustCertificates, "both": wxpaytest.TrustBoth,
+	}[*trustFlag]
+	if !ok {
+		return e.usageError(fs, "-trust is public-key, certificates or both, not %q", *trustFlag)
+	}
+
 	srv, err := wxpaytest.NewServer(wxpaytest.Options{
 		MchID: *mchID, AppID: *appID, APIKey: key, Balance: *balance, Addr: *addr,
-		V3: wxpaytest.V3Options{APIv3Key: v3Key, NotifyURL: *notifyURL},
+		V3: wxpaytest.V3Options{APIv3Key: v3Key, NotifyURL: *notifyURL, Trust: trust},
 	})
 	if err != nil {
 		e.errorf("fake: %v", err)
@@ -84,7 +94,13 @@ func runFake(ctx context.Context, e *env, args []string) int {
 		{fakeCAFile, srv.CACertPEM(), 0o644},
 		{fakeCertFile, srv.ClientCertPEM(), 0o644},
 		{fakeKeyFile, srv.ClientKeyPEM(), 0o600},
-		{fakePubFile, srv.PublicKeyPEM(), 0o644},
+	}
+	if trust != wxpaytest.TrustCertificates {
+		files = append(files, struct {
+			name string
+			data []byte
+			mode os.FileMode
+		}{fakePubFile, srv.PublicKeyPEM(), 0o644})
 	}
 	for _, f := range files {
 		if err := writeFile(filepath.Join(where, f.name), f.data, f.mode); err != nil {
@@ -100,26 +116,27 @@ func runFake(ctx context.Context, e *env, args []string) int {
 		envKeyFile + "=" + shellQuote(filepath.Join(where, fakeKeyFile)),
 		envCAFile + "=" + shellQuote(filepath.Join(where, fakeCAFile)),
 		envBaseURL + "=" + srv.URL,
-		envBillnoKey + "=" + bkey,
 		envAPIv3Key + "=" + srv.APIv3Key(),
-		envPublicKeyFile + "=" + shellQuote(filepath.Join(where, fakePubFile)),
-		envPublicKeyID + "=" + srv.PublicKeyID(),
 	}
+	if trust != wxpaytest.TrustCertificates {
+		lines = append(lines, envPublicKeyID+"="+srv.PublicKeyID(), envPublicKeyFile+"="+shellQuote(filepath.Join(where, fakePubFile)))
+	}
+	if trust != wxpaytest.TrustPublicKey {
+		lines = append(lines, envPlatformCerts+"=true")
+	}
+	lines = append(lines, envBillnoKey+"="+bkey) // last: the variables are complete
 	text := strings.Join(lines, "\n") + "\n"
 	envPath := filepath.Join(where, fakeEnvFile)
 	if err := writeFile(envPath, []byte(text), 0o600); err != nil {
 		e.errorf("fake: %v", err)
 		return exitProblems
 	}
-	fmt.Fprintf(e.stderr, `hongbao fake: a WeChat Pay host at %s, merchant %s, appid %s:
-hongbao fake:   APIv2 red packets over mutual TLS (the client certificate);
-hongbao fake:   APIv3 merchant transfers, signed with the same certificate's key, answers signed with the WeChat Pay public key %s
-hongbao fake:   (file %s, APIv3 key in %s); a user confirms a transfer bill with
-hongbao fake:   POST %s {"mchId","appId","package","openId"} (test only)
+	fmt.Fprintf(e.stderr, `hongbao fake: a WeChat Pay host at %s, merchant %s, appid %s: APIv2 red packets (mutual TLS) and APIv3 transfer bills (answers signed with %s)
+hongbao fake: a user confirms a transfer bill with POST %s {"mchId","appId","package","openId"} (test only)
 hongbao fake: its CA, client certificate and key are in %s; the lines on stdout are also in %s:
 hongbao fake:   set -a; . %s; set +a
 hongbao fake: the example server needs HONGBAO_JWT_SECRET too (its login tokens); stop with Ctrl-C
-`, srv.URL, srv.MchID, srv.AppID, srv.PublicKeyID(), fakePubFile, envAPIv3Key,
+`, srv.URL, srv.MchID, srv.AppID, map[wxpaytest.Trust]string{wxpaytest.TrustPublicKey: "the public key " + srv.PublicKeyID(), wxpaytest.TrustCertificates: "platform certificates", wxpaytest.TrustBoth: "the public key " + srv.PublicKeyID() + " or platform certificates"}[trust],
 		srv.URL+wxpaytest.PathRequestMerchantTransfer, where, envPath, shellQuote(envPath))
 	fmt.Fprint(e.stdout, text)
 

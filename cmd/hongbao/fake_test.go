@@ -15,10 +15,6 @@ import (
 	"github.com/hongbao-go/hongbao/transport"
 )
 
-// fakeVariables are the lines fake prints.
-var fakeVariables = []string{envMchID, envAppID, envAPIKey, envCertFile, envKeyFile, envCAFile, envBaseURL, envBillnoKey,
-	envAPIv3Key, envPublicKeyFile, envPublicKeyID}
-
 // startFake runs the fake subcommand until the test ends, and returns the
 // variables it printed and its stderr.
 func startFake(t *testing.T, args ...string) (env map[string]string, stderr *syncBuffer, stop func() int) {
@@ -54,7 +50,7 @@ func startFake(t *testing.T, args ...string) (env map[string]string, stderr *syn
 		io.Copy(io.Discard, pr)
 	}()
 	timeout := time.After(10 * time.Second)
-	for len(env) < len(fakeVariables) {
+	for env[envBillnoKey] == "" { // printed last
 		select {
 		case line, ok := <-lines:
 			if !ok {
@@ -75,7 +71,7 @@ func startFake(t *testing.T, args ...string) (env map[string]string, stderr *syn
 func TestFake(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "fake")
 	env, stderr, stop := startFake(t, "-addr", "127.0.0.1:0", "-dir", dir, "-balance", "10000")
-	for _, k := range fakeVariables {
+	for _, k := range []string{envMchID, envAppID, envAPIKey, envCertFile, envKeyFile, envCAFile, envBaseURL, envBillnoKey} {
 		if env[k] == "" {
 			t.Errorf("%s not printed: %v", k, env)
 		}
@@ -146,7 +142,7 @@ func TestFake(t *testing.T) {
 	// The other subcommands work against it with the same lines.
 	r := runWith(t, env, "check")
 	r.wantCode(t, exitOK)
-	r.wantOut(t, "answered NOT_FOUND", "check: passed")
+	r.wantOut(t, "answered NOT_FOUND", "verified with the public key "+env[envPublicKeyID], "answered 404 NOT_FOUND", "check: passed")
 	r = runWith(t, env, "query", billno)
 	r.wantCode(t, exitOK)
 	r.wantOut(t, billno+"  SENT")
@@ -183,6 +179,28 @@ func TestFakeTemporaryDir(t *testing.T) {
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("the temporary directory %s stays: %v", dir, err)
 	}
+}
+
+func TestFakeTrust(t *testing.T) {
+	env, _, _ := startFake(t, "-addr", "127.0.0.1:0", "-trust", "certificates")
+	if env[envPlatformCerts] != "true" || env[envPublicKeyID] != "" || len(env[envAPIv3Key]) != 32 {
+		t.Errorf("variables: %v", env)
+	}
+	r := runWith(t, env, "check")
+	r.wantCode(t, exitOK)
+	r.wantOut(t, "ok    APIv3 platform certificates: 1 downloaded", "answered 404 NOT_FOUND", "check: passed")
+
+	env, _, _ = startFake(t, "-addr", "127.0.0.1:0", "-trust", "both")
+	if env[envPlatformCerts] != "true" || !strings.HasPrefix(env[envPublicKeyID], "PUB_KEY_ID_") || env[envPublicKeyFile] == "" {
+		t.Errorf("variables: %v", env)
+	}
+	r = runWith(t, env, "query", "-transfer", "NeverCreated")
+	r.wantCode(t, exitOK)
+	r.wantOut(t, "NOT_FOUND")
+
+	r = runWith(t, nil, "fake", "-addr", "127.0.0.1:0", "-trust", "none")
+	r.wantCode(t, exitUsage)
+	r.wantErr(t, "-trust is public-key, certificates or both")
 }
 
 func TestFakeProblems(t *testing.T) {

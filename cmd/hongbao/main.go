@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -45,9 +46,9 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{"check", "", "prove the merchant configuration works: key, certificate, a mutual-TLS call", runCheck},
-		{"query", "[-json] BILLNO...", "the platform's state of red packets", runQuery},
-		{"billno", "[-campaign KEY] [-attempts N] OPENID...", "the bill numbers of a grant", runBillno},
+		{"check", "", "prove the merchant configuration works: keys, certificate, trust, real signed calls", runCheck},
+		{"query", "[-json] [-transfer | -transfer-bill-no | -grants] BILLNO...", "the platform's state of red packets, or of transfer bills", runQuery},
+		{"billno", "[-campaign KEY] [-attempts N] [-transfer] OPENID...", "the bill numbers of a grant", runBillno},
 		{"reconcile", "[-openids FILE] [-resolve] [-rate N]", "the stored state of every grant beside the platform's, as CSV", runReconcile},
 		{"fake", "[-addr HOST:PORT] [-dir DIR]", "run a fake WeChat Pay host and print the HONGBAO_* lines that use it", runFake},
 	}
@@ -57,6 +58,15 @@ func init() {
 type env struct {
 	getenv         func(string) string
 	stdout, stderr io.Writer
+	now            func() time.Time // nil: time.Now
+}
+
+// clock returns e's clock.
+func (e *env) clock() func() time.Time {
+	if e.now == nil {
+		return time.Now
+	}
+	return e.now
 }
 
 // errorf reports an error on stderr, prefixed with the command name.
@@ -68,14 +78,18 @@ func (e *env) errorf(format string, a ...any) {
 // the exit code. Every input comes through its parameters, so that tests
 // run it in process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	e := &env{getenv: getenv, stdout: stdout, stderr: stderr}
+	return runEnv(ctx, &env{getenv: getenv, stdout: stdout, stderr: stderr}, args)
+}
+
+// runEnv runs args with e.
+func runEnv(ctx context.Context, e *env, args []string) int {
 	if len(args) == 0 {
-		usage(stderr)
+		usage(e.stderr)
 		return exitUsage
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
-		usage(stdout)
+		usage(e.stdout)
 		return exitOK
 	}
 	for _, c := range commands {
@@ -84,17 +98,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	e.errorf("unknown command %q", args[0])
-	usage(stderr)
+	usage(e.stderr)
 	return exitUsage
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `hongbao operates a red-packet campaign paid through WeChat Pay APIv2.
-It reads the merchant configuration from the same HONGBAO_* variables as the
-example server (HONGBAO_MCH_ID, HONGBAO_APPID, HONGBAO_API_KEY,
-HONGBAO_CERT_FILE and HONGBAO_KEY_FILE or HONGBAO_P12_FILE, HONGBAO_BASE_URL,
-HONGBAO_CA_FILE, HONGBAO_BILLNO_KEY, HONGBAO_CAMPAIGN, HONGBAO_MAX_ATTEMPTS,
-HONGBAO_REDIS_URL).
+	fmt.Fprint(w, `hongbao operates a campaign paid through WeChat Pay: APIv2 red packets, or
+APIv3 merchant transfers shown as red packets. It reads the merchant
+configuration from the same HONGBAO_* variables as the example server
+(HONGBAO_MCH_ID, HONGBAO_APPID, HONGBAO_API_KEY, HONGBAO_CERT_FILE and
+HONGBAO_KEY_FILE or HONGBAO_P12_FILE, HONGBAO_BASE_URL, HONGBAO_CA_FILE,
+HONGBAO_BILLNO_KEY, HONGBAO_CAMPAIGN, HONGBAO_MAX_ATTEMPTS, HONGBAO_REDIS_URL)
+and, for APIv3, HONGBAO_APIV3_KEY, HONGBAO_PUBLIC_KEY_ID and
+HONGBAO_PUBLIC_KEY_FILE or HONGBAO_PLATFORM_CERTS, and HONGBAO_CERT_SERIAL.
 
 Usage:
 

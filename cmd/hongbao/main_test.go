@@ -293,7 +293,7 @@ func TestUsage(t *testing.T) {
 	r.wantErr(t, "Usage:", "hongbao check", "hongbao reconcile")
 	r = runWith(t, nil, "help")
 	r.wantCode(t, exitOK)
-	r.wantOut(t, "hongbao query [-json] BILLNO...", "hongbao fake")
+	r.wantOut(t, "hongbao query [-json] [-transfer | -transfer-bill-no | -grants] BILLNO...", "hongbao fake")
 	r = runWith(t, nil, "pay")
 	r.wantCode(t, exitUsage)
 	r.wantErr(t, `unknown command "pay"`)

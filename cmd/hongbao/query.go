@@ -61,15 +61,38 @@ func runQuery(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("query")
 	asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
 	timeout := fs.Duration("timeout", 15*time.Second, "give each attempt of a query `DURATION` at most")
+	transfers := fs.Bool("transfer", false, "the arguments are out_bill_no of APIv3 transfer bills, not red packets")
+	byNo := fs.Bool("transfer-bill-no", false, "the arguments are the platform's transfer_bill_no of APIv3 transfer bills")
+	grants := fs.Bool("grants", false, "the arguments are openids: query the transfer bills of their grants (attempt 0, and each next one while the one before is closed)")
+	campaignFlag := fs.String("campaign", "", "with -grants: the campaign `KEY` (default: $HONGBAO_CAMPAIGN, else "+defaultCampaign+")")
+	attempts := fs.Int("attempts", 0, "with -grants: query at most `N` attempts of each grant (default: $HONGBAO_MAX_ATTEMPTS, else 3)")
 	billnos, code, done := parse(fs, args)
 	if done {
 		return code
 	}
-	if len(billnos) == 0 {
-		return e.usageError(fs, "name at least one bill number")
-	}
 	if *timeout <= 0 {
 		return e.usageError(fs, "-timeout must be positive")
+	}
+	how, modes := byOutBillNo, 0
+	for _, m := range []struct {
+		on  bool
+		how int
+	}{{*transfers, byOutBillNo}, {*byNo, byTransferBillNo}, {*grants, byGrant}} {
+		if m.on {
+			how, modes = m.how, modes+1
+		}
+	}
+	switch {
+	case modes > 1:
+		return e.usageError(fs, "use one of -transfer, -transfer-bill-no and -grants")
+	case modes == 0 && (*campaignFlag != "" || *attempts != 0):
+		return e.usageError(fs, "-campaign and -attempts go with -grants")
+	case len(billnos) == 0 && *grants:
+		return e.usageError(fs, "name at least one openid")
+	case len(billnos) == 0:
+		return e.usageError(fs, "name at least one bill number")
+	case modes == 1:
+		return queryTransfers(ctx, e, fs, how, billnos, *campaignFlag, *attempts, *asJSON, *timeout)
 	}
 	client, err := newClient(e.getenv, hongbao.RetryPolicy{Attempts: 3, AttemptTimeout: *timeout})
 	if err != nil {
