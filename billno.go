@@ -49,13 +49,23 @@ func DeriveBillno(key []byte, mchID, grantKey, openID string) (string, error) {
 // reports attempt n closed (gethbinfo FAILED, or REFUND), as the claim
 // handler does.
 func DeriveAttemptBillno(key []byte, mchID, grantKey, openID string, attempt int) (string, error) {
+	return deriveNumber(key, "", mchID, grantKey, openID, attempt, MaxBillnoLength)
+}
+
+// deriveNumber returns the number of attempt n of the grant (grantKey,
+// openID) in domain, size characters long: mchID followed by base62
+// characters of the HMAC. The empty domain is the red packets' (its input
+// starts with the mch_id); another domain is written first, as a part of
+// its own, and must hold a character no mch_id has, so that no input of
+// one domain is an input of another.
+func deriveNumber(key []byte, domain, mchID, grantKey, openID string, attempt, size int) (string, error) {
 	if attempt < 0 {
 		return "", errors.New("hongbao: the attempt number is negative")
 	}
 	if len(key) < MinBillnoKeyLength {
 		return "", fmt.Errorf("hongbao: the bill number key must be at least %d bytes", MinBillnoKeyLength)
 	}
-	return deriveBillno(&billnoMAC{h: hmac.New(sha256.New, key)}, mchID, grantKey, openID, attempt)
+	return deriveWith(&billnoMAC{h: hmac.New(sha256.New, key)}, domain, mchID, grantKey, openID, attempt, size)
 }
 
 // billnoMAC is an HMAC-SHA256 under the bill number key, ready (new or
@@ -63,10 +73,11 @@ func DeriveAttemptBillno(key []byte, mchID, grantKey, openID string, attempt int
 type billnoMAC struct {
 	h   hash.Hash
 	buf []byte
+	sum [sha256.Size]byte
 }
 
-// deriveBillno is DeriveAttemptBillno with m.
-func deriveBillno(m *billnoMAC, mchID, grantKey, openID string, attempt int) (string, error) {
+// deriveWith is deriveNumber with m.
+func deriveWith(m *billnoMAC, domain, mchID, grantKey, openID string, attempt, size int) (string, error) {
 	if attempt < 0 {
 		return "", errors.New("hongbao: the attempt number is negative")
 	}
@@ -80,46 +91,52 @@ func deriveBillno(m *billnoMAC, mchID, grantKey, openID string, attempt int) (st
 		return "", err
 	}
 	in := m.buf[:0]
-	for _, part := range [...]string{mchID, grantKey, openID} {
-		in = binary.BigEndian.AppendUint64(in, uint64(len(part)))
-		in = append(in, part...)
+	part := func(p []byte) {
+		in = binary.BigEndian.AppendUint64(in, uint64(len(p)))
+		in = append(in, p...)
+	}
+	if domain != "" {
+		in = binary.BigEndian.AppendUint64(in, uint64(len(domain)))
+		in = append(in, domain...)
+	}
+	for _, p := range [...]string{mchID, grantKey, openID} {
+		in = binary.BigEndian.AppendUint64(in, uint64(len(p)))
+		in = append(in, p...)
 	}
 	if attempt > 0 {
 		// The encoding is prefix-free: a fourth part can never make
 		// the input of a three-part one.
 		var a [20]byte
-		digits := strconv.AppendInt(a[:0], int64(attempt), 10)
-		in = binary.BigEndian.AppendUint64(in, uint64(len(digits)))
-		in = append(in, digits...)
+		part(strconv.AppendInt(a[:0], int64(attempt), 10))
 	}
 	m.h.Write(in)
 	m.buf = in[:0]
-	var digest [sha256.Size]byte
-	sum := m.h.Sum(digest[:0])
+	sum := m.h.Sum(m.sum[:0])
 	// The digest as a 256-bit number in four limbs, written in base 62
 	// from its least significant digit: 256 bits give 42 digits, more
-	// than the 27 at most needed.
+	// than the 31 at most needed.
 	var limbs [4]uint64
 	for i := range limbs {
 		limbs[i] = binary.BigEndian.Uint64(sum[8*i:])
 	}
-	var out [MaxBillnoLength]byte
-	copy(out[:], mchID)
+	var buf [42]byte
+	out := buf[:size]
+	copy(out, mchID)
 	// Ten digits at a time: the remainder of a division by 62^10 (one
 	// pass of four 128-by-64 divisions) holds the next ten digits, which
 	// then come out of a uint64 by divisions by the constant 62.
-	for i := len(mchID); i < MaxBillnoLength; {
+	for i := len(mchID); i < size; {
 		var r uint64
 		for j := range limbs {
 			limbs[j], r = bits.Div64(r, limbs[j], pow62to10)
 		}
-		for k := 0; k < 10 && i < MaxBillnoLength; k++ {
+		for k := 0; k < 10 && i < size; k++ {
 			out[i] = base62[r%62]
 			r /= 62
 			i++
 		}
 	}
-	return string(out[:]), nil
+	return string(out), nil
 }
 
 // pow62to10 is 62^10, the largest power of 62 below 2^64 that makes whole
@@ -139,11 +156,11 @@ func newBillnoMACs(key []byte) *billnoMACs {
 	}}}
 }
 
-// derive is DeriveAttemptBillno under the pool's key.
-func (p *billnoMACs) derive(mchID, grantKey, openID string, attempt int) (string, error) {
+// derive is deriveNumber under the pool's key.
+func (p *billnoMACs) derive(domain, mchID, grantKey, openID string, attempt, size int) (string, error) {
 	m := p.pool.Get().(*billnoMAC)
 	m.h.Reset()
-	b, err := deriveBillno(m, mchID, grantKey, openID, attempt)
+	b, err := deriveWith(m, domain, mchID, grantKey, openID, attempt, size)
 	p.pool.Put(m)
 	return b, err
 }

@@ -37,7 +37,7 @@ type redPacketRail struct {
 func (r *redPacketRail) Name() string { return r.name }
 
 func (r *redPacketRail) Billno(grantKey, openID string, attempt int) (string, error) {
-	return r.macs.derive(r.c.mchID, grantKey, openID, attempt)
+	return r.macs.derive("", r.c.mchID, grantKey, openID, attempt, MaxBillnoLength)
 }
 
 func (r *redPacketRail) Check(p rail.Payout) error {
