@@ -133,6 +133,11 @@
 //     the billno sent again is processed as new (another amount is no
 //     FATAL_ERROR), paying once the balance is high enough.
 //
+// Options.UserLimits sets the per-user daily limits (packets and fen per
+// openid per Beijing day, on Options.Now): a new bill number beyond them is
+// SENDNUM_LIMIT or RCVDAMOUNT_LIMIT, recorded or forgotten in the same two
+// ways (UserLimits.Refusals); Received reads what a user got on a day.
+//
 // Only sends that passed every check are recorded; a refusal by a check
 // (PARAM_ERROR, SIGN_ERROR, ILLEGAL_APPID...) leaves no trace.
 //
