@@ -66,9 +66,10 @@ const (
 	// its entry (ok=true); a reserved one whose amount differs takes the
 	// new amount, even beyond the caps (the platform's terms win).
 	BudgetReserve
-	// BudgetCommit turns Billno's reservation into a commitment; a number
-	// without one is committed anyway (the money left), beyond the caps if
-	// need be.
+	// BudgetCommit turns Billno's entry into a commitment of Amount, the
+	// amount the platform paid, whatever was reserved (the reserved
+	// amount when Amount is 0); a number without an entry is committed
+	// anyway (the money left), beyond the caps if need be.
 	BudgetCommit
 	// BudgetRelease drops Billno's reservation or commitment: the platform
 	// reported the number closed.

@@ -25,15 +25,18 @@ import (
 // trusted before a tap asks again.
 const recheckAfter = 30 * time.Second
 
-// refusalCodes are the definitive refusals after which the same number is
-// sent again on the next tap (the operator may have topped up, the day may
-// have turned), and the platform is asked whether the number is closed only
-// when it is refused again.
-var refusalCodes = slices.Concat(merchantCodes, userLimitCodes, []error{hongbao.ErrNoAuth})
+// refusalNumbers is how many numbers a grant may use, beyond MaxAttempts,
+// for numbers the platform closed after the merchant's or the user's
+// refusals (which MaxAttempts does not count): a bound that outages and
+// daily limits do not reach (see merchant.go and userlimit.go).
+const refusalNumbers = 8
 
-// userLimitCodes are the user's daily limits (SENDNUM_LIMIT,
-// RCVDAMOUNT_LIMIT).
-var userLimitCodes = []error{hongbao.ErrSendNumLimit, hongbao.ErrReceivedAmountLimit}
+// refusalCodes are the definitive refusals of the merchant or the user,
+// after which the same number is sent again once the outage or the limit
+// is over (the operator may have topped up, the day may have turned), and
+// the platform is asked whether the number is closed only when it is
+// refused again.
+var refusalCodes = slices.Concat(merchantCodes, userCodes)
 
 // grantRun is the walk of one tap through a grant's attempts. It runs
 // detached from the request (a payout is never cut short by a user leaving)
@@ -46,11 +49,20 @@ type grantRun struct {
 	// fresh: the terms were recorded by this run, so the Store knew
 	// nothing of the grant; the platform is asked before each send.
 	fresh bool
-	// lower is the latest moment known to precede any send of the
-	// current attempt that could pay: PaidAt of a success.
-	lower time.Time
 	// sentAt is gethbinfo's send_time of the current attempt, when known.
 	sentAt time.Time
+	// lostAt is the start of an earlier send of the current attempt whose
+	// reply was lost; sendStart the start of this run's send of it.
+	lostAt, sendStart time.Time
+	// closed are the numbers the walk passed, closed by the platform, in
+	// order; spent counts those that count against MaxAttempts (every
+	// one not closed after a merchant's or a user's refusal).
+	closed []Result
+	spent  int
+	// merchant is the merchant's state read by this run's gate; probing
+	// is set while this run's send is the outage's probe.
+	merchant merchantState
+	probing  bool
 	// billno and attempt are where the walk stands, for the log.
 	billno  string
 	attempt int
@@ -66,26 +78,38 @@ func (h *Handler) claim(ctx context.Context, run *grantRun) (Result, string, err
 	first := termsOf(run.grant, h.now())
 	first.Key, first.OpenID = run.grant.Key, run.openID
 	run.terms, run.fresh = h.recordTerms(ctx, run.id, first)
-	run.lower = run.terms.DecidedAt
-	for n := 0; n < h.maxAttempts; n++ {
+	for n := 0; n < h.maxAttempts+refusalNumbers; n++ {
 		billno := run.id
 		if n > 0 {
 			var err error
 			if billno, err = h.client.AttemptBillno(run.grant.Key, run.openID, n); err != nil {
 				return Result{}, "", err
 			}
-			run.sentAt = time.Time{}
 		}
 		run.billno, run.attempt = billno, n
+		run.sentAt, run.lostAt, run.sendStart = time.Time{}, time.Time{}, time.Time{}
 		res, src, next, err := h.attempt(ctx, run, billno)
 		if !next {
 			return res, src, err
 		}
 	}
-	e := newError(http.StatusGone, "attempts_exhausted", "this red packet could not be delivered", errAttemptsExhausted)
-	e.Billno = run.billno
-	return Result{}, "", e
+	return Result{}, "", exhausted(run.billno)
 }
+
+func exhausted(billno string) *HandlerError {
+	e := newError(http.StatusGone, "attempts_exhausted", "this red packet could not be delivered", errAttemptsExhausted)
+	e.Billno = billno
+	return e
+}
+
+// What recoverFrom found of a number at the platform.
+type numberState int
+
+const (
+	numberOpen   numberState = iota // nothing: the number may be sent
+	numberHeld                      // a packet the platform holds: sending it again answers its package
+	numberClosed                    // closed: the walk moves on
+)
 
 // attempt settles one attempt: the result to answer, or next=true when the
 // platform has reported billno closed and the walk moves on.
@@ -95,42 +119,63 @@ func (h *Handler) attempt(ctx context.Context, run *grantRun, billno string) (re
 		if prev.Paid() || prev.Closed != "" {
 			return h.settled(ctx, run, prev, "store")
 		}
-		run.lower = later(run.lower, prev.At)
+		run.lostAt = prev.LostAt
 	}
-	if run.fresh && !known {
-		// The Store knew nothing of this grant: a new grant, or records
-		// lost. Ask the platform where this number stands before
-		// sending, so that a lost record can never make the handler
-		// skip back to a refunded number or pay other terms.
-		closed, err := h.recoverFrom(ctx, run, billno)
-		if err != nil || closed {
-			return Result{}, "", closed && err == nil, err
-		}
-	}
-	if run.attempt > 0 && !known {
-		// A new number goes through the merchant gate (merchant.go).
-		release, ok := h.probe(ctx)
-		if !ok {
-			e := newError(http.StatusServiceUnavailable, "merchant_unavailable", "red packets are not available at the moment", errMerchantDown)
-			e.RetryAfter, e.Billno = h.merchantProbe, billno
-			return Result{}, "", false, e
-		}
-		defer func() {
-			if !isMerchantRefusal(err) {
-				release() // kept after a merchant refusal: it expires
+	held := false
+	if !known {
+		// beyond: no new number past MaxAttempts. A later number that
+		// was sent (MaxAttempts lowered since) is followed: the Store
+		// knows it, or, when the grant's records were lost, the
+		// platform holds it.
+		beyond := run.spent >= h.maxAttempts
+		switch {
+		case run.fresh:
+			// The Store knows nothing of this grant: a new grant, or
+			// records lost. Ask the platform where the number stands
+			// before sending, so that a lost record can never make
+			// the handler skip back to a refunded number or pay
+			// other terms.
+			st, err := h.recoverFrom(ctx, run, billno, beyond)
+			if err != nil || st == numberClosed {
+				return Result{}, "", err == nil, err
 			}
-		}()
+			held = st == numberHeld
+		case beyond:
+			return Result{}, "", false, exhausted(billno)
+		}
 	}
-	// The budget: the number's amount is reserved before its first send
-	// (again on every run: the step is idempotent).
-	if err := h.reserve(ctx, run, billno); err != nil {
-		return Result{}, "", false, err
+	if !held && run.lostAt.IsZero() {
+		// A send that may be refused waits while the user's limit
+		// holds or the merchant cannot pay (userlimit.go, merchant.go).
+		if err := h.userWait(run, prev, known); err != nil {
+			return Result{}, "", false, err
+		}
+		release, err := h.merchantWait(ctx, run, known)
+		if err != nil {
+			return Result{}, "", false, err
+		}
+		defer release()
+	}
+	if !held {
+		// The budget: the number's amount is reserved before its send
+		// (again on every run: the step is idempotent).
+		if err := h.reserve(ctx, run, billno); err != nil {
+			return Result{}, "", false, err
+		}
 	}
 	res, src, err = h.sendAttempt(ctx, run, billno)
-	if err == nil {
-		return h.settled(ctx, run, res, src)
+	if err != nil {
+		return h.afterFailure(ctx, run, billno, prev, known, err)
 	}
-	return h.afterFailure(ctx, run, billno, prev, err)
+	switch {
+	case res.Closed != "" && !held:
+		// Another replica learnt the number closed after this run's
+		// lookup: the reservation made meanwhile goes too.
+		h.release(ctx, run, billno)
+	case res.Closed == "" && src == "platform":
+		h.merchantPaid(ctx, run, run.sendStart)
+	}
+	return h.settled(ctx, run, res, src)
 }
 
 // settled answers a record that settles its number: a success (paid), or
@@ -142,103 +187,143 @@ func (h *Handler) settled(ctx context.Context, run *grantRun, r Result, src stri
 		return h.paid(ctx, run, r, src)
 	}
 	if run.closedAllowsNext(r.Closed) {
-		run.lower = later(run.lower, r.At)
+		run.passed(r)
 		return Result{}, "", true, nil
 	}
 	return Result{}, "", false, errExpired(r.Billno, "the platform refunded it")
 }
 
-// paid answers a stored success, or moves on when its claim window is over
-// and the platform reports the packet refunded to a grant that allows
-// re-claims.
-func (h *Handler) paid(ctx context.Context, run *grantRun, r Result, src string) (Result, string, bool, error) {
-	if h.now().Sub(r.PaidAt) < h.claimWindow {
-		return r, src, false, nil
+// passed records that the walk passed r, a closed number.
+func (run *grantRun) passed(r Result) {
+	run.closed = append(run.closed, r)
+	if !closedByRefusal(r) {
+		run.spent++
 	}
-	_, _, counted := h.budgetOf(run.grant)
-	if !run.grant.Reclaim && !counted {
-		return Result{}, "", false, errExpired(r.Billno, "paid at "+r.PaidAt.Format(time.RFC3339))
-	}
-	// Re-claims, or a budget the refund gives back to: ask the platform.
-	info, err := h.query(ctx, r.Billno)
-	if err != nil {
-		return Result{}, "", false, errExpired(r.Billno, "gethbinfo: "+err.Error())
-	}
-	if info.Status == hongbao.StatusRefunded {
-		h.close(ctx, run, r.Billno, info.Status)
-		if !run.grant.Reclaim {
-			return Result{}, "", false, errExpired(r.Billno, "the platform refunded it")
-		}
-		return Result{}, "", true, nil
-	}
-	return Result{}, "", false, errExpired(r.Billno, "the platform reports "+string(info.Status))
 }
 
-// recoverFrom asks gethbinfo about billno before a fresh grant sends it.
-// closed: the number is closed and the walk moves on. Otherwise the send
-// goes ahead, with the platform's terms when it already holds a packet.
-func (h *Handler) recoverFrom(ctx context.Context, run *grantRun, billno string) (closed bool, err error) {
+// closedByRefusal reports whether r was closed after a refusal of the
+// merchant or of the user, which MaxAttempts does not count.
+func closedByRefusal(r Result) bool {
+	return r.Closed == hongbao.StatusFailed && codeIs(r.Refused, refusalCodes...)
+}
+
+// recoverFrom asks gethbinfo about billno, which the Store does not know,
+// before it is sent. A number the platform holds as a packet gives the
+// grant's terms (adoptTerms). Past MaxAttempts (beyond), a number the
+// platform does not hold is not sent: 410 attempts_exhausted.
+func (h *Handler) recoverFrom(ctx context.Context, run *grantRun, billno string, beyond bool) (numberState, error) {
 	info, err := h.query(ctx, billno)
-	if err != nil {
+	switch {
+	case err != nil && beyond && errors.Is(err, hongbao.ErrNotFound):
+		return numberOpen, exhausted(billno)
+	case err != nil && beyond:
+		return numberOpen, err
+	case err != nil:
 		// NOT_FOUND, or no answer: sending the same number is safe.
-		return false, nil
+		return numberOpen, nil
 	}
 	switch info.Status {
 	case hongbao.StatusFailed:
-		h.close(ctx, run, billno, info.Status)
-		return true, nil
+		h.close(ctx, run, billno, info.Status, "", time.Time{})
+		return numberClosed, nil
 	case hongbao.StatusRefunded:
+		h.close(ctx, run, billno, info.Status, "", time.Time{})
 		if run.closedAllowsNext(info.Status) {
-			h.close(ctx, run, billno, info.Status)
-			return true, nil
+			return numberClosed, nil
 		}
-		h.close(ctx, run, billno, info.Status)
-		return false, errExpired(billno, "the platform refunded it")
+		return numberOpen, errExpired(billno, "the platform refunded it")
 	}
-	h.adoptTerms(ctx, run, info)
-	return false, nil
+	if err := h.adoptTerms(ctx, run, info); err != nil {
+		return numberOpen, err
+	}
+	return numberHeld, nil
 }
 
 // afterFailure decides what a failed send of billno means for the grant.
-func (h *Handler) afterFailure(ctx context.Context, run *grantRun, billno string, prev Result, err error) (Result, string, bool, error) {
+func (h *Handler) afterFailure(ctx context.Context, run *grantRun, billno string, prev Result, known bool, err error) (Result, string, bool, error) {
 	var pe *hongbao.Error
-	if !errors.As(err, &pe) || pe.Unknown {
+	if !errors.As(err, &pe) {
+		return Result{}, "", false, err
+	}
+	if pe.Unknown {
+		h.lost(ctx, run, billno, prev, known)
 		return Result{}, "", false, err // never move on from an unknown outcome
 	}
 	switch {
 	case pe.Status == hongbao.StatusFailed:
 		// PROCESSING, then gethbinfo said FAILED.
-		h.close(ctx, run, billno, pe.Status)
+		h.close(ctx, run, billno, pe.Status, "", time.Time{})
 		return Result{}, "", true, nil
 	case errors.Is(pe, hongbao.ErrFatal):
 		return h.recoverTerms(ctx, run, billno, err)
 	case errors.Is(pe, hongbao.ErrSendFailed):
-		return h.refused(ctx, run, billno, prev, pe, err, true)
+		return h.sendFailed(ctx, run, billno, prev, pe, err)
 	case isAny(pe, refusalCodes...):
-		if prev.Refused == "" && run.attempt == 0 && isAny(pe, merchantCodes...) {
-			h.merchantDown(ctx)
-		}
-		return h.refused(ctx, run, billno, prev, pe, err, prev.Refused != "")
+		return h.refused(ctx, run, billno, prev, known, pe, err)
 	}
 	return Result{}, "", false, err
 }
 
-// refused handles a definitive refusal of billno: when ask, gethbinfo is
-// asked whether the number is closed (unless it was asked recently); the
-// refusal is remembered either way.
-func (h *Handler) refused(ctx context.Context, run *grantRun, billno string, prev Result, pe *hongbao.Error, err error, ask bool) (Result, string, bool, error) {
+// refused handles a refusal of the merchant or of the user. A number
+// refused before (or whose reply was lost) may be answered the platform's
+// record of that refusal: gethbinfo is asked (unless it was lately), and
+// FAILED closes the number, the walk moving on through the gates. Any
+// other refusal was made on the spot: it is remembered, and the outage or
+// the user's limit holds the grant's sends back.
+func (h *Handler) refused(ctx context.Context, run *grantRun, billno string, prev Result, known bool, pe *hongbao.Error, err error) (Result, string, bool, error) {
 	now := h.now()
-	r := Result{Refused: pe.ErrCode, CheckedAt: prev.CheckedAt}
-	if ask && (prev.CheckedAt.IsZero() || now.Sub(prev.CheckedAt) >= recheckAfter) {
+	checked := prev.CheckedAt
+	if known && (prev.Refused != "" || !prev.LostAt.IsZero()) && (checked.IsZero() || now.Sub(checked) >= recheckAfter) {
 		info, qerr := h.query(ctx, billno)
 		if qerr == nil && info.Status == hongbao.StatusFailed {
-			h.close(ctx, run, billno, info.Status)
+			at := prev.At
+			if prev.Refused == "" || at.IsZero() {
+				at = now
+			}
+			h.close(ctx, run, billno, info.Status, pe.ErrCode, at)
+			return Result{}, "", true, nil
+		}
+		checked = now
+	}
+	h.remember(ctx, run, billno, Result{Refused: pe.ErrCode, At: now, CheckedAt: checked})
+	if isAny(pe, merchantCodes...) {
+		return Result{}, "", false, merchantUnavailable(billno, h.merchantRefused(ctx, run, pe.ErrCode, now), err)
+	}
+	return Result{}, "", false, userLimited(billno, pe.ErrCode, limitEnds(now).Sub(now), err)
+}
+
+// sendFailed handles SEND_FAILED: gethbinfo is asked at once (unless it
+// was lately) and FAILED moves the walk on; otherwise the refusal is
+// remembered and the next tap sends the same number again.
+func (h *Handler) sendFailed(ctx context.Context, run *grantRun, billno string, prev Result, pe *hongbao.Error, err error) (Result, string, bool, error) {
+	now := h.now()
+	r := Result{Refused: pe.ErrCode, CheckedAt: prev.CheckedAt}
+	if prev.CheckedAt.IsZero() || now.Sub(prev.CheckedAt) >= recheckAfter {
+		info, qerr := h.query(ctx, billno)
+		if qerr == nil && info.Status == hongbao.StatusFailed {
+			h.close(ctx, run, billno, info.Status, "", time.Time{})
 			return Result{}, "", true, nil
 		}
 		r.CheckedAt = now
 	}
 	h.remember(ctx, run, billno, r)
 	return Result{}, "", false, err
+}
+
+// lost remembers that a send of billno lost its reply (it may have paid),
+// for PaidAt: the start of the earliest such send since the number's last
+// refusal. The next tap sends the same number again, as ever.
+func (h *Handler) lost(ctx context.Context, run *grantRun, billno string, prev Result, known bool) {
+	if run.sendStart.IsZero() || known && !prev.LostAt.IsZero() {
+		return
+	}
+	r := prev
+	r.Billno, r.OpenID, r.Amount, r.LostAt = billno, run.openID, run.terms.Amount, run.sendStart
+	// Never over a record saved meanwhile by another replica.
+	if cur, ok := h.lookup(ctx, billno); ok && (cur.Paid() || cur.Closed != "") {
+		return
+	}
+	h.save(ctx, billno, r)
 }
 
 // recoverTerms handles FATAL_ERROR: the platform holds billno with other
@@ -252,17 +337,17 @@ func (h *Handler) recoverTerms(ctx context.Context, run *grantRun, billno string
 	}
 	switch info.Status {
 	case hongbao.StatusFailed:
-		h.close(ctx, run, billno, info.Status)
+		h.close(ctx, run, billno, info.Status, "", time.Time{})
 		return Result{}, "", true, nil
 	case hongbao.StatusRefunded:
+		h.close(ctx, run, billno, info.Status, "", time.Time{})
 		if run.closedAllowsNext(info.Status) {
-			h.close(ctx, run, billno, info.Status)
 			return Result{}, "", true, nil
 		}
 		return Result{}, "", false, errExpired(billno, "the platform refunded it")
 	}
-	if !h.adoptTerms(ctx, run, info) {
-		return Result{}, "", false, fatal
+	if err := h.adoptTerms(ctx, run, info); err != nil {
+		return Result{}, "", false, err
 	}
 	res, src, err := h.sendAttempt(ctx, run, billno)
 	if err != nil {
@@ -273,10 +358,12 @@ func (h *Handler) recoverTerms(ctx context.Context, run *grantRun, billno string
 
 // adoptTerms makes the platform's record of the grant's packet its terms:
 // amount and texts from gethbinfo, send_name and scene_id (which gethbinfo
-// does not report) from the current grant. It reports false when those
-// terms cannot be sent (a scene_id the platform required and the grant no
-// longer has).
-func (h *Handler) adoptTerms(ctx context.Context, run *grantRun, info *hongbao.HBInfo) bool {
+// does not report) from the current grant. Terms that cannot be sent as
+// they are (a scene_id the amount needs and the grant no longer has, a
+// text gethbinfo answered empty) are an error naming the field, logged:
+// never replaced by other terms, which the platform would refuse
+// (FATAL_ERROR) or pay as another packet.
+func (h *Handler) adoptTerms(ctx context.Context, run *grantRun, info *hongbao.HBInfo) error {
 	t := Terms{
 		Amount:    info.Amount,
 		SendName:  run.grant.SendName,
@@ -292,30 +379,43 @@ func (h *Handler) adoptTerms(ctx context.Context, run *grantRun, info *hongbao.H
 	if t.DecidedAt.IsZero() {
 		t.DecidedAt = run.terms.DecidedAt
 	}
-	req := run.request(run.billno)
-	req.Amount, req.Wishing, req.ActName, req.Remark = t.Amount, t.Wishing, t.ActName, t.Remark
+	req := t.grant().request(run.billno, run.openID)
 	if err := req.Validate(); err != nil {
+		field := ""
+		var ve *hongbao.ValidationError
+		if errors.As(err, &ve) {
+			field = ve.Field
+		}
 		h.log.LogAttrs(ctx, slog.LevelError, "hongbao: the platform's terms of a grant cannot be sent again",
-			slog.String("billno", run.billno), slog.String("error", err.Error()))
-		return false
+			slog.String("billno", run.billno), slog.String("field", field), slog.String("error", err.Error()))
+		e := newError(http.StatusInternalServerError, "recovered_terms_invalid", "the red packet's recorded terms cannot be sent again",
+			fmt.Errorf("middleware: %s: the platform's terms with the grant's send_name and scene_id: %w", run.billno, err))
+		e.Billno = run.billno
+		return e
 	}
 	run.terms, run.sentAt = t, info.SendTime
-	run.lower = later(run.lower, t.DecidedAt)
 	h.saveTerms(ctx, run.id, t)
 	// The platform holds the packet: its money left, whatever the
 	// budget's account says.
 	h.commit(ctx, run, Result{Billno: run.billno, Amount: t.Amount})
-	return true
+	return nil
 }
 
-// close records that the platform reported billno closed.
-func (h *Handler) close(ctx context.Context, run *grantRun, billno string, status hongbao.Status) {
-	h.remember(ctx, run, billno, Result{Closed: status})
+// close records that the platform reported billno closed; refused is the
+// refusal that preceded it, at when it was made (the closing's time when
+// zero).
+func (h *Handler) close(ctx context.Context, run *grantRun, billno string, status hongbao.Status, refused string, at time.Time) {
+	r := Result{Closed: status, Refused: refused, At: at}
+	h.remember(ctx, run, billno, r)
 	h.release(ctx, run, billno)
-	run.lower = later(run.lower, h.now())
+	if r.At.IsZero() {
+		r.At = h.now()
+	}
+	r.Billno = billno
+	run.passed(r)
 	h.log.LogAttrs(ctx, slog.LevelInfo, "hongbao: bill number closed by the platform",
 		slog.String("openid", run.openID), slog.String("billno", billno),
-		slog.Int("attempt", run.attempt), slog.String("status", string(status)))
+		slog.Int("attempt", run.attempt), slog.String("status", string(status)), slog.String("refused", refused))
 }
 
 // remember saves what the platform said of billno.
@@ -337,18 +437,6 @@ func (run *grantRun) closedAllowsNext(status hongbao.Status) bool {
 // request is the send of the grant's terms under billno.
 func (run *grantRun) request(billno string) *hongbao.SendRequest {
 	return run.terms.grant().request(billno, run.openID)
-}
-
-// paidAt is the PaidAt of a success of the current attempt: the platform's
-// send_time when known, else the latest moment known to precede the send.
-func (run *grantRun) paidAt(now time.Time) time.Time {
-	if !run.sentAt.IsZero() {
-		return run.sentAt
-	}
-	if run.lower.IsZero() || run.lower.After(now) {
-		return now
-	}
-	return run.lower
 }
 
 // recordTerms records the grant's terms unless some are recorded; fresh

@@ -184,12 +184,13 @@ func (b *memBudget) apply(op BudgetOp) bool {
 		add(e, 1)
 	case BudgetCommit:
 		if has {
-			if e.committed {
+			if e.committed && (op.Amount <= 0 || e.amount == op.Amount) {
 				return true
 			}
 			add(e, -1)
-		} else {
-			e.amount = op.Amount
+		}
+		if op.Amount > 0 {
+			e.amount = op.Amount // what the platform paid
 		}
 		e.committed = true
 		b.entries[op.Billno] = e
@@ -248,18 +249,19 @@ type packedResult struct {
 	// back to back; lens are the lengths of the first five.
 	s      string
 	amount int64
-	sec    [3]int64       // PaidAt, At, CheckedAt
+	sec    [4]int64       // PaidAt, At, CheckedAt, LostAt
 	loc    *time.Location // of every time that is not zero
-	nsec   [3]int32
+	nsec   [4]int32
 	lens   [5]uint16
 	zero   uint8 // bit i: time i is the zero time
+	exact  bool
 }
 
 // pack packs r; ok is false when a string is too long to pack or the
 // times are in different locations.
 func pack(r Result) (*packedResult, bool) {
 	parts := [...]string{r.Billno, r.OpenID, r.Package, r.SendListID, string(r.Closed), r.Refused}
-	p := &packedResult{amount: r.Amount}
+	p := &packedResult{amount: r.Amount, exact: r.Exact}
 	n := 0
 	for i, s := range parts {
 		if i < len(p.lens) {
@@ -276,7 +278,7 @@ func pack(r Result) (*packedResult, bool) {
 		b.WriteString(s)
 	}
 	p.s = b.String()
-	for i, t := range [...]time.Time{r.PaidAt, r.At, r.CheckedAt} {
+	for i, t := range [...]time.Time{r.PaidAt, r.At, r.CheckedAt, r.LostAt} {
 		if t.IsZero() {
 			p.zero |= 1 << i
 			continue
@@ -299,7 +301,7 @@ func (p *packedResult) unpack() Result {
 		parts[i], rest = rest[:n], rest[n:]
 	}
 	parts[5] = rest
-	var times [3]time.Time
+	var times [4]time.Time
 	for i := range times {
 		if p.zero&(1<<i) == 0 {
 			times[i] = time.Unix(p.sec[i], int64(p.nsec[i])).In(p.loc)
@@ -314,8 +316,10 @@ func (p *packedResult) unpack() Result {
 		Refused:    parts[5],
 		Amount:     p.amount,
 		PaidAt:     times[0],
+		Exact:      p.exact,
 		At:         times[1],
 		CheckedAt:  times[2],
+		LostAt:     times[3],
 	}
 }
 

@@ -31,6 +31,7 @@ var catalogueCodes = []string{
 	"grant_conflict", "merchant_unavailable", "send_failed", "platform_rejected", "platform_error",
 	"internal_error", "policy_error", "in_progress", "claim_window_expired", "body_too_large",
 	"refused", "scene_not_supported", "attempts_exhausted", "budget_exhausted", "budget_unavailable",
+	"recovered_terms_invalid",
 }
 
 func hasHan(s string) bool {
@@ -429,13 +430,16 @@ func TestClaimAnswersInChinese(t *testing.T) {
 			status  int
 			code    string
 		}{
-			{"NOTENOUGH", 503, "merchant_unavailable"},
 			{"SEND_FAILED", 502, "send_failed"},
 			{"NO_AUTH", 403, "risk_control"},
 			{"SENDNUM_LIMIT", 403, "user_limit_reached"},
 			{"SIGN_ERROR", 502, "platform_rejected"},
 			{"SOMETHING_NEW", 502, "platform_error"},
+			// Last: the merchant's outage holds every user's sends back.
+			{"NOTENOUGH", 503, "merchant_unavailable"},
 		} {
+			// A user each: a user's limit holds that user's sends back.
+			tok := e.token(t, jwt.MapClaims{"sub": "oI18n" + c.errCode})
 			e.host.Inject(wxpaytest.Fault{Match: onSend, ErrCode: c.errCode, ErrCodeDes: "PLATFORM TEXT"})
 			e.do(t, http.MethodPost, "/hongbao/send", tok, zh, "").check(t, c.status, c.code, Chinese, zhOf(c.code))
 		}

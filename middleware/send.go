@@ -74,16 +74,19 @@ func (h *Handler) sendAttempt(base context.Context, run *grantRun, billno string
 	sctx, scancel := context.WithDeadline(base, lockedAt.Add(h.lockTTL))
 	defer scancel()
 	req := run.request(billno)
+	run.sendStart = h.now()
 	res, err := h.client.SendMiniProgramHB(sctx, req)
 	if err != nil {
 		return Result{}, "", err
 	}
-	r := paidResult(req, res, run.paidAt(h.now()))
+	r := paidResult(req, res, run.sendStart)
+	h.stamp(base, run, &r)
 	h.save(base, billno, r)
 	return r, "platform", nil
 }
 
-// paidResult is what the Store keeps of the successful send req.
+// paidResult is what the Store keeps of the successful send req, sent at
+// paidAt.
 func paidResult(req *hongbao.SendRequest, res *hongbao.SendResult, paidAt time.Time) Result {
 	return Result{
 		Billno:     req.Billno,
@@ -92,6 +95,7 @@ func paidResult(req *hongbao.SendRequest, res *hongbao.SendResult, paidAt time.T
 		SendListID: res.SendListID,
 		Amount:     req.Amount,
 		PaidAt:     paidAt,
+		Exact:      true,
 	}
 }
 

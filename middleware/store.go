@@ -19,11 +19,17 @@ type Result struct {
 	Package    string `json:"package,omitempty"` // the raw package string from sendminiprogramhb
 	SendListID string `json:"send_listid,omitempty"`
 	Amount     int64  `json:"amount"` // fen
-	// PaidAt is when the platform sent the packet: gethbinfo's send_time
-	// when the handler learnt it from there, otherwise the latest moment
-	// known to precede the send that paid (never later than the real
-	// send, so the claim window never outlives the platform's).
+	// PaidAt is when the platform sent the packet: the start of the send
+	// that paid, or gethbinfo's send_time (when an earlier send of the
+	// number lost its reply, or the handler learnt the packet from the
+	// platform). Never later than the real send, never an earlier
+	// moment unless Exact is false.
 	PaidAt time.Time `json:"paid_at,omitzero"`
+	// Exact reports that PaidAt is the send's own time or the platform's
+	// send_time. A result without it (an estimate: the start of a send
+	// whose reply was lost, or a result of an older version) is checked
+	// with gethbinfo before its claim window is said to be over.
+	Exact bool `json:"exact,omitempty"`
 	// Closed is the status with which the platform reported this number
 	// closed, read from gethbinfo: FAILED (no money left the merchant) or
 	// REFUND (the packet was never opened and its money came back).
@@ -38,6 +44,11 @@ type Result struct {
 	// CheckedAt is when gethbinfo was last asked about a refused number,
 	// so that taps do not ask it each time.
 	CheckedAt time.Time `json:"checked_at,omitzero"`
+	// LostAt is the start of the earliest send of this number whose
+	// outcome is unknown (its reply was lost) since its last refusal: if
+	// that send paid, the packet dates from then. It is a hint for
+	// PaidAt, never an answer: the next tap sends the same number again.
+	LostAt time.Time `json:"lost_at,omitzero"`
 }
 
 // Paid reports whether r is a successful send that can be handed out.

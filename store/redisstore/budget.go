@@ -67,8 +67,11 @@ if step ~= 0 then
 		end
 	elseif step == 2 then
 		if entry then
-			if state ~= "C" then
-				add("R", fen, -1)
+			if state ~= "C" or (amount > 0 and fen ~= amount) then
+				add(state, fen, -1)
+				if amount > 0 then
+					fen = amount
+				end
 				add("C", fen, 1)
 				redis.call("HSET", key, field, string.format("%d:C", fen))
 			end
