@@ -11,8 +11,10 @@ import (
 	"strings"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	"github.com/hongbao-go/hongbao/signer"
+	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/transport"
 )
 
@@ -106,12 +108,12 @@ type config struct {
 
 	// JWT verification. In demo mode without a configured key, jwtKeys is
 	// empty and run generates a random secret.
-	jwtKeys                []middleware.Key
+	jwtKeys                []jwtauth.Key
 	jwtIssuer, jwtAudience string
 
 	billnoKey []byte
-	grant     middleware.Grant // the campaign: the same grant for every user
-	redisURL  string           // empty: results, locks and rate limits in memory
+	grant     claim.Grant // the campaign: the same grant for every user
+	redisURL  string      // empty: results, locks and rate limits in memory
 	// packageRule is the paySign form handed to wx.sendBizRedPacket.
 	packageRule signer.PackageRule
 	// amountMax > 0: each user's amount is drawn from [grant.Amount,
@@ -123,7 +125,7 @@ type config struct {
 	// accepted.
 	maxConns int
 	// budget caps the campaign (zero: no cap).
-	budget middleware.Budget
+	budget store.Budget
 	// metricsAddr is the Prometheus listener's address; empty: none.
 	metricsAddr string
 	// otlpTraces, otlpMetrics: export them by OTLP over HTTP.
@@ -177,11 +179,11 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	case secret != "" && pubFile != "":
 		bad("set only one of %s and %s", envJWTSecret, envJWTPublicKeyFile)
 	case secret != "":
-		k, err := middleware.HMACKey("", []byte(secret))
+		k, err := jwtauth.HMACKey("", []byte(secret))
 		if err != nil {
 			bad("%s is %d bytes; use a random secret of at least 32 bytes (HS256)", envJWTSecret, len(secret))
 		} else {
-			c.jwtKeys = []middleware.Key{k}
+			c.jwtKeys = []jwtauth.Key{k}
 		}
 	case pubFile != "":
 		pem, err := os.ReadFile(pubFile)
@@ -189,11 +191,11 @@ func loadConfig(getenv func(string) string) (*config, error) {
 			bad("%s: %v", envJWTPublicKeyFile, err)
 			break
 		}
-		k, err := middleware.PublicKeyPEM("", pem)
+		k, err := jwtauth.PublicKeyPEM("", pem)
 		if err != nil {
 			bad("%s=%q: %v", envJWTPublicKeyFile, pubFile, err)
 		} else {
-			c.jwtKeys = []middleware.Key{k}
+			c.jwtKeys = []jwtauth.Key{k}
 		}
 	case !c.demo:
 		bad("set %s (HS256, at least 32 bytes) or %s (PEM public key for RS256, ES256/384/512 or EdDSA) to verify the app's login tokens",
@@ -223,7 +225,7 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	}
 
 	// The campaign.
-	c.grant = middleware.Grant{
+	c.grant = claim.Grant{
 		Key:      orDefault(get(envCampaign), defaultCampaign),
 		Amount:   defaultAmount,
 		SendName: orDefault(get(envSendName), defaultSendName),
@@ -412,7 +414,7 @@ func fileExists(name, path string, bad func(string, ...any)) {
 // validateCampaign checks the grant as the platform would (Grant.Validate),
 // naming the variable to fix, so that a bad amount or text stops the server at
 // start-up instead of failing every claim.
-func validateCampaign(g middleware.Grant) error {
+func validateCampaign(g claim.Grant) error {
 	err := g.Validate()
 	if err == nil {
 		return nil

@@ -14,7 +14,8 @@ import (
 	hongbaochi "github.com/hongbao-go/hongbao/adapters/chi"
 	hongbaoecho "github.com/hongbao-go/hongbao/adapters/echo"
 	hongbaogin "github.com/hongbao-go/hongbao/adapters/gin"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 )
 
 // newRouter serves GET / with index and POST /hongbao/send with the
@@ -23,12 +24,12 @@ import (
 // on it get the same JSON 405 (with "Allow: POST"), and the paths under it
 // the same JSON 404, on every router, in the language the client asks for.
 // Other methods on / are answered 405 by the router itself.
-func newRouter(kind string, auth *middleware.Authenticator, h http.Handler, index http.HandlerFunc) (http.Handler, error) {
+func newRouter(kind string, auth *jwtauth.Authenticator, h http.Handler, index http.HandlerFunc) (http.Handler, error) {
 	switch kind {
 	case "nethttp":
 		mux := http.NewServeMux()
 		mux.HandleFunc("GET /{$}", index)
-		middleware.Mount(mux, claimPath, auth, h)
+		claim.Mount(mux, claimPath, auth, h)
 		return mux, nil
 
 	case "chi":

@@ -14,14 +14,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/store/redisstore"
 )
 
 const testBillno = "1900000109202611280000000001"
 
-func sampleResult() middleware.Result {
-	return middleware.Result{
+func sampleResult() store.Result {
+	return store.Result{
 		Billno:     testBillno,
 		OpenID:     "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
 		Package:    "sendid=abc&ver=8&sign=def&mchid=1900000109&appid=wx8888888888888888",
