@@ -128,12 +128,13 @@ type budgetEntry struct {
 	committed bool
 }
 
-// Budget implements Store. Accounts live as long as the process.
+// Budget implements Store. Accounts live as long as the process: a new
+// process (a restart) starts with none open.
 func (m *MemoryStore) Budget(ctx context.Context, campaign string, op BudgetOp) (BudgetState, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return BudgetState{}, false, err
 	}
-	if campaign == "" || op.Step != BudgetRead && op.Billno == "" {
+	if campaign == "" || op.Step != BudgetRead && op.Step != BudgetOpen && op.Billno == "" {
 		return BudgetState{}, false, errNilKey
 	}
 	m.budgetMu.Lock()
@@ -144,15 +145,17 @@ func (m *MemoryStore) Budget(ctx context.Context, campaign string, op BudgetOp) 
 	b := m.budgets[campaign]
 	if b == nil {
 		b = &memBudget{entries: make(map[string]budgetEntry)}
-		m.budgets[campaign] = b
 	}
 	ok := b.apply(op)
+	if b.st.Open || len(b.entries) > 0 {
+		m.budgets[campaign] = b // a missing account stays missing
+	}
 	st := b.st
 	st.Budget = op.Limit
 	return st, ok, nil
 }
 
-// apply carries out op on the account (see BudgetStep).
+// apply carries out op on the account (see BudgetStep and BudgetOp).
 func (b *memBudget) apply(op BudgetOp) bool {
 	e, has := b.entries[op.Billno]
 	add := func(e budgetEntry, sign int64) {
@@ -165,6 +168,11 @@ func (b *memBudget) apply(op BudgetOp) bool {
 		}
 	}
 	switch op.Step {
+	case BudgetOpen:
+		if !op.At.IsZero() && (!b.st.Open || !b.st.OpenedAt.IsZero() && op.At.Before(b.st.OpenedAt)) {
+			b.st.OpenedAt = op.At
+		}
+		b.st.Open = true
 	case BudgetReserve:
 		if has {
 			if !e.committed && e.amount != op.Amount {
@@ -175,9 +183,22 @@ func (b *memBudget) apply(op BudgetOp) bool {
 			}
 			return true
 		}
+		if !b.st.Open || b.st.Younger(op.At) {
+			return false
+		}
 		if op.Limit.Fen > 0 && b.st.ReservedFen+b.st.CommittedFen+op.Amount > op.Limit.Fen ||
 			op.Limit.Packets > 0 && b.st.ReservedPackets+b.st.CommittedPackets+1 > op.Limit.Packets {
 			return false
+		}
+		e = budgetEntry{amount: op.Amount}
+		b.entries[op.Billno] = e
+		add(e, 1)
+	case BudgetRestore:
+		if has && (e.committed || e.amount == op.Amount) {
+			return true
+		}
+		if has {
+			add(e, -1)
 		}
 		e = budgetEntry{amount: op.Amount}
 		b.entries[op.Billno] = e

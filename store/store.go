@@ -75,6 +75,10 @@ type Terms struct {
 	// derive its later bill numbers from its terms alone.
 	Key    string `json:"key,omitempty"`
 	OpenID string `json:"openid,omitempty"`
+	// Campaign is the budget the grant counts against when it is not
+	// Key (claim.Grant.Campaign), so that a rebuild of a campaign's
+	// account finds its grants.
+	Campaign string `json:"campaign,omitempty"`
 }
 
 // Store is the state the handler shares across replicas: the terms of

@@ -132,6 +132,10 @@ func newEnv(t *testing.T, hostOpts wxpaytest.Options, mod func(*HandlerConfig)) 
 	}
 	e.store = cfg.Store
 	e.srv, e.handler = e.mount(t, cfg)
+	// A capped campaign's account is opened at its first configuration.
+	for _, c := range e.handler.Campaigns() {
+		_, _ = e.handler.OpenBudget(context.Background(), c)
+	}
 	e.token = e.tokenFor(t, testOpenID)
 	return e
 }
@@ -1067,7 +1071,8 @@ func TestHandlerStoreRetriedAfterOutage(t *testing.T) {
 	fs := &failingStore{}
 	e := newEnv(t, wxpaytest.Options{}, func(c *HandlerConfig) {
 		c.Store = fs
-		c.StoreRetryAfter = 50 * time.Millisecond
+		// Longer than a first tap takes under the race detector.
+		c.StoreRetryAfter = 400 * time.Millisecond
 	})
 	billno := e.billno(t, "spring-2026", testOpenID)
 	e.checkParams(t, e.tap(t, e.token, ""), billno)
@@ -1075,7 +1080,7 @@ func TestHandlerStoreRetriedAfterOutage(t *testing.T) {
 	if calls != 1 {
 		t.Fatalf("%d store calls before the first failure marked it down, want 1", calls)
 	}
-	time.Sleep(60 * time.Millisecond)
+	time.Sleep(410 * time.Millisecond)
 	e.checkParams(t, e.tap(t, e.token, ""), billno)
 	if fs.calls.Load() == calls {
 		t.Fatal("the store was not tried again after StoreRetryAfter")

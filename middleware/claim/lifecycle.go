@@ -77,7 +77,7 @@ var errAttemptsExhausted = errors.New("claim: every attempt of the grant was clo
 // or the error to answer.
 func (h *Handler) claim(ctx context.Context, run *grantRun) (store.Result, string, error) {
 	first := termsOf(run.grant, h.now())
-	first.Key, first.OpenID = run.grant.Key, run.openID
+	first.Key, first.OpenID, first.Campaign = run.grant.Key, run.openID, run.grant.Campaign
 	run.terms, run.fresh = h.recordTerms(ctx, run.id, first)
 	for n := 0; n < h.maxAttempts+refusalNumbers; n++ {
 		billno := run.id
@@ -376,6 +376,7 @@ func (h *Handler) adoptTerms(ctx context.Context, run *grantRun, info *hongbao.H
 		Recovered: true,
 		Key:       run.grant.Key,
 		OpenID:    run.openID,
+		Campaign:  run.grant.Campaign,
 	}
 	if t.DecidedAt.IsZero() {
 		t.DecidedAt = run.terms.DecidedAt
@@ -406,6 +407,13 @@ func (h *Handler) adoptTerms(ctx context.Context, run *grantRun, info *hongbao.H
 // refusal that preceded it, at when it was made (the closing's time when
 // zero).
 func (h *Handler) close(ctx context.Context, run *grantRun, billno string, status hongbao.Status, refused string, at time.Time) {
+	if refused == "" {
+		// A refusal another replica remembered since this run looked
+		// (the platform answered it, then closed the number) is why.
+		if cur, ok := h.lookup(ctx, billno); ok && cur.Closed == "" && cur.Refused != "" {
+			refused, at = cur.Refused, cur.At
+		}
+	}
 	r := store.Result{Closed: status, Refused: refused, At: at}
 	h.remember(ctx, run, billno, r)
 	h.release(ctx, run, billno)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -235,6 +236,58 @@ func TestDailyLimitKeepsTheGrant(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFlushedBudgetIsNotAFreshCount (a flushed Store forgot the budget):
+// with a cap of one packet, one user is paid and the Store is flushed;
+// another user's taps are refused (budget_unavailable) instead of paid
+// from a fresh count, on a restarted replica too, until the account is
+// rebuilt from the platform; then the cap holds. The user paid before
+// gets the package the platform holds, which pays nothing new.
+func TestFlushedBudgetIsNotAFreshCount(t *testing.T) {
+	ss := newSplitStore()
+	budgets := map[string]store.Budget{"spring-2026": {Packets: 1}}
+	cfg := func(c *HandlerConfig) { c.Store, c.Budgets = ss, budgets }
+	e := newEnv(t, wxpaytest.Options{}, cfg)
+	first := e.billno(t, "spring-2026", testOpenID)
+	e.checkParams(t, e.tap(t, e.token, ""), first)
+	ss.flush()
+	second := "oSecondUser0000000000000000x"
+	restarted, _ := e.replica(t, cfg)
+	for _, srv := range []*httptest.Server{e.srv, restarted} {
+		checkError(t, e.tapOn(t, srv, e.tokenFor(t, second), ""), http.StatusServiceUnavailable, "budget_unavailable", true)
+		e.checkParams(t, e.tapOn(t, srv, e.token, ""), first)
+	}
+	if got := paidOf(e.host, second); len(got) != 0 {
+		t.Errorf("paid beyond the cap: %v", got)
+	}
+	if !strings.Contains(e.logs.String(), "budget account lost") {
+		t.Error("the loss is not logged")
+	}
+	// Opening it again would be a fresh count; the rebuild counts what
+	// the platform paid.
+	rep, err := store.RebuildBudget(context.Background(), store.RebuildConfig{
+		Platform: e.client, Store: ss, Campaign: "spring-2026",
+		Grants: []store.RebuildGrant{{Key: "spring-2026", OpenID: testOpenID}, {Key: "spring-2026", OpenID: second}},
+	})
+	if err != nil || rep.Committed != 1 || !rep.State.Open || rep.State.CommittedPackets != 1 {
+		t.Fatalf("rebuild: %+v, %v", rep, err)
+	}
+	checkError(t, e.tapOn(t, restarted, e.tokenFor(t, second), ""), http.StatusForbidden, "budget_exhausted", false)
+	e.checkParams(t, e.tap(t, e.token, ""), first)
+	if got := paidOf(e.host, second); len(got) != 0 {
+		t.Errorf("paid beyond the cap: %v", got)
+	}
+	// An account opened again after the loss is younger than the grants
+	// it did not count: their new numbers are refused, not paid again.
+	ss.flush()
+	if _, err := e.handler.OpenBudget(context.Background(), "spring-2026"); err != nil {
+		t.Fatal(err)
+	}
+	old := "oOldUser00000000000000000000"
+	_, _, _ = ss.AddTerms(context.Background(), e.billno(t, "spring-2026", old), store.Terms{Amount: 100, SendName: "s", Wishing: "w",
+		ActName: "a", Remark: "r", DecidedAt: time.Now().Add(-time.Hour), Key: "spring-2026", OpenID: old}, time.Hour)
+	checkError(t, e.tap(t, e.tokenFor(t, old), ""), http.StatusServiceUnavailable, "budget_unavailable", true)
 }
 
 // TestCommitThePaidAmount (the account committed the reserved amount): a

@@ -93,6 +93,8 @@ type replica struct {
 	name   string
 	client *hongbao.Client
 	srv    *httptest.Server
+	// handler is the replica's claim handler.
+	handler *claim.Handler
 }
 
 // replica starts one instance of the service: its own client, the given
@@ -138,7 +140,7 @@ func (w *world) replica(t *testing.T, name string, store store.Store, tweak func
 	mux.Handle("/hongbao/send", auth.Middleware(h))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &replica{name: name, client: client, srv: srv}
+	return &replica{name: name, client: client, srv: srv, handler: h}
 }
 
 // token signs an HS256 token for openID, as the mini program's login
