@@ -14,6 +14,7 @@ import (
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	otelhongbao "github.com/hongbao-go/hongbao/otel"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -48,8 +49,8 @@ func Example() {
 	send, err := claim.NewHandler(claim.HandlerConfig{
 		Client: client,
 		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
-			return claim.Grant{Key: "spring-2026", Amount: 100, SendName: "Shop",
-				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}, nil
+			return claim.Grant{Key: "spring-2026", Payout: rail.Payout{Amount: 100, SendName: "Shop",
+				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}}, nil
 		}),
 		Observer: obs, // taps
 	})

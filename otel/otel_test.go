@@ -24,6 +24,7 @@ import (
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	otelhongbao "github.com/hongbao-go/hongbao/otel"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
@@ -493,8 +494,8 @@ func TestTaps(t *testing.T) {
 	h, err := claim.NewHandler(claim.HandlerConfig{
 		Client: e.client,
 		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
-			return claim.Grant{Key: "spring", Amount: 100, SendName: "Shop", Wishing: "Happy new year",
-				ActName: "New year", Remark: "Thanks"}, nil
+			return claim.Grant{Key: "spring", Payout: rail.Payout{Amount: 100, SendName: "Shop",
+				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}}, nil
 		}),
 		RateLimit: -1,
 		Observer:  e.obs,
@@ -584,8 +585,8 @@ func TestBudgetGauges(t *testing.T) {
 	h, err := claim.NewHandler(claim.HandlerConfig{
 		Client: e.client,
 		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
-			return claim.Grant{Key: "spring", Amount: 150, SendName: "Shop", Wishing: "Happy new year",
-				ActName: "New year", Remark: "Thanks"}, nil
+			return claim.Grant{Key: "spring", Payout: rail.Payout{Amount: 150, SendName: "Shop",
+				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}}, nil
 		}),
 		RateLimit: -1,
 		Budgets:   map[string]store.Budget{"spring": {Fen: 1000, Packets: 5}},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,10 +12,10 @@ import (
 
 	"github.com/patrickmn/go-cache"
 
-	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/rail"
 )
 
-// memoryCleanupInterval is how often expired results and counters are
+// memoryCleanupInterval is how often expired terms and results are
 // dropped from memory.
 const memoryCleanupInterval = time.Minute
 
@@ -22,9 +23,9 @@ const memoryCleanupInterval = time.Minute
 // expired locks.
 const lockSweepEvery = 1024
 
-// MemoryStore is a Store in the memory of one process: results and
-// rate-limit counters live in a github.com/patrickmn/go-cache cache with
-// per-entry expiry, locks in a map with their own deadlines. It is safe for
+// MemoryStore is a Store in the memory of one process: terms and results
+// live in a github.com/patrickmn/go-cache cache with per-entry expiry,
+// locks and rate-limit counters in maps with their own deadlines. It is safe for
 // concurrent use, but shares nothing with other processes: with several
 // replicas, use a shared Store so that a tap reaching another replica finds
 // the result (the deterministic bill number still prevents a second payout
@@ -40,13 +41,19 @@ const lockSweepEvery = 1024
 //
 // Expiry follows the real clock (time.Now).
 type MemoryStore struct {
+	railsMu sync.Mutex
+	rails   atomic.Pointer[[]string] // the names of Result.Rail, written under railsMu
+
 	budgetMu sync.Mutex
 	budgets  map[string]*memBudget
 
-	termsMu  sync.Mutex // makes AddTerms atomic
-	terms    *cache.Cache
-	results  *cache.Cache
-	counters *cache.Cache
+	termsMu sync.Mutex // makes AddTerms atomic
+	terms   *cache.Cache
+	results *cache.Cache
+
+	countersMu sync.Mutex
+	counters   map[string]*memCounter
+	countCalls int
 
 	mu     sync.Mutex
 	locks  map[string]memLock
@@ -66,7 +73,7 @@ func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
 		terms:    cache.New(cache.NoExpiration, memoryCleanupInterval),
 		results:  cache.New(cache.NoExpiration, memoryCleanupInterval),
-		counters: cache.New(cache.NoExpiration, memoryCleanupInterval),
+		counters: make(map[string]*memCounter),
 		locks:    make(map[string]memLock),
 	}
 }
@@ -236,7 +243,7 @@ func (m *MemoryStore) Result(ctx context.Context, billno string) (Result, bool, 
 	}
 	switch r := v.(type) {
 	case *packedResult:
-		return r.unpack(), true, nil
+		return r.unpack(m.railNames()), true, nil
 	case Result:
 		return r, true, nil
 	}
@@ -250,7 +257,8 @@ func (m *MemoryStore) SaveResult(ctx context.Context, billno string, r Result, t
 	if err := checkKeyTTL(ctx, billno, ttl); err != nil {
 		return err
 	}
-	p, ok := pack(r)
+	idx, railOK := m.railIndex(r.Rail)
+	p, ok := pack(r, idx, railOK)
 	if !ok {
 		m.results.Set(billno, r, ttl)
 		return nil
@@ -266,23 +274,66 @@ func (m *MemoryStore) SaveResult(ctx context.Context, billno string, r Result, t
 // allocation, its times as seconds and nanoseconds in one location. It
 // takes about 100 bytes less than a Result and its separate strings.
 type packedResult struct {
-	// s holds Billno, OpenID, Package, SendListID, Closed and Refused,
-	// back to back; lens are the lengths of the first five.
+	// s holds Billno, OpenID, Package, SendListID, Closed, Refusal and
+	// Refused, back to back; lens are the lengths of the first six.
 	s      string
 	amount int64
 	sec    [4]int64       // PaidAt, At, CheckedAt, LostAt
 	loc    *time.Location // of every time that is not zero
 	nsec   [4]int32
-	lens   [5]uint16
+	lens   [6]uint16
 	zero   uint8 // bit i: time i is the zero time
 	exact  bool
+	// rail is Result.Rail's index in MemoryStore.rails plus one (0: no
+	// rail): every result of a handler names the same rail, kept once.
+	rail uint8
+}
+
+// railIndex returns the index plus one of name in m.rails, adding it;
+// 0 for the empty name, and ok=false when 255 rails are known already.
+func (m *MemoryStore) railIndex(name string) (idx uint8, ok bool) {
+	if name == "" {
+		return 0, true
+	}
+	if names := m.railNames(); names != nil {
+		for i, n := range names {
+			if n == name {
+				return uint8(i + 1), true
+			}
+		}
+	}
+	m.railsMu.Lock()
+	defer m.railsMu.Unlock()
+	names := m.railNames()
+	for i, n := range names {
+		if n == name {
+			return uint8(i + 1), true
+		}
+	}
+	if len(names) >= math.MaxUint8 {
+		return 0, false
+	}
+	grown := append(slices.Clip(names), strings.Clone(name))
+	m.rails.Store(&grown)
+	return uint8(len(grown)), true
+}
+
+// railNames returns the rails known, in the order of their indexes.
+func (m *MemoryStore) railNames() []string {
+	if p := m.rails.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // pack packs r; ok is false when a string is too long to pack or the
 // times are in different locations.
-func pack(r Result) (*packedResult, bool) {
-	parts := [...]string{r.Billno, r.OpenID, r.Package, r.SendListID, string(r.Closed), r.Refused}
-	p := &packedResult{amount: r.Amount, exact: r.Exact}
+func pack(r Result, railIdx uint8, railOK bool) (*packedResult, bool) {
+	if !railOK {
+		return nil, false
+	}
+	parts := [...]string{r.Billno, r.OpenID, r.Package, r.SendListID, string(r.Closed), string(r.Refusal), r.Refused}
+	p := &packedResult{amount: r.Amount, exact: r.Exact, rail: railIdx}
 	n := 0
 	for i, s := range parts {
 		if i < len(p.lens) {
@@ -315,26 +366,32 @@ func pack(r Result) (*packedResult, bool) {
 }
 
 // unpack returns the Result; its strings share p's memory.
-func (p *packedResult) unpack() Result {
-	var parts [6]string
+func (p *packedResult) unpack(rails []string) Result {
+	var parts [7]string
 	rest := p.s
 	for i, n := range p.lens {
 		parts[i], rest = rest[:n], rest[n:]
 	}
-	parts[5] = rest
+	parts[6] = rest
 	var times [4]time.Time
 	for i := range times {
 		if p.zero&(1<<i) == 0 {
 			times[i] = time.Unix(p.sec[i], int64(p.nsec[i])).In(p.loc)
 		}
 	}
+	var railName string
+	if p.rail > 0 && int(p.rail) <= len(rails) {
+		railName = rails[p.rail-1]
+	}
 	return Result{
+		Rail:       railName,
 		Billno:     parts[0],
 		OpenID:     parts[1],
 		Package:    parts[2],
 		SendListID: parts[3],
-		Closed:     hongbao.Status(parts[4]),
-		Refused:    parts[5],
+		Closed:     rail.State(parts[4]),
+		Refusal:    rail.State(parts[5]),
+		Refused:    parts[6],
 		Amount:     p.amount,
 		PaidAt:     times[0],
 		Exact:      p.exact,
@@ -386,7 +443,14 @@ func (m *MemoryStore) TryLock(ctx context.Context, key string, ttl time.Duration
 	return release, true, nil
 }
 
-// Allow implements Store with a fixed window per key.
+// memCounter is the events of one key in its current window.
+type memCounter struct {
+	n       int64
+	expires int64 // unix nanoseconds: the end of the window
+}
+
+// Allow implements Store with a fixed window per key. Counters of ended
+// windows are dropped every lockSweepEvery calls.
 func (m *MemoryStore) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
 	if err := ctx.Err(); err != nil {
 		return false, 0, err
@@ -397,23 +461,30 @@ func (m *MemoryStore) Allow(ctx context.Context, key string, limit int, window t
 	if limit <= 0 || window <= 0 {
 		return false, 0, errLimit
 	}
-	for {
-		// The first event of a window creates the counter with the
-		// window's expiry; later ones increment it, keeping the expiry.
-		if m.counters.Add(key, int64(1), window) == nil {
-			return true, 0, nil
+	now := time.Now().UnixNano()
+	m.countersMu.Lock()
+	defer m.countersMu.Unlock()
+	if m.countCalls++; m.countCalls >= lockSweepEvery {
+		m.countCalls = 0
+		for k, c := range m.counters {
+			if now >= c.expires {
+				delete(m.counters, k)
+			}
 		}
-		n, err := m.counters.IncrementInt64(key, 1)
-		if err != nil {
-			continue // the window ended between Add and IncrementInt64
-		}
-		if n <= int64(limit) {
-			return true, 0, nil
-		}
-		_, expires, found := m.counters.GetWithExpiration(key)
-		if !found {
-			continue
-		}
-		return false, max(time.Until(expires), time.Millisecond), nil
 	}
+	c := m.counters[key]
+	if c == nil || now >= c.expires {
+		// The first event of a window starts it.
+		if c == nil {
+			c = &memCounter{}
+			m.counters[strings.Clone(key)] = c
+		}
+		c.n, c.expires = 1, now+int64(window)
+		return true, 0, nil
+	}
+	c.n++
+	if c.n <= int64(limit) {
+		return true, 0, nil
+	}
+	return false, max(time.Duration(c.expires-now), time.Millisecond), nil
 }

@@ -7,14 +7,15 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/rail"
 )
 
-// Platform is what a rebuild asks of the payment platform: the bill
-// numbers of a grant, and gethbinfo. *hongbao.Client implements it.
+// Platform is what a rebuild asks of the payment platform, through the
+// grants' rail: the bill numbers of a grant, and where each stands. Every
+// rail.Rail implements it (hongbao.Client.Rail for the red packet).
 type Platform interface {
-	AttemptBillno(grantKey, openID string, attempt int) (string, error)
-	QueryHB(ctx context.Context, billno string) (*hongbao.HBInfo, error)
+	Billno(grantKey, openID string, attempt int) (string, error)
+	Query(ctx context.Context, billno string) (rail.Bill, error)
 }
 
 // DefaultRebuildNumbers is the default of RebuildConfig.Numbers: the
@@ -24,7 +25,7 @@ const DefaultRebuildNumbers = 3 + 8
 
 // RebuildConfig configures RebuildBudget.
 type RebuildConfig struct {
-	// Platform answers gethbinfo and derives the grants' bill numbers.
+	// Platform derives the grants' bill numbers and answers queries.
 	Platform Platform
 	// Store holds the account and the grants' records.
 	Store Store
@@ -37,8 +38,8 @@ type RebuildConfig struct {
 	// Numbers bounds the bill numbers followed per grant (attempt 0, 1,
 	// ...); DefaultRebuildNumbers when 0.
 	Numbers int
-	// Wait paces the gethbinfo queries (a rate limiter's Wait, say); nil
-	// means none.
+	// Wait paces the queries (a rate limiter's Wait, say); nil means
+	// none.
 	Wait func(context.Context) error
 	// Now is the opening time when no grant is older; time.Now when nil.
 	Now func() time.Time
@@ -59,7 +60,8 @@ type RebuildReport struct {
 	Grants                        int   // grants walked
 	Committed, Reserved, Released int   // bill numbers
 	CommittedFen, ReservedFen     int64 // their amounts
-	// Failed are the bill numbers the platform could not be asked about;
+	// Failed are the bill numbers the platform could not be asked about
+	// (or answered in a state a rebuild cannot count);
 	// the account is not opened while there are any.
 	Failed []string
 	// State is the account after the rebuild; State.Open reports that it
@@ -75,19 +77,19 @@ var ErrRebuildIncomplete = errors.New("store: the rebuild is incomplete: some bi
 // account the Store lost (a flushed Redis, a failover to a replica that
 // lagged), or to repair one: for each grant it follows the bill numbers,
 // attempt 0 then each next one while the platform reports the one before
-// it closed, asking gethbinfo about each:
+// it closed, asking the platform about each (rail.Rail.Query):
 //
-//   - SENT, RECEIVED, RFUND_ING: paid; the amount gethbinfo reports is
-//     committed, whatever was reserved;
-//   - SENDING: not settled; its amount is reserved, beyond the caps if
-//     need be;
-//   - FAILED, REFUND: the money never left, or came back; any entry of
-//     the number is released, and the next number is followed;
-//   - NOT_FOUND: nothing was paid under the number (or longer ago than
-//     the platform's 30 days of records: a paid result in the Store is
-//     committed); if the Store records a send of it that may still pay (a
-//     refusal the platform did not record, a reply lost), its amount is
-//     reserved.
+//   - Waiting, Paid (the red packet's SENT, RECEIVED): paid; the amount
+//     the platform reports is committed, whatever was reserved;
+//   - Pending (SENDING, RFUND_ING): not settled; its amount is reserved,
+//     beyond the caps if need be;
+//   - Closed, Returned, Cancelled (FAILED, REFUND): the money never left,
+//     or came back; any entry of the number is released, and the next
+//     number is followed;
+//   - NotFound: nothing was paid under the number (or longer ago than the
+//     platform's records go: a paid result in the Store is committed); if
+//     the Store records a send of it that may still pay (a refusal the
+//     platform did not record, a reply lost), its amount is reserved.
 //
 // Entries are written into the account while it is missing, so taps stay
 // refused; once every number is counted the account is opened, at the
@@ -123,7 +125,7 @@ func RebuildBudget(ctx context.Context, cfg RebuildConfig) (RebuildReport, error
 		}
 	walk:
 		for n := range numbers {
-			billno, err := cfg.Platform.AttemptBillno(g.Key, g.OpenID, n)
+			billno, err := cfg.Platform.Billno(g.Key, g.OpenID, n)
 			if err != nil {
 				return rep, fmt.Errorf("store: rebuild: grant %q of %q: %w", g.Key, g.OpenID, err)
 			}
@@ -132,17 +134,17 @@ func RebuildBudget(ctx context.Context, cfg RebuildConfig) (RebuildReport, error
 					return rep, err
 				}
 			}
-			info, qerr := cfg.Platform.QueryHB(ctx, billno)
-			if qerr != nil && !errors.Is(qerr, hongbao.ErrNotFound) {
+			bill, qerr := cfg.Platform.Query(ctx, billno)
+			if qerr != nil {
 				if ctx.Err() != nil {
 					return rep, ctx.Err()
 				}
-				log.LogAttrs(ctx, slog.LevelWarn, "hongbao: rebuild: gethbinfo failed", slog.String("billno", billno), slog.String("error", qerr.Error()))
+				log.LogAttrs(ctx, slog.LevelWarn, "hongbao: rebuild: the platform did not answer", slog.String("billno", billno), slog.String("error", qerr.Error()))
 				rep.Failed = append(rep.Failed, billno)
 				break walk
 			}
-			if qerr != nil {
-				// NOT_FOUND: open only if the Store records a send.
+			if bill.State == rail.NotFound {
+				// Open only if the Store records a send.
 				r, ok, err := cfg.Store.Result(ctx, billno)
 				if err != nil {
 					return rep, fmt.Errorf("store: rebuild: reading %s: %w", billno, err)
@@ -166,26 +168,26 @@ func RebuildBudget(ctx context.Context, cfg RebuildConfig) (RebuildReport, error
 				}
 				break walk
 			}
-			if !info.SendTime.IsZero() && info.SendTime.Before(openAt) {
-				openAt = info.SendTime
+			if !bill.At.IsZero() && bill.At.Before(openAt) {
+				openAt = bill.At
 			}
-			switch info.Status {
-			case hongbao.StatusSent, hongbao.StatusReceived, hongbao.StatusRefunding:
-				if err := step(BudgetOp{Step: BudgetCommit, Billno: billno, Amount: info.Amount}); err != nil {
+			switch bill.State {
+			case rail.Waiting, rail.Paid:
+				if err := step(BudgetOp{Step: BudgetCommit, Billno: billno, Amount: bill.Payout.Amount}); err != nil {
 					return rep, err
 				}
 				rep.Committed++
-				rep.CommittedFen += info.Amount
-				log.LogAttrs(ctx, slog.LevelInfo, "hongbao: rebuild: committed", slog.String("billno", billno), slog.Int64("fen", info.Amount))
+				rep.CommittedFen += bill.Payout.Amount
+				log.LogAttrs(ctx, slog.LevelInfo, "hongbao: rebuild: committed", slog.String("billno", billno), slog.Int64("fen", bill.Payout.Amount))
 				break walk
-			case hongbao.StatusSending:
-				if err := step(BudgetOp{Step: BudgetRestore, Billno: billno, Amount: info.Amount}); err != nil {
+			case rail.Pending:
+				if err := step(BudgetOp{Step: BudgetRestore, Billno: billno, Amount: bill.Payout.Amount}); err != nil {
 					return rep, err
 				}
 				rep.Reserved++
-				rep.ReservedFen += info.Amount
+				rep.ReservedFen += bill.Payout.Amount
 				break walk
-			case hongbao.StatusFailed, hongbao.StatusRefunded:
+			case rail.Closed, rail.Returned, rail.Cancelled:
 				if err := step(BudgetOp{Step: BudgetRelease, Billno: billno}); err != nil {
 					return rep, err
 				}

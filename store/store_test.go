@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/rail"
 )
 
 func TestMemoryStoreResult(t *testing.T) {
@@ -61,9 +61,9 @@ func TestMemoryStoreResultPacked(t *testing.T) {
 	at := time.Date(2026, 2, 10, 9, 0, 0, 123456789, beijing)
 	cases := map[string]Result{
 		"empty":     {},
-		"paid":      {Billno: "k1", OpenID: "o1", Package: "sendid=1&ver=8", SendListID: "100", Amount: 100, PaidAt: at, Exact: true},
-		"lost":      {Billno: "k7", OpenID: "o7", Amount: 100, LostAt: at, Refused: "NOTENOUGH", At: at.Add(-time.Hour)},
-		"closed":    {Billno: "k2", OpenID: "o2", Amount: 100, Closed: hongbao.StatusRefunded, At: at, PaidAt: at.Add(-time.Hour)},
+		"paid":      {Billno: "k1", OpenID: "o1", Rail: "redpacket:1900000109", Package: "sendid=1&ver=8", SendListID: "100", Amount: 100, PaidAt: at, Exact: true},
+		"lost":      {Billno: "k7", OpenID: "o7", Amount: 100, LostAt: at, Refused: "NOTENOUGH", Refusal: rail.RefusedMerchant, At: at.Add(-time.Hour)},
+		"closed":    {Billno: "k2", OpenID: "o2", Amount: 100, Closed: rail.Returned, Refused: "NOT_ENOUGH", Refusal: rail.RefusedMerchant, At: at, PaidAt: at.Add(-time.Hour)},
 		"refused":   {Billno: "k3", OpenID: "o3", Amount: 1, Refused: "NOTENOUGH", At: at, CheckedAt: at.Add(time.Minute)},
 		"other":     {Billno: "not-the-key", OpenID: "o4", Package: "p", At: time.Unix(-1e11, 1).In(time.Local)},
 		"two zones": {Billno: "k5", PaidAt: at, At: at.UTC()},
@@ -79,7 +79,7 @@ func TestMemoryStoreResultPacked(t *testing.T) {
 		}
 	}
 	// pack and unpack know every field of a Result.
-	if n := reflect.TypeOf(Result{}).NumField(); n != 12 {
+	if n := reflect.TypeOf(Result{}).NumField(); n != 14 {
 		t.Errorf("Result has %d fields: pack and unpack them all, then count them here", n)
 	}
 	// A time read from the clock comes back without its monotonic reading.
@@ -109,6 +109,28 @@ func TestResultJSON(t *testing.T) {
 		if _, ok := fields[k]; !ok {
 			t.Errorf("no %s in %s", k, b)
 		}
+	}
+}
+
+// Terms serialise as they always did: the payout's fields at the top level,
+// so that terms recorded before rails read back whole.
+func TestTermsJSON(t *testing.T) {
+	tr := Terms{
+		Payout:    rail.Payout{Amount: 100, SendName: "shop", Wishing: "w", ActName: "a", Remark: "r", Scene: "PRODUCT_1"},
+		DecidedAt: time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC), Key: "spring", OpenID: "o1",
+	}
+	b, err := json.Marshal(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"amount":100,"send_name":"shop","wishing":"w","act_name":"a","remark":"r","scene_id":"PRODUCT_1",` +
+		`"decided_at":"2026-02-10T09:00:00Z","key":"spring","openid":"o1"}`
+	if string(b) != want {
+		t.Errorf("JSON %s, want %s", b, want)
+	}
+	var back Terms
+	if err := json.Unmarshal([]byte(want), &back); err != nil || back != tr {
+		t.Errorf("back %+v %v", back, err)
 	}
 }
 
@@ -219,6 +241,34 @@ func TestMemoryStoreAllow(t *testing.T) {
 		if _, _, err := m.Allow(ctx, "o", c.limit, c.window); err == nil {
 			t.Errorf("limit %d window %v accepted", c.limit, c.window)
 		}
+	}
+}
+
+// Counters of ended windows are dropped: a counter's key is not kept
+// beyond its window once other keys keep the store busy.
+func TestMemoryStoreAllowSweep(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemoryStore()
+	for i := range 100 {
+		if ok, _, err := m.Allow(ctx, "old"+strconv.Itoa(i), 1, time.Millisecond); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+	}
+	time.Sleep(5 * time.Millisecond)
+	for i := range lockSweepEvery {
+		if ok, _, err := m.Allow(ctx, "busy", lockSweepEvery+1, time.Hour); !ok || err != nil {
+			t.Fatalf("call %d: %v %v", i, ok, err)
+		}
+	}
+	m.countersMu.Lock()
+	n := len(m.counters)
+	m.countersMu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d counters left, want the busy one", n)
+	}
+	// The busy key's window goes on: one more is over its limit.
+	if ok, wait, _ := m.Allow(ctx, "busy", lockSweepEvery, time.Hour); ok || wait <= 0 || wait > time.Hour {
+		t.Fatalf("over the limit: %v %v", ok, wait)
 	}
 }
 

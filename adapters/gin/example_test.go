@@ -17,6 +17,7 @@ import (
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	"github.com/hongbao-go/hongbao/middleware/jwttest"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
 
@@ -108,8 +109,8 @@ func newClaimParts() (*claimParts, error) {
 		return nil, err
 	}
 	policy := claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
-		return claim.Grant{Key: "spring-2026", Amount: 100, SendName: "hongbao", Wishing: "恭喜发财",
-			ActName: "adapters", Remark: "example"}, nil
+		return claim.Grant{Key: "spring-2026", Payout: rail.Payout{Amount: 100, SendName: "hongbao",
+			Wishing: "恭喜发财", ActName: "adapters", Remark: "example"}}, nil
 	})
 	if p.send, err = claim.NewHandler(claim.HandlerConfig{Client: client, Policy: policy}); err != nil {
 		p.close()

@@ -20,11 +20,11 @@ func runBudget(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("budget")
 	campaignFlag := fs.String("campaign", "", "the campaign `NAME` of the account: the grants' Campaign, or their key (default: $HONGBAO_CAMPAIGN, else "+defaultCampaign+")")
 	open := fs.Bool("open", false, "open the account of a new campaign; refused when the Store holds grants of the campaign (rebuild instead)")
-	rebuild := fs.Bool("rebuild", false, "rebuild the account from the platform: commit what gethbinfo reports paid, reserve what may still pay, then open it")
+	rebuild := fs.Bool("rebuild", false, "rebuild the account from the platform: commit what it reports paid, reserve what may still pay, then open it")
 	openidsFile := fs.String("openids", "", "-rebuild: the grants of the openids in `FILE` (one a line; the first field of CSV lines), instead of every grant of the campaign the Store holds")
 	keyFlag := fs.String("key", "", "-rebuild -openids: the grant `KEY` of the openids (default: the campaign)")
 	attempts := fs.Int("attempts", 0, "the handler's MaxAttempts, `N` (default: $HONGBAO_MAX_ATTEMPTS, else 3); numbers are followed up to N+8")
-	perSecond := fs.Float64("rate", 10, "make at most `N` gethbinfo queries a second")
+	perSecond := fs.Float64("rate", 10, "make at most `N` queries (gethbinfo) a second")
 	prefix := fs.String("prefix", redisstore.DefaultPrefix, "the Store's key `PREFIX` (redisstore.Options.Prefix)")
 	operands, code, done := parse(fs, args)
 	if done {
@@ -174,7 +174,7 @@ func (b *budgeter) rebuild(ctx context.Context, openidsFile, grantKey string, at
 	fmt.Fprintf(e.stderr, "hongbao: budget: rebuilding %s from the platform: %d %s\n", b.campaign, len(grants), plural(len(grants), "grant", "grants"))
 	limiter := rate.NewLimiter(rate.Limit(perSecond), 1)
 	rep, err := store.RebuildBudget(ctx, store.RebuildConfig{
-		Platform: client,
+		Platform: client.Rail(),
 		Store:    b.store,
 		Campaign: b.campaign,
 		Grants:   grants,
@@ -188,7 +188,7 @@ func (b *budgeter) rebuild(ctx context.Context, openidsFile, grantKey string, at
 		rep.Released, plural(rep.Released, "number", "numbers"))
 	if err != nil {
 		if len(rep.Failed) > 0 {
-			e.errorf("gethbinfo did not answer for %s: the account stays closed; run the rebuild again", strings.Join(rep.Failed, ", "))
+			e.errorf("the platform did not answer for %s: the account stays closed; run the rebuild again", strings.Join(rep.Failed, ", "))
 		} else {
 			e.errorf("rebuild: %v", err)
 		}

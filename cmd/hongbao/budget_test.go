@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hongbao-go/hongbao/middleware/claim/claimtest"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/store/redisstore"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
@@ -124,7 +125,7 @@ func TestBudgetShowAndOpen(t *testing.T) {
 
 	// A campaign whose grants the Store holds is not new.
 	ctx := context.Background()
-	if _, _, err := st.AddTerms(ctx, "1900000109autumn0000000000001", store.Terms{Amount: 100, Key: "autumn", OpenID: "oAutumn1",
+	if _, _, err := st.AddTerms(ctx, "1900000109autumn0000000000001", store.Terms{Payout: rail.Payout{Amount: 100}, Key: "autumn", OpenID: "oAutumn1",
 		DecidedAt: time.Now()}, time.Hour); err != nil {
 		t.Fatal(err)
 	}

@@ -5,14 +5,19 @@
 //	h, err := claim.NewHandler(claim.HandlerConfig{Client: client, Policy: policy, Store: st})
 //	claim.Mount(mux, "/hongbao/send", auth, h) // adapters/{chi,gin,echo} for the others
 //
+// It pays through a rail.Rail: HandlerConfig.Client is the red packet's
+// (hongbao.Client.Rail), HandlerConfig.Rail any other, such as the APIv3
+// merchant transfer's. The lifecycle acts on rail states only.
+//
 // [Mount] routes every method of the path: POST through the Authenticator
 // to the handler, any other method to [MethodNotAllowed] before
 // authentication, the paths under it to [NotFound], so the route answers
 // the same JSON on every router.
 //
-// A tap is answered 200 with exactly the object wx.sendBizRedPacket takes,
-// {timeStamp, nonceStr, package, signType, paySign}, and Cache-Control:
-// no-store, after these steps (ServeHTTP reads as this list; each step has
+// A tap is answered 200 with exactly the object the page passes to the
+// platform (the red packet's {timeStamp, nonceStr, package, signType,
+// paySign} for wx.sendBizRedPacket), and Cache-Control: no-store, after
+// these steps (ServeHTTP reads as this list; each step has
 // a file of its own):
 //
 //  1. the verified jwtauth.User from the context (500 without one);
@@ -50,6 +55,7 @@
 //	409 grant_conflict          FATAL_ERROR whose paid terms could not be recovered
 //	410 claim_window_expired    paid more than ClaimWindow ago, or refunded
 //	410 attempts_exhausted      every attempt of the grant was closed by the platform
+//	410 already_received        the user has the payout and nothing is left to open
 //	413 body_too_large          body over MaxBodyBytes
 //	429 rate_limited            the per-openid limit (Retry-After)
 //	500 policy_error            the Policy failed, or granted what breaks a platform rule

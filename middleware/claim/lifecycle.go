@@ -6,38 +6,31 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/store"
 )
 
 // The grant lifecycle: a grant (Key, openid) is paid under a sequence of
-// bill numbers, attempt 0, 1, 2 ... (hongbao.Client.AttemptBillno; attempt
-// 0 is the number Client.Billno always gave). Its terms are recorded before
-// the first send and reused by every tap. The handler moves from attempt n
-// to n+1 only when the platform itself reports attempt n closed: gethbinfo
-// status FAILED, or REFUND when the grant allows re-claims. Anything else
-// (SENT, SENDING, RECEIVED, NOT_FOUND, an unknown outcome, an unknown
-// err_code) keeps attempt n, which the platform pays at most once.
+// bill numbers, attempt 0, 1, 2 ... (rail.Rail.Billno). Its terms are
+// recorded before the first send and reused by every tap. The handler moves
+// from attempt n to n+1 only when the platform itself reports attempt n
+// closed: rail.Closed, or rail.Returned and rail.Cancelled when the grant
+// allows re-claims. Anything else (pending, waiting, paid, not found, an
+// unknown outcome, a code the rail does not know) keeps attempt n, which
+// the platform pays at most once. The lifecycle acts on rail states only.
 
-// recheckAfter is how long a gethbinfo answer about a refused number is
+// recheckAfter is how long the platform's answer about a refused number is
 // trusted before a tap asks again.
 const recheckAfter = 30 * time.Second
 
 // refusalNumbers is how many numbers a grant may use, beyond MaxAttempts,
 // for numbers the platform closed after the merchant's or the user's
-// refusals (which MaxAttempts does not count): a bound that outages and
-// daily limits do not reach (see merchant.go and userlimit.go).
+// refusals (which MaxAttempts does not count): a bound that an outage or a
+// daily limit reaches only after days (see merchant.go and userlimit.go).
 const refusalNumbers = 8
-
-// refusalCodes are the definitive refusals of the merchant or the user,
-// after which the same number is sent again once the outage or the limit
-// is over (the operator may have topped up, the day may have turned), and
-// the platform is asked whether the number is closed only when it is
-// refused again.
-var refusalCodes = slices.Concat(merchantCodes, userCodes)
 
 // grantRun is the walk of one tap through a grant's attempts. It runs
 // detached from the request (a payout is never cut short by a user leaving)
@@ -50,7 +43,8 @@ type grantRun struct {
 	// fresh: the terms were recorded by this run, so the Store knew
 	// nothing of the grant; the platform is asked before each send.
 	fresh bool
-	// sentAt is gethbinfo's send_time of the current attempt, when known.
+	// sentAt is the platform's time of the current attempt's payout,
+	// when known (a query, the send's answer).
 	sentAt time.Time
 	// lostAt is the start of an earlier send of the current attempt whose
 	// reply was lost; sendStart the start of this run's send of it.
@@ -76,14 +70,13 @@ var errAttemptsExhausted = errors.New("claim: every attempt of the grant was clo
 // claim walks the grant's attempts and returns the paid result to hand out,
 // or the error to answer.
 func (h *Handler) claim(ctx context.Context, run *grantRun) (store.Result, string, error) {
-	first := termsOf(run.grant, h.now())
-	first.Key, first.OpenID, first.Campaign = run.grant.Key, run.openID, run.grant.Campaign
+	first := store.Terms{Payout: run.grant.Payout, DecidedAt: h.now(), Key: run.grant.Key, OpenID: run.openID, Campaign: run.grant.Campaign}
 	run.terms, run.fresh = h.recordTerms(ctx, run.id, first)
 	for n := 0; n < h.maxAttempts+refusalNumbers; n++ {
 		billno := run.id
 		if n > 0 {
 			var err error
-			if billno, err = h.client.AttemptBillno(run.grant.Key, run.openID, n); err != nil {
+			if billno, err = h.rail.Billno(run.grant.Key, run.openID, n); err != nil {
 				return store.Result{}, "", err
 			}
 		}
@@ -108,7 +101,7 @@ type numberState int
 
 const (
 	numberOpen   numberState = iota // nothing: the number may be sent
-	numberHeld                      // a packet the platform holds: sending it again answers its package
+	numberHeld                      // a payout the platform holds: sending it again answers its material
 	numberClosed                    // closed: the walk moves on
 )
 
@@ -134,8 +127,8 @@ func (h *Handler) attempt(ctx context.Context, run *grantRun, billno string) (re
 			// The Store knows nothing of this grant: a new grant, or
 			// records lost. Ask the platform where the number stands
 			// before sending, so that a lost record can never make
-			// the handler skip back to a refunded number or pay
-			// other terms.
+			// the handler skip back to a returned number or pay other
+			// terms.
 			st, err := h.recoverFrom(ctx, run, billno, beyond)
 			if err != nil || st == numberClosed {
 				return store.Result{}, "", err == nil, err
@@ -181,17 +174,21 @@ func (h *Handler) attempt(ctx context.Context, run *grantRun, billno string) (re
 
 // settled answers a record that settles its number: a success (paid), or
 // the platform's report that the number is closed (the walk moves on, or,
-// for a refund without re-claims, 410).
+// for a payout returned or cancelled without re-claims, 410), or that the
+// user has it with nothing left to open.
 func (h *Handler) settled(ctx context.Context, run *grantRun, r store.Result, src string) (store.Result, string, bool, error) {
-	if r.Closed == "" {
+	switch {
+	case r.Closed == "":
 		h.commit(ctx, run, r)
 		return h.paid(ctx, run, r, src)
-	}
-	if run.closedAllowsNext(r.Closed) {
+	case r.Closed == rail.Paid:
+		h.commit(ctx, run, r)
+		return store.Result{}, "", false, errReceived(r.Billno)
+	case run.closedAllowsNext(r.Closed):
 		run.passed(r)
 		return store.Result{}, "", true, nil
 	}
-	return store.Result{}, "", false, errExpired(r.Billno, "the platform refunded it")
+	return store.Result{}, "", false, errExpired(r.Billno, "the platform reports it "+string(r.Closed))
 }
 
 // passed records that the walk passed r, a closed number.
@@ -202,107 +199,153 @@ func (run *grantRun) passed(r store.Result) {
 	}
 }
 
+// refusalOf is the rail's state of r's refusal: Result.Refusal, or for a
+// result of an older version the red packet's code's.
+func refusalOf(r store.Result) rail.State {
+	if r.Refusal != "" || r.Refused == "" {
+		return r.Refusal
+	}
+	if st, ok := rail.Classify(&hongbao.Error{ErrCode: r.Refused}); ok {
+		return st
+	}
+	return rail.Unrecognized
+}
+
 // closedByRefusal reports whether r was closed after a refusal of the
 // merchant or of the user, which MaxAttempts does not count.
 func closedByRefusal(r store.Result) bool {
-	return r.Closed == hongbao.StatusFailed && codeIs(r.Refused, refusalCodes...)
+	return r.Closed == rail.Closed && refusalOf(r).Refused()
 }
 
-// recoverFrom asks gethbinfo about billno, which the Store does not know,
-// before it is sent. A number the platform holds as a packet gives the
-// grant's terms (adoptTerms). Past MaxAttempts (beyond), a number the
+// recoverFrom asks the platform about billno, which the Store does not
+// know, before it is sent. A number the platform holds as a payout gives
+// the grant's terms (adoptTerms). Past MaxAttempts (beyond), a number the
 // platform does not hold is not sent: 410 attempts_exhausted.
 func (h *Handler) recoverFrom(ctx context.Context, run *grantRun, billno string, beyond bool) (numberState, error) {
-	info, err := h.query(ctx, billno)
+	bill, err := h.query(ctx, billno)
 	switch {
-	case err != nil && beyond && errors.Is(err, hongbao.ErrNotFound):
-		return numberOpen, exhausted(billno)
 	case err != nil && beyond:
 		return numberOpen, err
-	case err != nil:
-		// NOT_FOUND, or no answer: sending the same number is safe.
+	case bill.State == rail.NotFound && beyond:
+		return numberOpen, exhausted(billno)
+	case err != nil || bill.State == rail.NotFound:
+		// No answer, or nothing there: sending the same number is safe.
 		return numberOpen, nil
 	}
-	switch info.Status {
-	case hongbao.StatusFailed:
-		h.close(ctx, run, billno, info.Status, "", time.Time{})
-		return numberClosed, nil
-	case hongbao.StatusRefunded:
-		h.close(ctx, run, billno, info.Status, "", time.Time{})
-		if run.closedAllowsNext(info.Status) {
+	if next, settled, err := h.closedByPlatform(ctx, run, billno, bill); settled {
+		if next {
 			return numberClosed, nil
 		}
-		return numberOpen, errExpired(billno, "the platform refunded it")
+		return numberOpen, err
 	}
-	if err := h.adoptTerms(ctx, run, info); err != nil {
+	if err := h.adoptTerms(ctx, run, bill); err != nil {
 		return numberOpen, err
 	}
 	return numberHeld, nil
 }
 
+// closedByPlatform records a query's report that billno is closed
+// (settled): next when the walk moves on, else the 410 to answer.
+func (h *Handler) closedByPlatform(ctx context.Context, run *grantRun, billno string, bill rail.Bill) (next, settled bool, err error) {
+	switch bill.State {
+	case rail.Closed:
+		h.close(ctx, run, billno, bill.State, refusal{})
+		return true, true, nil
+	case rail.Returned, rail.Cancelled:
+		h.close(ctx, run, billno, bill.State, refusal{})
+		if run.closedAllowsNext(bill.State) {
+			return true, true, nil
+		}
+		return false, true, errExpired(billno, "the platform reports it "+bill.Status)
+	}
+	return false, false, nil
+}
+
 // afterFailure decides what a failed send of billno means for the grant.
 func (h *Handler) afterFailure(ctx context.Context, run *grantRun, billno string, prev store.Result, known bool, err error) (store.Result, string, bool, error) {
-	var pe *hongbao.Error
-	if !errors.As(err, &pe) {
+	var re *rail.Error
+	if !errors.As(err, &re) {
 		return store.Result{}, "", false, err
 	}
-	if pe.Unknown {
+	switch st := re.State; {
+	case st == rail.Unknown:
 		h.lost(ctx, run, billno, prev, known)
 		return store.Result{}, "", false, err // never move on from an unknown outcome
-	}
-	switch {
-	case pe.Status == hongbao.StatusFailed:
-		// PROCESSING, then gethbinfo said FAILED.
-		h.close(ctx, run, billno, pe.Status, "", time.Time{})
+	case st == rail.Closed:
+		// The platform reported the number closed (the red packet's
+		// PROCESSING, then gethbinfo FAILED).
+		h.close(ctx, run, billno, st, refusal{})
 		return store.Result{}, "", true, nil
-	case errors.Is(pe, hongbao.ErrFatal):
+	case st == rail.Paid:
+		// The user has it and there is nothing left to open.
+		h.remember(ctx, run, billno, store.Result{Closed: rail.Paid})
+		return h.settled(ctx, run, store.Result{Billno: billno, Amount: run.terms.Amount, Closed: rail.Paid}, "platform")
+	case st == rail.Conflict:
 		return h.recoverTerms(ctx, run, billno, err)
-	case errors.Is(pe, hongbao.ErrSendFailed):
-		return h.sendFailed(ctx, run, billno, prev, pe, err)
-	case isAny(pe, refusalCodes...):
-		return h.refused(ctx, run, billno, prev, known, pe, err)
+	case st == rail.Failed:
+		return h.sendFailed(ctx, run, billno, prev, re, err)
+	case st.Refused():
+		return h.refused(ctx, run, billno, prev, known, re, err)
 	}
+	// Throttled, rejected, invalid, unrecognized: nothing moves.
 	return store.Result{}, "", false, err
+}
+
+// refusal is what preceded a number's closing: the platform's code and the
+// rail's state of a refusal, and when it was made.
+type refusal struct {
+	code  string
+	state rail.State
+	at    time.Time
+}
+
+// codeOf is the refusal's code to remember: the platform's, or the state.
+func codeOf(re *rail.Error) string {
+	if re.Code != "" {
+		return re.Code
+	}
+	return string(re.State)
 }
 
 // refused handles a refusal of the merchant or of the user. A number
 // refused before (or whose reply was lost) may be answered the platform's
-// record of that refusal: gethbinfo is asked (unless it was lately), and
-// FAILED closes the number, the walk moving on through the gates. Any
-// other refusal was made on the spot: it is remembered, and the outage or
-// the user's limit holds the grant's sends back.
-func (h *Handler) refused(ctx context.Context, run *grantRun, billno string, prev store.Result, known bool, pe *hongbao.Error, err error) (store.Result, string, bool, error) {
+// record of that refusal: the platform is asked (unless it was lately),
+// and a number it reports closed is passed, the walk moving on through
+// the gates. Any other refusal was made on the spot: it is remembered,
+// and the outage or the user's limit holds the grant's sends back.
+func (h *Handler) refused(ctx context.Context, run *grantRun, billno string, prev store.Result, known bool, re *rail.Error, err error) (store.Result, string, bool, error) {
 	now := h.now()
 	checked := prev.CheckedAt
 	if known && (prev.Refused != "" || !prev.LostAt.IsZero()) && (checked.IsZero() || now.Sub(checked) >= recheckAfter) {
-		info, qerr := h.query(ctx, billno)
-		if qerr == nil && info.Status == hongbao.StatusFailed {
+		bill, qerr := h.query(ctx, billno)
+		if qerr == nil && bill.State == rail.Closed {
 			at := prev.At
 			if prev.Refused == "" || at.IsZero() {
 				at = now
 			}
-			h.close(ctx, run, billno, info.Status, pe.ErrCode, at)
+			h.close(ctx, run, billno, bill.State, refusal{code: codeOf(re), state: re.State, at: at})
 			return store.Result{}, "", true, nil
 		}
 		checked = now
 	}
-	h.remember(ctx, run, billno, store.Result{Refused: pe.ErrCode, At: now, CheckedAt: checked})
-	if isAny(pe, merchantCodes...) {
-		return store.Result{}, "", false, merchantUnavailable(billno, h.merchantRefused(ctx, run, pe.ErrCode, now), err)
+	h.remember(ctx, run, billno, store.Result{Refused: codeOf(re), Refusal: re.State, At: now, CheckedAt: checked})
+	if re.State == rail.RefusedMerchant {
+		return store.Result{}, "", false, merchantUnavailable(billno, h.merchantRefused(ctx, run, codeOf(re), now), err)
 	}
-	return store.Result{}, "", false, userLimited(billno, pe.ErrCode, limitEnds(now).Sub(now), err)
+	return store.Result{}, "", false, userLimited(billno, re.State, limitEnds(now).Sub(now), err)
 }
 
-// sendFailed handles SEND_FAILED: gethbinfo is asked at once (unless it
-// was lately) and FAILED moves the walk on; otherwise the refusal is
+// sendFailed handles a failure the platform may have closed (the red
+// packet's SEND_FAILED): it is asked at once (unless it was lately), and a
+// number it reports closed moves the walk on; otherwise the refusal is
 // remembered and the next tap sends the same number again.
-func (h *Handler) sendFailed(ctx context.Context, run *grantRun, billno string, prev store.Result, pe *hongbao.Error, err error) (store.Result, string, bool, error) {
+func (h *Handler) sendFailed(ctx context.Context, run *grantRun, billno string, prev store.Result, re *rail.Error, err error) (store.Result, string, bool, error) {
 	now := h.now()
-	r := store.Result{Refused: pe.ErrCode, CheckedAt: prev.CheckedAt}
+	r := store.Result{Refused: codeOf(re), Refusal: re.State, CheckedAt: prev.CheckedAt}
 	if prev.CheckedAt.IsZero() || now.Sub(prev.CheckedAt) >= recheckAfter {
-		info, qerr := h.query(ctx, billno)
-		if qerr == nil && info.Status == hongbao.StatusFailed {
-			h.close(ctx, run, billno, info.Status, "", time.Time{})
+		bill, qerr := h.query(ctx, billno)
+		if qerr == nil && bill.State == rail.Closed {
+			h.close(ctx, run, billno, bill.State, refusal{})
 			return store.Result{}, "", true, nil
 		}
 		r.CheckedAt = now
@@ -319,7 +362,7 @@ func (h *Handler) lost(ctx context.Context, run *grantRun, billno string, prev s
 		return
 	}
 	r := prev
-	r.Billno, r.OpenID, r.Amount, r.LostAt = billno, run.openID, run.terms.Amount, run.sendStart
+	r.Billno, r.OpenID, r.Rail, r.Amount, r.LostAt = billno, run.openID, h.railName, run.terms.Amount, run.sendStart
 	// Never over a record saved meanwhile by another replica.
 	if cur, ok := h.lookup(ctx, billno); ok && (cur.Paid() || cur.Closed != "") {
 		return
@@ -327,27 +370,19 @@ func (h *Handler) lost(ctx context.Context, run *grantRun, billno string, prev s
 	h.save(ctx, billno, r)
 }
 
-// recoverTerms handles FATAL_ERROR: the platform holds billno with other
+// recoverTerms handles a conflict: the platform holds billno with other
 // terms (the records of the first send were lost and the policy decided
-// differently). The paid terms are read back from gethbinfo, recorded, and
-// sent again to obtain the package that was paid.
-func (h *Handler) recoverTerms(ctx context.Context, run *grantRun, billno string, fatal error) (store.Result, string, bool, error) {
-	info, err := h.query(ctx, billno)
-	if err != nil {
-		return store.Result{}, "", false, fatal
+// differently). The paid terms are read back from the platform, recorded,
+// and sent again to obtain the answer material of the payout.
+func (h *Handler) recoverTerms(ctx context.Context, run *grantRun, billno string, conflict error) (store.Result, string, bool, error) {
+	bill, err := h.query(ctx, billno)
+	if err != nil || bill.State == rail.NotFound {
+		return store.Result{}, "", false, conflict
 	}
-	switch info.Status {
-	case hongbao.StatusFailed:
-		h.close(ctx, run, billno, info.Status, "", time.Time{})
-		return store.Result{}, "", true, nil
-	case hongbao.StatusRefunded:
-		h.close(ctx, run, billno, info.Status, "", time.Time{})
-		if run.closedAllowsNext(info.Status) {
-			return store.Result{}, "", true, nil
-		}
-		return store.Result{}, "", false, errExpired(billno, "the platform refunded it")
+	if next, settled, err := h.closedByPlatform(ctx, run, billno, bill); settled {
+		return store.Result{}, "", next, err
 	}
-	if err := h.adoptTerms(ctx, run, info); err != nil {
+	if err := h.adoptTerms(ctx, run, bill); err != nil {
 		return store.Result{}, "", false, err
 	}
 	res, src, err := h.sendAttempt(ctx, run, billno)
@@ -357,22 +392,17 @@ func (h *Handler) recoverTerms(ctx context.Context, run *grantRun, billno string
 	return h.settled(ctx, run, res, src)
 }
 
-// adoptTerms makes the platform's record of the grant's packet its terms:
-// amount and texts from gethbinfo, send_name and scene_id (which gethbinfo
-// does not report) from the current grant. Terms that cannot be sent as
-// they are (a scene_id the amount needs and the grant no longer has, a
-// text gethbinfo answered empty) are an error naming the field, logged:
-// never replaced by other terms, which the platform would refuse
-// (FATAL_ERROR) or pay as another packet.
-func (h *Handler) adoptTerms(ctx context.Context, run *grantRun, info *hongbao.HBInfo) error {
+// adoptTerms makes the platform's record of the grant's payout its terms:
+// the fields the platform reports, over the current grant's (which fill
+// the fields it does not report: the red packet's send_name and scene_id).
+// Terms that cannot be sent as they are (a scene_id the amount needs and
+// the grant no longer has, a text the platform answered empty) are an
+// error naming the field, logged: never replaced by other terms, which the
+// platform would refuse (a conflict) or pay as another payout.
+func (h *Handler) adoptTerms(ctx context.Context, run *grantRun, bill rail.Bill) error {
 	t := store.Terms{
-		Amount:    info.Amount,
-		SendName:  run.grant.SendName,
-		Wishing:   info.Wishing,
-		ActName:   info.ActName,
-		Remark:    info.Remark,
-		Scene:     run.grant.Scene,
-		DecidedAt: info.SendTime,
+		Payout:    run.grant.Payout.Merge(bill.Payout),
+		DecidedAt: bill.At,
 		Recovered: true,
 		Key:       run.grant.Key,
 		OpenID:    run.openID,
@@ -381,8 +411,7 @@ func (h *Handler) adoptTerms(ctx context.Context, run *grantRun, info *hongbao.H
 	if t.DecidedAt.IsZero() {
 		t.DecidedAt = run.terms.DecidedAt
 	}
-	req := grantOf(t).request(run.billno, run.openID)
-	if err := req.Validate(); err != nil {
+	if err := h.rail.Check(t.Payout); err != nil {
 		field := ""
 		var ve *hongbao.ValidationError
 		if errors.As(err, &ve) {
@@ -391,30 +420,29 @@ func (h *Handler) adoptTerms(ctx context.Context, run *grantRun, info *hongbao.H
 		h.log.LogAttrs(ctx, slog.LevelError, "hongbao: the platform's terms of a grant cannot be sent again",
 			slog.String("billno", run.billno), slog.String("field", field), slog.String("error", err.Error()))
 		e := newError(http.StatusInternalServerError, "recovered_terms_invalid", "the red packet's recorded terms cannot be sent again",
-			fmt.Errorf("claim: %s: the platform's terms with the grant's send_name and scene_id: %w", run.billno, err))
+			fmt.Errorf("claim: %s: the platform's terms with the grant's other fields: %w", run.billno, err))
 		e.Billno = run.billno
 		return e
 	}
-	run.terms, run.sentAt = t, info.SendTime
+	run.terms, run.sentAt = t, bill.At
 	h.saveTerms(ctx, run.id, t)
-	// The platform holds the packet: its money left, whatever the
+	// The platform holds the payout: its money left, whatever the
 	// budget's account says.
 	h.commit(ctx, run, store.Result{Billno: run.billno, Amount: t.Amount})
 	return nil
 }
 
-// close records that the platform reported billno closed; refused is the
-// refusal that preceded it, at when it was made (the closing's time when
-// zero).
-func (h *Handler) close(ctx context.Context, run *grantRun, billno string, status hongbao.Status, refused string, at time.Time) {
-	if refused == "" {
+// close records that the platform reported billno closed, after the
+// refusal why (zero when none preceded it, or none is known).
+func (h *Handler) close(ctx context.Context, run *grantRun, billno string, state rail.State, why refusal) {
+	if why.code == "" {
 		// A refusal another replica remembered since this run looked
 		// (the platform answered it, then closed the number) is why.
 		if cur, ok := h.lookup(ctx, billno); ok && cur.Closed == "" && cur.Refused != "" {
-			refused, at = cur.Refused, cur.At
+			why = refusal{code: cur.Refused, state: refusalOf(cur), at: cur.At}
 		}
 	}
-	r := store.Result{Closed: status, Refused: refused, At: at}
+	r := store.Result{Closed: state, Refused: why.code, Refusal: why.state, At: why.at}
 	h.remember(ctx, run, billno, r)
 	h.release(ctx, run, billno)
 	if r.At.IsZero() {
@@ -424,28 +452,29 @@ func (h *Handler) close(ctx context.Context, run *grantRun, billno string, statu
 	run.passed(r)
 	h.log.LogAttrs(ctx, slog.LevelInfo, "hongbao: bill number closed by the platform",
 		slog.String("openid", run.openID), slog.String("billno", billno),
-		slog.Int("attempt", run.attempt), slog.String("status", string(status)), slog.String("refused", refused))
+		slog.Int("attempt", run.attempt), slog.String("state", string(state)), slog.String("refused", why.code))
 }
 
 // remember saves what the platform said of billno.
 func (h *Handler) remember(ctx context.Context, run *grantRun, billno string, r store.Result) {
-	r.Billno, r.OpenID, r.Amount = billno, run.openID, run.terms.Amount
+	r.Billno, r.OpenID, r.Rail, r.Amount = billno, run.openID, h.railName, run.terms.Amount
 	if r.At.IsZero() {
 		r.At = h.now()
 	}
 	h.save(ctx, billno, r)
 }
 
-// closedAllowsNext reports whether a number closed with status may be
-// followed by the next attempt: FAILED always; REFUND when the grant allows
-// re-claims.
-func (run *grantRun) closedAllowsNext(status hongbao.Status) bool {
-	return status == hongbao.StatusFailed || status == hongbao.StatusRefunded && run.grant.Reclaim
-}
-
-// request is the send of the grant's terms under billno.
-func (run *grantRun) request(billno string) *hongbao.SendRequest {
-	return grantOf(run.terms).request(billno, run.openID)
+// closedAllowsNext reports whether a number closed in state may be
+// followed by the next attempt: rail.Closed always; rail.Returned and
+// rail.Cancelled when the grant allows re-claims.
+func (run *grantRun) closedAllowsNext(state rail.State) bool {
+	switch state {
+	case rail.Closed:
+		return true
+	case rail.Returned, rail.Cancelled:
+		return run.grant.Reclaim
+	}
+	return false
 }
 
 // recordTerms records the grant's terms unless some are recorded; fresh
@@ -468,33 +497,16 @@ func (h *Handler) saveTerms(ctx context.Context, id string, t store.Terms) {
 	}
 }
 
-// query asks gethbinfo about billno, bounded like a send.
-func (h *Handler) query(ctx context.Context, billno string) (*hongbao.HBInfo, error) {
+// query asks the platform about billno, bounded like a send.
+func (h *Handler) query(ctx context.Context, billno string) (rail.Bill, error) {
 	qctx, cancel := context.WithTimeout(ctx, h.lockTTL)
 	defer cancel()
-	info, err := h.client.QueryHB(qctx, billno)
+	bill, err := h.rail.Query(qctx, billno)
 	if err != nil {
-		h.log.LogAttrs(ctx, slog.LevelDebug, "hongbao: gethbinfo", slog.String("billno", billno), slog.String("error", err.Error()))
-		return nil, err
+		h.log.LogAttrs(ctx, slog.LevelDebug, "hongbao: query", slog.String("billno", billno), slog.String("error", err.Error()))
+		return rail.Bill{}, err
 	}
-	return info, nil
-}
-
-func termsOf(g Grant, now time.Time) store.Terms {
-	return store.Terms{
-		Amount:    g.Amount,
-		SendName:  g.SendName,
-		Wishing:   g.Wishing,
-		ActName:   g.ActName,
-		Remark:    g.Remark,
-		Scene:     g.Scene,
-		DecidedAt: now,
-	}
-}
-
-// grantOf is the Grant that sends t (without a Key).
-func grantOf(t store.Terms) Grant {
-	return Grant{Amount: t.Amount, SendName: t.SendName, Wishing: t.Wishing, ActName: t.ActName, Remark: t.Remark, Scene: t.Scene}
+	return bill, nil
 }
 
 func errExpired(billno, why string) *HandlerError {
@@ -504,18 +516,18 @@ func errExpired(billno, why string) *HandlerError {
 	return e
 }
 
+// errReceived answers a grant whose payout the user already has, with
+// nothing left to open.
+func errReceived(billno string) *HandlerError {
+	e := newError(http.StatusGone, "already_received", "the red packet was already received",
+		fmt.Errorf("claim: %s: the platform reports it paid to the user", billno))
+	e.Billno = billno
+	return e
+}
+
 func later(a, b time.Time) time.Time {
 	if b.After(a) {
 		return b
 	}
 	return a
-}
-
-func isAny(err error, targets ...error) bool {
-	for _, t := range targets {
-		if errors.Is(err, t) {
-			return true
-		}
-	}
-	return false
 }

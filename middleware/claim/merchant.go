@@ -7,14 +7,15 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/store"
 )
 
 // The merchant's state: whether it can pay, shared by every replica
-// through the Store. A merchant refusal (NOTENOUGH, SENDAMOUNT_LIMIT,
-// API_METHOD_CLOSED, PRODUCT_AUTHORITY_UNOPEN) that the platform made on
-// the spot opens an outage; during it no tap sends anything (503
+// through the Store. A merchant refusal (rail.RefusedMerchant: the red
+// packet's NOTENOUGH, SENDAMOUNT_LIMIT, API_METHOD_CLOSED,
+// PRODUCT_AUTHORITY_UNOPEN; the transfer's NOT_ENOUGH) that the platform
+// made on the spot opens an outage; during it no tap sends anything (503
 // merchant_unavailable with Retry-After), so that users' numbers are not
 // refused and closed one after another, except one probe at a time once
 // the probe time has come (one send, under a lock in the Store). A failed
@@ -38,9 +39,6 @@ const DefaultMerchantProbe = 30 * time.Second
 // maxProbeFactor bounds the probe time of an outage: MerchantProbe doubles
 // after each failed probe up to this many times itself.
 const maxProbeFactor = 4
-
-// merchantCodes are the refusals that say the merchant cannot pay.
-var merchantCodes = []error{hongbao.ErrNotEnough, hongbao.ErrSendAmountLimit, hongbao.ErrAPIMethodClosed, hongbao.ErrProductAuthorityUnopen}
 
 var errMerchantDown = errors.New("claim: the merchant could not pay lately; the next probe is not due")
 
@@ -67,8 +65,9 @@ func merchantStateOf(r store.Result) merchantState {
 	return merchantState{Code: r.Refused, Down: r.At, ProbeAt: r.CheckedAt, Probes: r.Amount, Up: r.PaidAt}
 }
 
-// gateKey is the Store key of the merchant's state and probe lock.
-func (h *Handler) gateKey() string { return "merchant:" + h.client.MchID() }
+// gateKey is the Store key of the merchant's state and probe lock: one per
+// rail and merchant account (the rail's Name).
+func (h *Handler) gateKey() string { return "merchant:" + h.railName }
 
 // merchantState reads the merchant's state (the zero state, "it pays",
 // when the Store holds none).
@@ -121,7 +120,7 @@ func (run *grantRun) outageMoves(st merchantState, known bool) (n int, lastRefus
 	if known || len(run.closed) == 0 {
 		return 0, time.Time{}
 	}
-	inOutage := func(r store.Result) bool { return codeIs(r.Refused, merchantCodes...) && r.At.After(st.Up) }
+	inOutage := func(r store.Result) bool { return refusalOf(r) == rail.RefusedMerchant && r.At.After(st.Up) }
 	last := run.closed[len(run.closed)-1]
 	if !inOutage(last) {
 		return 0, time.Time{}
@@ -182,9 +181,4 @@ func merchantUnavailable(billno string, wait time.Duration, cause error) *Handle
 	e := newError(http.StatusServiceUnavailable, "merchant_unavailable", "red packets are not available at the moment", cause)
 	e.RetryAfter, e.Billno = max(wait, time.Second), billno
 	return e
-}
-
-// codeIs reports whether the err_code code is one of targets.
-func codeIs(code string, targets ...error) bool {
-	return code != "" && isAny(&hongbao.Error{ErrCode: code}, targets...)
 }

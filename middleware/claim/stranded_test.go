@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/signer"
 	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
@@ -267,7 +268,7 @@ func TestFlushedBudgetIsNotAFreshCount(t *testing.T) {
 	// Opening it again would be a fresh count; the rebuild counts what
 	// the platform paid.
 	rep, err := store.RebuildBudget(context.Background(), store.RebuildConfig{
-		Platform: e.client, Store: ss, Campaign: "spring-2026",
+		Platform: e.client.Rail(), Store: ss, Campaign: "spring-2026",
 		Grants: []store.RebuildGrant{{Key: "spring-2026", OpenID: testOpenID}, {Key: "spring-2026", OpenID: second}},
 	})
 	if err != nil || rep.Committed != 1 || !rep.State.Open || rep.State.CommittedPackets != 1 {
@@ -285,8 +286,8 @@ func TestFlushedBudgetIsNotAFreshCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := "oOldUser00000000000000000000"
-	_, _, _ = ss.AddTerms(context.Background(), e.billno(t, "spring-2026", old), store.Terms{Amount: 100, SendName: "s", Wishing: "w",
-		ActName: "a", Remark: "r", DecidedAt: time.Now().Add(-time.Hour), Key: "spring-2026", OpenID: old}, time.Hour)
+	_, _, _ = ss.AddTerms(context.Background(), e.billno(t, "spring-2026", old), store.Terms{Payout: rail.Payout{Amount: 100, SendName: "s", Wishing: "w",
+		ActName: "a", Remark: "r"}, DecidedAt: time.Now().Add(-time.Hour), Key: "spring-2026", OpenID: old}, time.Hour)
 	checkError(t, e.tap(t, e.tokenFor(t, old), ""), http.StatusServiceUnavailable, "budget_unavailable", true)
 }
 
@@ -358,7 +359,7 @@ func TestClosedUnderTheLockReleases(t *testing.T) {
 	hs.hook = func() {
 		ctx := context.Background()
 		_ = hs.MemoryStore.SaveResult(ctx, nums[0], store.Result{Billno: nums[0], OpenID: testOpenID, Amount: 100,
-			Closed: "FAILED", At: time.Now()}, time.Hour)
+			Closed: rail.Closed, At: time.Now()}, time.Hour)
 		_, _, _ = hs.MemoryStore.Budget(ctx, "spring-2026", store.BudgetOp{Step: store.BudgetRelease, Billno: nums[0], Limit: budgets["spring-2026"]})
 	}
 	e.checkParams(t, e.tap(t, e.token, ""), nums[1])

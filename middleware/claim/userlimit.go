@@ -3,30 +3,22 @@ package claim
 import (
 	"fmt"
 	"net/http"
-	"slices"
 	"time"
 
-	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/store"
 )
 
-// A user's own refusals (SENDNUM_LIMIT, RCVDAMOUNT_LIMIT: the daily
-// limits; NO_AUTH: risk control) hold for the rest of the platform's day,
-// which ends at midnight in Beijing. Until then the grant sends nothing:
-// taps are answered 403 (user_limit_reached, risk_control) with a
-// Retry-After until the next day, so that a user tapping on cannot close
-// the grant's numbers one after another. The next day the grant sends
-// again: the same number (which the platform may pay), or, when the
-// platform recorded the refusal (gethbinfo FAILED), the next one. A limit
-// costs a grant at most one number a day.
-
-// userLimitCodes are the user's daily limits (SENDNUM_LIMIT,
-// RCVDAMOUNT_LIMIT).
-var userLimitCodes = []error{hongbao.ErrSendNumLimit, hongbao.ErrReceivedAmountLimit}
-
-// userCodes are the user's own refusals: the daily limits and risk
-// control.
-var userCodes = slices.Concat(userLimitCodes, []error{hongbao.ErrNoAuth})
+// A user's own refusals (rail.RefusedUser: the red packet's SENDNUM_LIMIT,
+// RCVDAMOUNT_LIMIT, the user's daily limits; rail.RefusedRisk: NO_AUTH)
+// hold for the rest of the platform's day, which ends at midnight in
+// Beijing. Until then the grant sends nothing: taps are answered 403
+// (user_limit_reached, risk_control) with a Retry-After until the next
+// day, so that a user tapping on cannot close the grant's numbers one
+// after another. The next day the grant sends again: the same number
+// (which the platform may pay), or, when the platform recorded the refusal
+// (the number closed), the next one. A limit costs a grant at most one
+// number a day.
 
 // beijing is the platform's time zone.
 var beijing = time.FixedZone("CST", 8*3600)
@@ -38,15 +30,18 @@ func limitEnds(t time.Time) time.Time {
 	return time.Date(y, m, d+1, 0, 0, 0, 0, beijing)
 }
 
+// userRefusal reports whether st is a refusal of the user's own.
+func userRefusal(st rail.State) bool { return st == rail.RefusedUser || st == rail.RefusedRisk }
+
 // userWait holds a send back while the user's own limit holds: the
 // number's own refusal (known) or, for a new number, the refusal that
 // closed the one before it.
 func (h *Handler) userWait(run *grantRun, prev store.Result, known bool) error {
 	var r store.Result
 	switch {
-	case known && codeIs(prev.Refused, userCodes...):
+	case known && userRefusal(refusalOf(prev)):
 		r = prev
-	case !known && len(run.closed) > 0 && codeIs(run.closed[len(run.closed)-1].Refused, userCodes...):
+	case !known && len(run.closed) > 0 && userRefusal(refusalOf(run.closed[len(run.closed)-1])):
 		r = run.closed[len(run.closed)-1]
 	default:
 		return nil
@@ -55,15 +50,15 @@ func (h *Handler) userWait(run *grantRun, prev store.Result, known bool) error {
 	if !now.Before(ends) {
 		return nil
 	}
-	return userLimited(run.billno, r.Refused, ends.Sub(now),
+	return userLimited(run.billno, refusalOf(r), ends.Sub(now),
 		fmt.Errorf("claim: %s was refused %s at %s; the user's limit holds until %s",
 			r.Billno, r.Refused, r.At.In(beijing).Format(time.DateTime), ends.Format(time.DateTime)))
 }
 
 // userLimited is the answer while the user's own limit holds.
-func userLimited(billno, code string, wait time.Duration, cause error) *HandlerError {
+func userLimited(billno string, st rail.State, wait time.Duration, cause error) *HandlerError {
 	var e *HandlerError
-	if codeIs(code, hongbao.ErrNoAuth) {
+	if st == rail.RefusedRisk {
 		e = newError(http.StatusForbidden, "risk_control", "the payment platform does not allow this user a red packet", cause)
 	} else {
 		e = newError(http.StatusForbidden, "user_limit_reached", "the daily red packet limit of this user is reached", cause)

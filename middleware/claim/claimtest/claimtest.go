@@ -31,6 +31,7 @@ import (
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	"github.com/hongbao-go/hongbao/middleware/jwttest"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/signer"
 	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/transport"
@@ -182,7 +183,7 @@ func newWorld(t *testing.T, b Backend, opts wxpaytest.Options) *world {
 // setGrant sets what the policy grants: the campaign's 100-fen packet,
 // changed by edit.
 func (w *world) setGrant(edit func(*claim.Grant)) {
-	g := claim.Grant{Key: campaign, Amount: 100, SendName: "天虹百货", Wishing: "恭喜发财，大吉大利", ActName: "新春红包", Remark: "快来抢"}
+	g := claim.Grant{Key: campaign, Payout: rail.Payout{Amount: 100, SendName: "天虹百货", Wishing: "恭喜发财，大吉大利", ActName: "新春红包", Remark: "快来抢"}}
 	edit(&g)
 	w.grant.Store(&g)
 }
@@ -386,7 +387,7 @@ func (w *world) rebuild(openids []string, fromStore bool) {
 		grants = append(grants, store.RebuildGrant{Key: campaign, OpenID: o})
 	}
 	rep, err := store.RebuildBudget(context.Background(), store.RebuildConfig{
-		Platform: req.Client, Store: req.Store, Campaign: campaign, Grants: grants, Now: w.clock.Now,
+		Platform: req.Client.Rail(), Store: req.Store, Campaign: campaign, Grants: grants, Now: w.clock.Now,
 	})
 	if err != nil || !rep.State.Open {
 		w.t.Fatalf("rebuild: %+v, %v", rep, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -441,7 +442,7 @@ func ClosedUnderTheLock(t *testing.T, newBackend func(*testing.T) Backend) {
 	hs.mu.Lock()
 	hs.billno, hs.hook = first, func(s store.Store) {
 		ctx := context.Background()
-		_ = s.SaveResult(ctx, first, store.Result{Billno: first, OpenID: user, Amount: 100, Closed: "FAILED", At: w.clock.Now()}, time.Hour)
+		_ = s.SaveResult(ctx, first, store.Result{Billno: first, OpenID: user, Amount: 100, Closed: rail.Closed, At: w.clock.Now()}, time.Hour)
 		_, _, _ = s.Budget(ctx, campaign, store.BudgetOp{Step: store.BudgetRelease, Billno: first, Limit: budgets[campaign]})
 	}
 	hs.mu.Unlock()
