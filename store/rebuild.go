@@ -51,7 +51,9 @@ type RebuildConfig struct {
 type RebuildGrant struct {
 	Key, OpenID string
 	// DecidedAt is when the grant's terms were recorded (Terms.DecidedAt),
-	// when known: the account is opened no later than that.
+	// when known: the account is opened no later than that, so that it
+	// counts the grant (a grant decided before its account's opening is
+	// refused new numbers: see BudgetOp).
 	DecidedAt time.Time
 }
 

@@ -165,7 +165,18 @@ func (b *budgeter) rebuild(ctx context.Context, openidsFile, grantKey string, at
 			grantKey = b.campaign
 		}
 		for _, o := range openids {
-			grants = append(grants, store.RebuildGrant{Key: grantKey, OpenID: o})
+			g := store.RebuildGrant{Key: grantKey, OpenID: o}
+			// Terms the Store kept (recorded since the loss, say) say
+			// when the grant was decided: the account must count it.
+			if id, err := client.Rail().Billno(grantKey, o, 0); err == nil {
+				if raw, err := b.store.Client().Get(ctx, b.prefix+"terms:"+id).Bytes(); err == nil {
+					var t store.Terms
+					if json.Unmarshal(raw, &t) == nil {
+						g.DecidedAt = t.DecidedAt
+					}
+				}
+			}
+			grants = append(grants, g)
 		}
 	} else if grants, err = b.grants(ctx); err != nil {
 		e.errorf("reading the grants: %v", err)

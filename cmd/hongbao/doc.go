@@ -19,6 +19,7 @@
 //	hongbao billno [-campaign KEY] [-attempts N] OPENID...
 //	hongbao reconcile [-openids FILE] [-campaign KEY] [-attempts N] [-rate N] [-workers N]
 //	                  [-resolve] [-prefix PREFIX] [-ttl DURATION] [-progress DURATION]
+//	hongbao budget [-campaign NAME] [-open | -rebuild [-openids FILE] [-key KEY]] [-attempts N] [-rate N]
 //	hongbao fake [-addr HOST:PORT] [-dir DIR] [-mch-id ID] [-appid APPID] [-api-key KEY]
 //	             [-billno-key KEY] [-balance FEN]
 //
@@ -56,6 +57,13 @@
 // Store does not know, and gives their amounts back to the campaign's
 // budget; a paid packet is never written. Queries are paced by -rate.
 // Exit code 1 when a row has the verdict error or the run was interrupted.
+//
+// budget shows a campaign's budget account in the Store; -open opens a new
+// campaign's account (refused when the Store holds grants of it: its
+// account was lost); -rebuild rebuilds a lost one from the platform, for
+// the grants the Store holds or -openids FILE: paid numbers committed,
+// numbers that may still pay reserved, then the account opened and taps
+// resume. Exit code 1 when a number could not be asked about.
 //
 // fake runs transport/wxpaytest as a standalone host over mutual TLS on
 // -addr, writes its CA, a merchant certificate and key and hongbao.env into
