@@ -189,6 +189,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	if err != nil {
 		return fmt.Errorf("hongbao example: %w", err)
 	}
+	if err := openBudgets(ctx, handler, cfg.redisURL == "", stdout); err != nil {
+		return err
+	}
 	if tel.observer != nil && len(hdcfg.Budgets) > 0 {
 		// hongbao_budget_remaining, _reserved, _committed.
 		reg, err := tel.observer.ObserveBudgets(handler)
@@ -322,6 +325,31 @@ func campaignPolicy(cfg *config) claim.Policy {
 		}
 		return g, nil
 	})
+}
+
+// openBudgets opens the campaign's budget account when the Store is this
+// process's memory, which starts empty: there, each start is the
+// campaign's first configuration. A shared Store's account outlives the
+// process: it is opened once by the operator (hongbao budget -open), and
+// rebuilt from the platform if Redis loses it (hongbao budget -rebuild);
+// opening it at each start would turn a loss into a fresh count.
+func openBudgets(ctx context.Context, h *claim.Handler, inMemory bool, stdout io.Writer) error {
+	for _, c := range h.Campaigns() {
+		if inMemory {
+			if _, err := h.OpenBudget(ctx, c); err != nil {
+				return fmt.Errorf("hongbao example: %w", err)
+			}
+			continue
+		}
+		st, _, err := h.Budget(ctx, c)
+		if err != nil {
+			return fmt.Errorf("hongbao example: reading the budget of %s: %w", c, err)
+		}
+		if !st.Open {
+			fmt.Fprintf(stdout, "hongbao example: the budget account of campaign %s is not open in Redis: taps are answered 503 budget_unavailable until it is. Open it once for a new campaign (hongbao budget -campaign %s -open), or rebuild it from the platform if Redis lost it (hongbao budget -campaign %s -rebuild)\n", c, c, c)
+		}
+	}
+	return nil
 }
 
 // budgets is the HandlerConfig.Budgets of the campaign: its budget under

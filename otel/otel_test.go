@@ -594,6 +594,10 @@ func TestBudgetGauges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The campaign's first configuration opens its account.
+	if _, err := h.OpenBudget(context.Background(), "spring"); err != nil {
+		t.Fatal(err)
+	}
 	reg, err := e.obs.ObserveBudgets(h)
 	if err != nil {
 		t.Fatal(err)

@@ -10,10 +10,13 @@
 //   - [Result]: what is known of one bill number: paid (with what the
 //     page's answer needs), closed by the platform, or refused;
 //   - [Budget], [BudgetState], [BudgetOp]: a campaign's account, one entry
-//     per bill number, reserved, committed or released;
+//     per bill number, reserved, committed or released; it exists once
+//     opened (BudgetOpen), so that a Store that lost it refuses to count
+//     afresh, and [RebuildBudget] rebuilds it from the platform;
 //   - [MemoryStore]: the Store in one process's memory, the default of a
 //     single replica and the handler's fallback when a shared Store fails.
 //
 // Terms and Result serialise to JSON with stable tags, so that a store on
-// a key-value server keeps each as one string value.
+// a key-value server keeps each as one string value. Package
+// store/storetest checks an implementation's budget accounts.
 package store

@@ -135,12 +135,13 @@ type budgetEntry struct {
 	committed bool
 }
 
-// Budget implements Store. Accounts live as long as the process.
+// Budget implements Store. Accounts live as long as the process: a new
+// process (a restart) starts with none open.
 func (m *MemoryStore) Budget(ctx context.Context, campaign string, op BudgetOp) (BudgetState, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return BudgetState{}, false, err
 	}
-	if campaign == "" || op.Step != BudgetRead && op.Billno == "" {
+	if campaign == "" || op.Step != BudgetRead && op.Step != BudgetOpen && op.Billno == "" {
 		return BudgetState{}, false, errNilKey
 	}
 	m.budgetMu.Lock()
@@ -151,15 +152,17 @@ func (m *MemoryStore) Budget(ctx context.Context, campaign string, op BudgetOp) 
 	b := m.budgets[campaign]
 	if b == nil {
 		b = &memBudget{entries: make(map[string]budgetEntry)}
-		m.budgets[campaign] = b
 	}
 	ok := b.apply(op)
+	if b.st.Open || len(b.entries) > 0 {
+		m.budgets[campaign] = b // a missing account stays missing
+	}
 	st := b.st
 	st.Budget = op.Limit
 	return st, ok, nil
 }
 
-// apply carries out op on the account (see BudgetStep).
+// apply carries out op on the account (see BudgetStep and BudgetOp).
 func (b *memBudget) apply(op BudgetOp) bool {
 	e, has := b.entries[op.Billno]
 	add := func(e budgetEntry, sign int64) {
@@ -172,6 +175,11 @@ func (b *memBudget) apply(op BudgetOp) bool {
 		}
 	}
 	switch op.Step {
+	case BudgetOpen:
+		if !op.At.IsZero() && (!b.st.Open || !b.st.OpenedAt.IsZero() && op.At.Before(b.st.OpenedAt)) {
+			b.st.OpenedAt = op.At
+		}
+		b.st.Open = true
 	case BudgetReserve:
 		if has {
 			if !e.committed && e.amount != op.Amount {
@@ -182,6 +190,9 @@ func (b *memBudget) apply(op BudgetOp) bool {
 			}
 			return true
 		}
+		if !b.st.Open || b.st.Younger(op.At) {
+			return false
+		}
 		if op.Limit.Fen > 0 && b.st.ReservedFen+b.st.CommittedFen+op.Amount > op.Limit.Fen ||
 			op.Limit.Packets > 0 && b.st.ReservedPackets+b.st.CommittedPackets+1 > op.Limit.Packets {
 			return false
@@ -189,14 +200,25 @@ func (b *memBudget) apply(op BudgetOp) bool {
 		e = budgetEntry{amount: op.Amount}
 		b.entries[op.Billno] = e
 		add(e, 1)
+	case BudgetRestore:
+		if has && (e.committed || e.amount == op.Amount) {
+			return true
+		}
+		if has {
+			add(e, -1)
+		}
+		e = budgetEntry{amount: op.Amount}
+		b.entries[op.Billno] = e
+		add(e, 1)
 	case BudgetCommit:
 		if has {
-			if e.committed {
+			if e.committed && (op.Amount <= 0 || e.amount == op.Amount) {
 				return true
 			}
 			add(e, -1)
-		} else {
-			e.amount = op.Amount
+		}
+		if op.Amount > 0 {
+			e.amount = op.Amount // what the platform paid
 		}
 		e.committed = true
 		b.entries[op.Billno] = e
@@ -252,15 +274,16 @@ func (m *MemoryStore) SaveResult(ctx context.Context, billno string, r Result, t
 // allocation, its times as seconds and nanoseconds in one location. It
 // takes about 100 bytes less than a Result and its separate strings.
 type packedResult struct {
-	// s holds Billno, OpenID, Package, SendListID, Closed and Refused,
-	// back to back; lens are the lengths of the first five.
+	// s holds Billno, OpenID, Package, SendListID, Closed, Refusal and
+	// Refused, back to back; lens are the lengths of the first six.
 	s      string
 	amount int64
-	sec    [3]int64       // PaidAt, At, CheckedAt
+	sec    [4]int64       // PaidAt, At, CheckedAt, LostAt
 	loc    *time.Location // of every time that is not zero
-	nsec   [3]int32
-	lens   [5]uint16
+	nsec   [4]int32
+	lens   [6]uint16
 	zero   uint8 // bit i: time i is the zero time
+	exact  bool
 	// rail is Result.Rail's index in MemoryStore.rails plus one (0: no
 	// rail): every result of a handler names the same rail, kept once.
 	rail uint8
@@ -309,8 +332,8 @@ func pack(r Result, railIdx uint8, railOK bool) (*packedResult, bool) {
 	if !railOK {
 		return nil, false
 	}
-	parts := [...]string{r.Billno, r.OpenID, r.Package, r.SendListID, string(r.Closed), r.Refused}
-	p := &packedResult{amount: r.Amount, rail: railIdx}
+	parts := [...]string{r.Billno, r.OpenID, r.Package, r.SendListID, string(r.Closed), string(r.Refusal), r.Refused}
+	p := &packedResult{amount: r.Amount, exact: r.Exact, rail: railIdx}
 	n := 0
 	for i, s := range parts {
 		if i < len(p.lens) {
@@ -327,7 +350,7 @@ func pack(r Result, railIdx uint8, railOK bool) (*packedResult, bool) {
 		b.WriteString(s)
 	}
 	p.s = b.String()
-	for i, t := range [...]time.Time{r.PaidAt, r.At, r.CheckedAt} {
+	for i, t := range [...]time.Time{r.PaidAt, r.At, r.CheckedAt, r.LostAt} {
 		if t.IsZero() {
 			p.zero |= 1 << i
 			continue
@@ -344,13 +367,13 @@ func pack(r Result, railIdx uint8, railOK bool) (*packedResult, bool) {
 
 // unpack returns the Result; its strings share p's memory.
 func (p *packedResult) unpack(rails []string) Result {
-	var parts [6]string
+	var parts [7]string
 	rest := p.s
 	for i, n := range p.lens {
 		parts[i], rest = rest[:n], rest[n:]
 	}
-	parts[5] = rest
-	var times [3]time.Time
+	parts[6] = rest
+	var times [4]time.Time
 	for i := range times {
 		if p.zero&(1<<i) == 0 {
 			times[i] = time.Unix(p.sec[i], int64(p.nsec[i])).In(p.loc)
@@ -367,11 +390,14 @@ func (p *packedResult) unpack(rails []string) Result {
 		Package:    parts[2],
 		SendListID: parts[3],
 		Closed:     rail.State(parts[4]),
-		Refused:    parts[5],
+		Refusal:    rail.State(parts[5]),
+		Refused:    parts[6],
 		Amount:     p.amount,
 		PaidAt:     times[0],
+		Exact:      p.exact,
 		At:         times[1],
 		CheckedAt:  times[2],
+		LostAt:     times[3],
 	}
 }
 

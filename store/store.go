@@ -25,11 +25,17 @@ type Result struct {
 	// SendListID is the platform's number of the payout (rail.Sent.Order).
 	SendListID string `json:"send_listid,omitempty"`
 	Amount     int64  `json:"amount"` // fen
-	// PaidAt is when the platform sent the packet: its own time when the
-	// handler learnt it (a query, the send's answer), otherwise the latest
-	// moment known to precede the send that paid (never later than the
-	// real send, so the claim window never outlives the platform's).
+	// PaidAt is when the platform made the payout: the start of the send
+	// that paid, or the platform's own time (a query, the send's answer),
+	// which the handler asks for when an earlier send of the number lost
+	// its reply. Never later than the real payout, never an earlier
+	// moment unless Exact is false.
 	PaidAt time.Time `json:"paid_at,omitzero"`
+	// Exact reports that PaidAt is the send's own time or the platform's.
+	// A result without it (an estimate: the start of a send whose reply
+	// was lost, or a result of an older version) is checked with the
+	// platform before its claim window is said to be over.
+	Exact bool `json:"exact,omitempty"`
 	// Closed is the state in which the platform reported this number
 	// settled: rail.Closed (no money left the merchant), rail.Returned (the
 	// payout was never opened and its money came back), rail.Cancelled, or
@@ -40,13 +46,24 @@ type Result struct {
 	Closed rail.State `json:"closed,omitempty"`
 	// Refused is the platform's code of a definitive refusal of this
 	// number (NOTENOUGH, SEND_FAILED, ...) that the platform has not
-	// reported closed (yet): the next tap sends the same number again.
+	// reported closed (yet): the next tap sends the same number again. A
+	// closed number keeps the refusal that preceded its closing.
 	Refused string `json:"refused,omitempty"`
 	// At is when Closed or Refused was learnt.
 	At time.Time `json:"at,omitzero"`
 	// CheckedAt is when the platform was last asked about a refused
 	// number, so that taps do not ask it each time.
 	CheckedAt time.Time `json:"checked_at,omitzero"`
+	// Refusal is the rail's state of Refused (rail.RefusedMerchant,
+	// RefusedUser, RefusedRisk, Failed): what the refusal holds back.
+	// Empty in results of older versions, which hold the red packet's
+	// codes.
+	Refusal rail.State `json:"refusal,omitempty"`
+	// LostAt is the start of the earliest send of this number whose
+	// outcome is unknown (its reply was lost) since its last refusal: if
+	// that send paid, the packet dates from then. It is a hint for
+	// PaidAt, never an answer: the next tap sends the same number again.
+	LostAt time.Time `json:"lost_at,omitzero"`
 }
 
 // Paid reports whether r is a successful send that can be handed out.
@@ -69,6 +86,10 @@ type Terms struct {
 	// derive its later bill numbers from its terms alone.
 	Key    string `json:"key,omitempty"`
 	OpenID string `json:"openid,omitempty"`
+	// Campaign is the budget the grant counts against when it is not
+	// Key (claim.Grant.Campaign), so that a rebuild of a campaign's
+	// account finds its grants.
+	Campaign string `json:"campaign,omitempty"`
 }
 
 // Store is the state the claim handler shares across replicas: the terms of

@@ -24,6 +24,7 @@
 //	hongbao billno [-campaign KEY] [-attempts N] [-transfer] OPENID...
 //	hongbao reconcile [-openids FILE] [-campaign KEY] [-attempts N] [-rate N] [-workers N]
 //	                  [-resolve] [-prefix PREFIX] [-ttl DURATION] [-progress DURATION]
+//	hongbao budget [-campaign NAME] [-open | -rebuild [-openids FILE] [-key KEY]] [-attempts N] [-rate N]
 //	hongbao fake [-addr HOST:PORT] [-dir DIR] [-trust MODE] [-mch-id ID] [-appid APPID]
 //	             [-api-key KEY] [-billno-key KEY] [-balance FEN] [-apiv3-key KEY] [-notify-url URL]
 //
@@ -32,25 +33,13 @@
 // misuse of the command line.
 //
 // check prints one line per item, "ok", "warn", "FAIL" (naming the
-// variable to fix) or "skip": the mch id and appid, the APIv2 key (32
-// bytes), the certificate (it parses, its key belongs to it, its CN is the
-// mch id, valid now, a warning within 30 days of its expiry), for APIv3
-// the APIv3 key (32 bytes), the RSA key and the serial requests name
-// (HONGBAO_CERT_SERIAL must equal the certificate's) and the trust
-// material (the public key's id and file), the base URL and CA file,
-// HONGBAO_BILLNO_KEY and Redis. When those pass it makes real calls: for
-// APIv2 a signed gethbinfo of a bill number that does not exist over
-// mutual TLS (NOT_FOUND proves the certificate, the API key, the mch id
-// and the appid); for APIv3 the platform certificates downloaded,
-// decrypted with the APIv3 key and verified (platform-certificate mode), a
-// signed answer verified with the public key (public-key mode), and a
-// query of a transfer bill that does not exist (404 NOT_FOUND proves that
-// the platform accepted the signature, the serial and the mch id).
-// SIGN_ERROR (naming the certificate files, the serial, or this machine's
-// clock when the platform's Date is more than 4 minutes away), NO_AUTH, a
-// public key or id the platform does not sign with, a wrong trust mode, a
-// wrong APIv3 key, a refused TLS handshake, an untrusted server
-// certificate and an unreachable host are each named with what to fix.
+// variable to fix) or "skip": the mch id and appid, the APIv2 key, the
+// certificate, for APIv3 the APIv3 key, the key's serial and the trust
+// material, the base URL and CA file, HONGBAO_BILLNO_KEY and Redis. Then
+// it makes real calls: a signed gethbinfo and a transfer-bill query of
+// numbers that do not exist (NOT_FOUND proves the credentials) and, for
+// APIv3, a verified answer in each trust mode. cmd/hongbao/README.md
+// lists every problem it names.
 //
 // query asks the platform about each number and prints a table or, with
 // -json, an array. Red packets: gethbinfo's status (NOT_FOUND when the
@@ -70,6 +59,11 @@
 // Store's record (HONGBAO_REDIS_URL, or the grants of -openids FILE)
 // beside gethbinfo's status, with a verdict; -resolve writes the closed
 // states the Store does not know (README.md lists the verdicts).
+//
+// budget shows a campaign's budget account in the Store; -open opens a new
+// campaign's account (refused when the Store holds grants of it: its
+// account was lost); -rebuild rebuilds a lost one from the platform (paid
+// numbers committed, open ones reserved), then opens it and taps resume.
 //
 // fake runs transport/wxpaytest as a standalone host: red packets over
 // mutual TLS and APIv3 transfer bills, answers signed as -trust says. It

@@ -143,6 +143,9 @@ func TestReconcileStore(t *testing.T) {
 	// but the budget reserved before the send.
 	c.terms("oFailed")
 	budget := store.Budget{Fen: 1000}
+	if _, _, err := c.store.Budget(ctx, testCampaign, store.BudgetOp{Step: store.BudgetOpen, At: time.Now().Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
 	if _, ok, err := c.store.Budget(ctx, testCampaign, store.BudgetOp{Step: store.BudgetReserve, Billno: b("oFailed", 0), Amount: 100, Limit: budget}); err != nil || !ok {
 		t.Fatal(ok, err)
 	}

@@ -161,12 +161,15 @@ func TestBudgetFollowsTheLifecycle(t *testing.T) {
 		}
 	})
 	t.Run("NOTENOUGH then FAILED", func(t *testing.T) {
-		e := newEnv(t, wxpaytest.Options{Balance: 50}, func(c *HandlerConfig) { c.Budgets = budgets })
-		checkError(t, e.tap(t, e.token, ""), http.StatusServiceUnavailable, "merchant_unavailable", false)
+		clk := &clock{}
+		e := newEnv(t, wxpaytest.Options{Balance: 50, Now: clk.Now}, func(c *HandlerConfig) { c.Budgets, c.Now = budgets, clk.Now })
+		checkError(t, e.tap(t, e.token, ""), http.StatusServiceUnavailable, "merchant_unavailable", true)
 		if st := account(t, e.handler); st.ReservedFen != 100 {
 			t.Fatalf("after NOTENOUGH: %+v", st)
 		}
-		// The second refusal is asked about: FAILED closes the number.
+		// The probe resends the number; the second refusal is asked
+		// about: FAILED closes the number.
+		clk.Advance(DefaultMerchantProbe)
 		e.tap(t, e.token, "")
 		if st := account(t, e.handler); st.ReservedFen != 0 || st.ReservedPackets != 0 || st.CommittedFen != 0 {
 			t.Fatalf("after FAILED: %+v", st)

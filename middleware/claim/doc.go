@@ -28,14 +28,18 @@
 //  5. the [Policy] (policy.go) decides the [Grant] on the server: the
 //     openid is always the verified user's, the amount the policy's;
 //  6. the grant's lifecycle (lifecycle.go): terms recorded before the
-//     first send, the budget (budget.go), attempts moved on only on the
-//     platform's proof, sends coalesced and locked across replicas
+//     first send, the budget (budget.go: an account opened once with
+//     [Handler.OpenBudget], refused while lost until rebuilt with
+//     store.RebuildBudget), refusals held back for the merchant's outage
+//     and the user's day (merchant.go, userlimit.go), attempts moved on
+//     only on the platform's proof, PaidAt from the send that paid
+//     (claimwindow.go), sends coalesced and locked across replicas
 //     (send.go), the Store's failures survived (fallback.go);
 //  7. the paid result, answered with fresh parameters for the page.
 //
 // A repeat tap of a paid grant is answered from the Store alone. Why the
-// lifecycle is built this way, and what each err_code does to it, is in
-// docs/design.md of the repository.
+// lifecycle is built this way, what each err_code and each refusal does to
+// a grant, and what a lost Store does to a budget, is in docs/design.md.
 //
 // # Status codes
 //
@@ -48,8 +52,8 @@
 //	403 scene_not_supported     the launch scene cannot open red packets
 //	403 <refusal code>          the Policy refused ([Refusal], [ErrRefused])
 //	403 budget_exhausted        the campaign's budget is used up
-//	403 risk_control            NO_AUTH
-//	403 user_limit_reached      SENDNUM_LIMIT, RCVDAMOUNT_LIMIT
+//	403 risk_control            NO_AUTH, until midnight in Beijing (Retry-After)
+//	403 user_limit_reached      SENDNUM_LIMIT, RCVDAMOUNT_LIMIT, until midnight (Retry-After)
 //	404 not_found               a path under the claim path (Mount)
 //	405 method_not_allowed      not POST
 //	409 grant_conflict          FATAL_ERROR whose paid terms could not be recovered
@@ -60,13 +64,14 @@
 //	429 rate_limited            the per-openid limit (Retry-After)
 //	500 policy_error            the Policy failed, or granted what breaks a platform rule
 //	500 internal_error          no verified user, anything unexpected
+//	500 recovered_terms_invalid the platform's terms cannot be sent again (logged, naming the field)
 //	502 send_failed             SEND_FAILED not (yet) reported closed
 //	502 platform_rejected       configuration: CA_ERROR, SIGN_ERROR, PARAM_ERROR, ...
 //	502 platform_error          an err_code this package does not know
 //	503 outcome_unknown         may have paid; the next tap resumes (Retry-After)
 //	503 rate_limited_upstream   FREQ_LIMIT after retries (Retry-After)
-//	503 merchant_unavailable    NOTENOUGH, SENDAMOUNT_LIMIT, API_METHOD_CLOSED, ...
-//	503 budget_unavailable      the Store holding the budget fails (Retry-After)
+//	503 merchant_unavailable    NOTENOUGH and the like: nothing sent until a probe (Retry-After)
+//	503 budget_unavailable      the budget's Store fails, or its account is lost (Retry-After)
 //	503 in_progress             another replica is still sending (Retry-After)
 //
 // Each tap is logged once (openid, billno, status, code, err_code, source,

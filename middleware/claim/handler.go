@@ -108,17 +108,20 @@ type HandlerConfig struct {
 	// Campaign, or its Key): see Budget. The accounts live in the Store,
 	// shared by every replica; a campaign without an entry has no cap.
 	Budgets map[string]store.Budget
-	// MerchantProbe is how long new bill numbers (a grant's next attempt)
-	// wait after the merchant could not pay (NOTENOUGH and the like)
-	// before one tap probes again; across replicas through the Store.
-	// Default 30 seconds.
+	// MerchantProbe is how long sends wait after the merchant could not
+	// pay (rail.RefusedMerchant: NOTENOUGH and the like) before one tap
+	// probes again, across replicas through the Store; each refused probe
+	// doubles it, up to 4 times MerchantProbe (see merchant.go). Default
+	// 30 seconds.
 	MerchantProbe time.Duration
-	// MaxAttempts bounds the bill numbers one grant may use (attempt 0,
-	// 1, ...). The handler moves to the next only when the platform
-	// reports the current one closed (rail.Closed; rail.Returned or
-	// rail.Cancelled with Grant.Reclaim: the red packet's FAILED and
-	// REFUND); when the last one is closed the tap is answered 410
-	// "attempts_exhausted". Default 3; negative is an error.
+	// MaxAttempts bounds the bill numbers one grant may spend on numbers
+	// the platform closed for other reasons than the merchant's or the
+	// user's refusals (rail.Closed after SEND_FAILED, say; rail.Returned
+	// or rail.Cancelled with Grant.Reclaim). The handler moves to the next
+	// number only when the platform reports the current one closed; past
+	// the bound no new number is sent (410 "attempts_exhausted"), but a
+	// later number already sent is still followed. Default 3; negative is
+	// an error.
 	MaxAttempts int
 	// StoreRetryAfter is how long the handler keeps to this process after
 	// a Store failure before it tries the Store again, so that taps during

@@ -135,6 +135,10 @@ func newEnv(t *testing.T, hostOpts wxpaytest.Options, mod func(*HandlerConfig)) 
 	}
 	e.store = cfg.Store
 	e.srv, e.handler = e.mount(t, cfg)
+	// A capped campaign's account is opened at its first configuration.
+	for _, c := range e.handler.Campaigns() {
+		_, _ = e.handler.OpenBudget(context.Background(), c)
+	}
 	e.token = e.tokenFor(t, testOpenID)
 	return e
 }
@@ -642,8 +646,10 @@ func TestHandlerOutcomeUnknownThenResume(t *testing.T) {
 	e.host.Inject(wxpaytest.Fault{ErrCode: "SYSTEMERROR", Match: onSend, Times: testAttempts})
 	res := e.tap(t, e.token, "")
 	checkError(t, res, http.StatusServiceUnavailable, "outcome_unknown", true)
-	if _, ok, _ := e.store.Result(context.Background(), billno); ok {
-		t.Fatal("an unknown outcome was stored")
+	// An unknown outcome is no answer: the Store keeps only when the
+	// send was made, for the time of the packet if it paid.
+	if r, ok, _ := e.store.Result(context.Background(), billno); ok && (r.Paid() || r.Closed != "" || r.Refused != "" || r.LostAt.IsZero()) {
+		t.Fatalf("an unknown outcome was stored as %+v", r)
 	}
 	// The fault is used up: the next tap resumes with the same bill number.
 	e.checkParams(t, e.tap(t, e.token, ""), billno)
@@ -825,7 +831,10 @@ func TestHandlerShutdownWaitsForDetachedSends(t *testing.T) {
 func TestHandlerNotEnough(t *testing.T) {
 	e := newEnv(t, wxpaytest.Options{Balance: 50}, nil)
 	res := e.tap(t, e.token, "")
-	checkError(t, res, http.StatusServiceUnavailable, "merchant_unavailable", false)
+	checkError(t, res, http.StatusServiceUnavailable, "merchant_unavailable", true)
+	if v := res.header.Get("Retry-After"); v != "30" {
+		t.Errorf("Retry-After %q, want the probe time, 30", v)
+	}
 	if strings.Contains(res.body, "insufficient") || strings.Contains(res.body, "NOTENOUGH") {
 		t.Errorf("platform text in the answer: %s", res.body)
 	}
@@ -875,13 +884,13 @@ func TestHandlerPlatformErrors(t *testing.T) {
 		retry  bool
 	}{
 		{wxpaytest.Fault{ErrCode: "FREQ_LIMIT", Times: testAttempts}, 503, "rate_limited_upstream", true},
-		{wxpaytest.Fault{ErrCode: "NO_AUTH"}, 403, "risk_control", false},
-		{wxpaytest.Fault{ErrCode: "SENDNUM_LIMIT"}, 403, "user_limit_reached", false},
-		{wxpaytest.Fault{ErrCode: "RCVDAMOUNT_LIMIT"}, 403, "user_limit_reached", false},
-		{wxpaytest.Fault{ErrCode: "SENDAMOUNT_LIMIT"}, 503, "merchant_unavailable", false},
-		{wxpaytest.Fault{ErrCode: "API_METHOD_CLOSED"}, 503, "merchant_unavailable", false},
-		{wxpaytest.Fault{ErrCode: "PRODUCT_AUTHORITY_UNOPEN"}, 503, "merchant_unavailable", false},
-		{wxpaytest.Fault{ErrCode: "NOTENOUGH"}, 503, "merchant_unavailable", false},
+		{wxpaytest.Fault{ErrCode: "NO_AUTH"}, 403, "risk_control", true},
+		{wxpaytest.Fault{ErrCode: "SENDNUM_LIMIT"}, 403, "user_limit_reached", true},
+		{wxpaytest.Fault{ErrCode: "RCVDAMOUNT_LIMIT"}, 403, "user_limit_reached", true},
+		{wxpaytest.Fault{ErrCode: "SENDAMOUNT_LIMIT"}, 503, "merchant_unavailable", true},
+		{wxpaytest.Fault{ErrCode: "API_METHOD_CLOSED"}, 503, "merchant_unavailable", true},
+		{wxpaytest.Fault{ErrCode: "PRODUCT_AUTHORITY_UNOPEN"}, 503, "merchant_unavailable", true},
+		{wxpaytest.Fault{ErrCode: "NOTENOUGH"}, 503, "merchant_unavailable", true},
 		{wxpaytest.Fault{ErrCode: "SEND_FAILED"}, 502, "send_failed", false},
 		{wxpaytest.Fault{ErrCode: "FATAL_ERROR"}, 409, "grant_conflict", false},
 		{wxpaytest.Fault{ErrCode: "CA_ERROR"}, 502, "platform_rejected", false},
@@ -898,8 +907,6 @@ func TestHandlerPlatformErrors(t *testing.T) {
 		{wxpaytest.Fault{Status: 502, Times: testAttempts}, 503, "outcome_unknown", true},
 		{wxpaytest.Fault{Garbage: true, Times: testAttempts}, 503, "outcome_unknown", true},
 	}
-	e := newEnv(t, wxpaytest.Options{}, nil)
-	billno := e.billno(t, "spring-2026", testOpenID)
 	for _, c := range cases {
 		name := c.fault.ErrCode
 		switch {
@@ -911,6 +918,9 @@ func TestHandlerPlatformErrors(t *testing.T) {
 			name = "garbage"
 		}
 		t.Run(name, func(t *testing.T) {
+			clk := &clock{}
+			e := newEnv(t, wxpaytest.Options{Now: clk.Now}, func(c *HandlerConfig) { c.Now = clk.Now })
+			billno := e.billno(t, "spring-2026", testOpenID)
 			f := c.fault
 			f.Match = onSend
 			if f.ErrCode != "" {
@@ -925,12 +935,15 @@ func TestHandlerPlatformErrors(t *testing.T) {
 			if r, ok, _ := e.store.Result(context.Background(), billno); ok && (r.Paid() || r.Closed != "") {
 				t.Fatalf("a failure was stored as paid or closed: %+v", r)
 			}
+			// Injected answers leave no trace at the host: the grant
+			// still pays once, after the merchant's probe time or the
+			// user's day.
+			clk.Advance(25 * time.Hour)
+			e.checkParams(t, e.tap(t, e.token, ""), billno)
+			if n := e.host.Sends(billno); n != 1 {
+				t.Errorf("Sends = %d", n)
+			}
 		})
-	}
-	// Injected answers leave no trace at the host: the grant still pays once.
-	e.checkParams(t, e.tap(t, e.token, ""), billno)
-	if n := e.host.Sends(billno); n != 1 {
-		t.Errorf("Sends = %d", n)
 	}
 }
 
@@ -1061,7 +1074,8 @@ func TestHandlerStoreRetriedAfterOutage(t *testing.T) {
 	fs := &failingStore{}
 	e := newEnv(t, wxpaytest.Options{}, func(c *HandlerConfig) {
 		c.Store = fs
-		c.StoreRetryAfter = 50 * time.Millisecond
+		// Longer than a first tap takes under the race detector.
+		c.StoreRetryAfter = 400 * time.Millisecond
 	})
 	billno := e.billno(t, "spring-2026", testOpenID)
 	e.checkParams(t, e.tap(t, e.token, ""), billno)
@@ -1069,7 +1083,7 @@ func TestHandlerStoreRetriedAfterOutage(t *testing.T) {
 	if calls != 1 {
 		t.Fatalf("%d store calls before the first failure marked it down, want 1", calls)
 	}
-	time.Sleep(60 * time.Millisecond)
+	time.Sleep(410 * time.Millisecond)
 	e.checkParams(t, e.tap(t, e.token, ""), billno)
 	if fs.calls.Load() == calls {
 		t.Fatal("the store was not tried again after StoreRetryAfter")
@@ -1189,7 +1203,7 @@ func TestHandlerErrorHook(t *testing.T) {
 			DefaultSendErrorHandler(w, r, err)
 		}
 	})
-	checkError(t, e.tap(t, e.token, ""), http.StatusServiceUnavailable, "merchant_unavailable", false)
+	checkError(t, e.tap(t, e.token, ""), http.StatusServiceUnavailable, "merchant_unavailable", true)
 	err, _ := got.Load().(error)
 	var he *HandlerError
 	if !errors.As(err, &he) || he.Code != "merchant_unavailable" || !errors.Is(err, hongbao.ErrNotEnough) ||

@@ -282,13 +282,16 @@ func TestClaimAnswersInChinese(t *testing.T) {
 			status  int
 			code    string
 		}{
-			{"NOTENOUGH", 503, "merchant_unavailable"},
 			{"SEND_FAILED", 502, "send_failed"},
 			{"NO_AUTH", 403, "risk_control"},
 			{"SENDNUM_LIMIT", 403, "user_limit_reached"},
 			{"SIGN_ERROR", 502, "platform_rejected"},
 			{"SOMETHING_NEW", 502, "platform_error"},
+			// Last: the merchant's outage holds every user's sends back.
+			{"NOTENOUGH", 503, "merchant_unavailable"},
 		} {
+			// A user each: a user's limit holds that user's sends back.
+			tok := e.token(t, jwt.MapClaims{"sub": "oI18n" + c.errCode})
 			e.host.Inject(wxpaytest.Fault{Match: onSend, ErrCode: c.errCode, ErrCodeDes: "PLATFORM TEXT"})
 			e.do(t, http.MethodPost, "/hongbao/send", tok, zh, "").check(t, c.status, c.code, httperr.Chinese, zhOf(c.code))
 		}

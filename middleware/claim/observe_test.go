@@ -104,7 +104,7 @@ func TestObserverTaps(t *testing.T) {
 func TestObserverTapErrCode(t *testing.T) {
 	rec := newTapRecorder()
 	e, srv := observedEnv(t, wxpaytest.Options{Balance: 50}, rec)
-	checkError(t, e.tapOn(t, srv, e.token, ""), http.StatusServiceUnavailable, "merchant_unavailable", false)
+	checkError(t, e.tapOn(t, srv, e.token, ""), http.StatusServiceUnavailable, "merchant_unavailable", true)
 	tp := rec.next(t)
 	if tp.Status != http.StatusServiceUnavailable || tp.Code != "merchant_unavailable" || tp.ErrCode != "NOTENOUGH" ||
 		tp.Billno != e.billno(t, "spring-2026", testOpenID) {

@@ -322,6 +322,12 @@ func newBillEnv(t *testing.T, mod func(*HandlerConfig)) *billEnv {
 	if e.h, err = NewHandler(cfg); err != nil {
 		t.Fatal(err)
 	}
+	// A capped campaign's account is opened at its first configuration.
+	for _, c := range e.h.Campaigns() {
+		if _, err := e.h.OpenBudget(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
 	mux := http.NewServeMux()
 	Mount(mux, sendPath, auth, e.h)
 	e.srv = httptest.NewServer(mux)
@@ -390,15 +396,22 @@ func TestSecondRailPaysAndRepeats(t *testing.T) {
 	}
 }
 
-// NOT_ENOUGH keeps the number: after the top-up, the same number pays.
+// NOT_ENOUGH keeps the number: taps wait for the merchant's probe time
+// (503 with Retry-After, nothing sent); after the top-up, the probe sends
+// the same number, which pays.
 func TestSecondRailMerchantRefusal(t *testing.T) {
 	e := newBillEnv(t, nil)
 	e.host.balance = 0
-	checkError(t, e.tap(t), http.StatusServiceUnavailable, "merchant_unavailable", false)
-	checkError(t, e.tap(t), http.StatusServiceUnavailable, "merchant_unavailable", false)
+	checkError(t, e.tap(t), http.StatusServiceUnavailable, "merchant_unavailable", true)
+	creates := e.host.creates.Load()
+	checkError(t, e.tap(t), http.StatusServiceUnavailable, "merchant_unavailable", true)
+	if n := e.host.creates.Load(); n != creates {
+		t.Fatalf("%d sends within the probe time", n-creates)
+	}
 	e.host.mu.Lock()
 	e.host.balance = 1000
 	e.host.mu.Unlock()
+	e.clock.Advance(DefaultMerchantProbe)
 	e.checkAnswer(t, e.tap(t), e.billno(t, 0))
 	if bills := e.host.billsOf(testOpenID); len(bills) != 1 || bills[0].OutBillNo != e.billno(t, 0) {
 		t.Fatalf("bills %+v", bills)

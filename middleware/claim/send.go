@@ -73,6 +73,7 @@ func (h *Handler) sendAttempt(base context.Context, run *grantRun, billno string
 	}
 	sctx, scancel := context.WithDeadline(base, lockedAt.Add(h.lockTTL))
 	defer scancel()
+	run.sendStart = h.now()
 	sent, err := h.rail.Send(sctx, billno, run.openID, run.terms.Payout)
 	if err != nil {
 		return store.Result{}, "", err
@@ -87,8 +88,8 @@ func (h *Handler) sendAttempt(base context.Context, run *grantRun, billno string
 		Package:    sent.Answer,
 		SendListID: sent.Order,
 		Amount:     run.terms.Amount,
-		PaidAt:     run.paidAt(h.now()),
 	}
+	h.stamp(base, run, &r)
 	h.save(base, billno, r)
 	return r, "platform", nil
 }

@@ -69,11 +69,13 @@ var messages = map[string]messageText{
 	"risk_control":          {"the payment platform does not allow this user a red packet", "当前账号暂时无法领取红包"},
 	"user_limit_reached":    {"the daily red packet limit of this user is reached", "今日领取红包已达上限"},
 	"grant_conflict":        {"this red packet was already granted on other terms", "该红包已按其他条件发放"},
-	"merchant_unavailable":  {"red packets are not available at the moment", "红包暂时无法发放，请稍后再试"},
-	"send_failed":           {"the red packet could not be sent", "红包发放失败"},
-	"platform_rejected":     {"the payment platform rejected the request", "红包发放失败，请联系商家"},
-	"platform_error":        {"the payment platform returned an error", "红包发放出错，请稍后再试"},
-	"internal_error":        {"internal error", "系统繁忙，请稍后再试"},
+	"recovered_terms_invalid": {"the red packet's recorded terms cannot be sent again",
+		"红包信息有误，请联系商家"},
+	"merchant_unavailable": {"red packets are not available at the moment", "红包暂时无法发放，请稍后再试"},
+	"send_failed":          {"the red packet could not be sent", "红包发放失败"},
+	"platform_rejected":    {"the payment platform rejected the request", "红包发放失败，请联系商家"},
+	"platform_error":       {"the payment platform returned an error", "红包发放出错，请稍后再试"},
+	"internal_error":       {"internal error", "系统繁忙，请稍后再试"},
 }
 
 // Message returns the catalogue's message for code in the language r

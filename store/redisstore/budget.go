@@ -13,19 +13,26 @@ import (
 
 // budgetSpace holds one hash per campaign: Prefix+"budget:"+campaign. Its
 // fields are the sums (rf, rp: reserved fen and packets; cf, cp:
-// committed) and one entry per bill number, "b:"+billno = "<fen>:R" or
-// "<fen>:C". One key per campaign keeps every step one script on one key
-// (Redis Cluster places it on one node).
+// committed), one entry per bill number, "b:"+billno = "<fen>:R" or
+// "<fen>:C", the opening time "o" (Unix milliseconds) and, while the
+// account holds entries but was never opened (written while it was
+// missing), "u". An account of an older version has neither: it is open,
+// since an unknown time. One key per campaign keeps every step one script
+// on one key (Redis Cluster places it on one node).
 const budgetSpace = "budget:"
 
-// budgetScript carries out one store.BudgetStep atomically. KEYS[1]
-// is the account; ARGV: step (0 read, 1 reserve, 2 commit, 3 release),
-// billno, amount, the caps in fen and packets (0: none), and the account's
-// time to live in milliseconds. It returns {granted, rf, rp, cf, cp}.
+// budgetScript carries out one store.BudgetStep atomically. KEYS[1] is the
+// account; ARGV: step (0 read, 1 reserve, 2 commit, 3 release, 4 open, 5
+// restore), billno, amount, the caps in fen and packets (0: none), the
+// account's time to live in milliseconds, and At in Unix milliseconds (0:
+// none). It returns {granted, rf, rp, cf, cp, open, opened at}.
 var budgetScript = redis.NewScript(`
 local key = KEYS[1]
 local step = tonumber(ARGV[1])
+local at = tonumber(ARGV[7])
 local granted = 1
+local existed = redis.call("EXISTS", key) == 1
+local open = existed and redis.call("HEXISTS", key, "u") == 0
 local function sum(name)
 	return tonumber(redis.call("HGET", key, name) or "0")
 end
@@ -38,7 +45,16 @@ local function add(state, fen, sign)
 		redis.call("HINCRBY", key, "rp", sign)
 	end
 end
-if step ~= 0 then
+if step == 4 then
+	local o = redis.call("HGET", key, "o")
+	if at > 0 and (not open or (o and at < tonumber(o))) then
+		redis.call("HSET", key, "o", at)
+	end
+	redis.call("HSETNX", key, "rf", 0)
+	redis.call("HDEL", key, "u")
+	open = true
+	redis.call("PEXPIRE", key, ARGV[6])
+elseif step ~= 0 then
 	local field = "b:" .. ARGV[2]
 	local amount = tonumber(ARGV[3])
 	local entry = redis.call("HGET", key, field)
@@ -56,8 +72,10 @@ if step ~= 0 then
 				redis.call("HSET", key, field, string.format("%d:R", amount))
 			end
 		else
+			local o = tonumber(redis.call("HGET", key, "o") or "0")
 			local capFen, capPackets = tonumber(ARGV[4]), tonumber(ARGV[5])
-			if (capFen > 0 and sum("rf") + sum("cf") + amount > capFen) or
+			if not open or (at > 0 and o > at) or
+				(capFen > 0 and sum("rf") + sum("cf") + amount > capFen) or
 				(capPackets > 0 and sum("rp") + sum("cp") + 1 > capPackets) then
 				granted = 0
 			else
@@ -65,10 +83,21 @@ if step ~= 0 then
 				add("R", amount, 1)
 			end
 		end
+	elseif step == 5 then
+		if not entry or (state == "R" and fen ~= amount) then
+			if entry then
+				add("R", fen, -1)
+			end
+			redis.call("HSET", key, field, string.format("%d:R", amount))
+			add("R", amount, 1)
+		end
 	elseif step == 2 then
 		if entry then
-			if state ~= "C" then
-				add("R", fen, -1)
+			if state ~= "C" or (amount > 0 and fen ~= amount) then
+				add(state, fen, -1)
+				if amount > 0 then
+					fen = amount
+				end
 				add("C", fen, 1)
 				redis.call("HSET", key, field, string.format("%d:C", fen))
 			end
@@ -82,9 +111,14 @@ if step ~= 0 then
 			redis.call("HDEL", key, field)
 		end
 	end
-	redis.call("PEXPIRE", key, ARGV[6])
+	if redis.call("EXISTS", key) == 1 then
+		if not existed then
+			redis.call("HSET", key, "u", "1")
+		end
+		redis.call("PEXPIRE", key, ARGV[6])
+	end
 end
-return {granted, sum("rf"), sum("rp"), sum("cf"), sum("cp")}
+return {granted, sum("rf"), sum("rp"), sum("cf"), sum("cp"), open and 1 or 0, tonumber(redis.call("HGET", key, "o") or "0")}
 `)
 
 // budgetTTL is how long an account is kept after its last change: twice
@@ -95,19 +129,26 @@ var errBudgetArgs = errors.New("redisstore: budget: empty campaign or bill numbe
 
 // Budget implements store.Store: one script on the campaign's hash.
 func (s *Store) Budget(ctx context.Context, campaign string, op store.BudgetOp) (store.BudgetState, bool, error) {
-	if campaign == "" || op.Step != store.BudgetRead && op.Billno == "" {
+	if campaign == "" || op.Step != store.BudgetRead && op.Step != store.BudgetOpen && op.Billno == "" {
 		return store.BudgetState{}, false, errBudgetArgs
+	}
+	var at int64
+	if !op.At.IsZero() {
+		at = op.At.UnixMilli()
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	v, err := budgetScript.Run(ctx, s.client, []string{s.prefix + budgetSpace + campaign},
-		int(op.Step), op.Billno, op.Amount, op.Limit.Fen, op.Limit.Packets, budgetTTL.Milliseconds()).Int64Slice()
+		int(op.Step), op.Billno, op.Amount, op.Limit.Fen, op.Limit.Packets, budgetTTL.Milliseconds(), at).Int64Slice()
 	if err != nil {
 		return store.BudgetState{}, false, wrap("budget", err)
 	}
-	if len(v) != 5 {
+	if len(v) != 7 {
 		return store.BudgetState{}, false, fmt.Errorf("redisstore: budget: unexpected script reply of %d values", len(v))
 	}
-	st := store.BudgetState{Budget: op.Limit, ReservedFen: v[1], ReservedPackets: v[2], CommittedFen: v[3], CommittedPackets: v[4]}
+	st := store.BudgetState{Budget: op.Limit, ReservedFen: v[1], ReservedPackets: v[2], CommittedFen: v[3], CommittedPackets: v[4], Open: v[5] == 1}
+	if v[6] > 0 {
+		st.OpenedAt = time.UnixMilli(v[6])
+	}
 	return st, v[0] == 1, nil
 }

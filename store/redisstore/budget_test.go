@@ -3,89 +3,44 @@ package redisstore_test
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	"github.com/hongbao-go/hongbao/store"
+	"github.com/hongbao-go/hongbao/store/storetest"
 )
 
-// TestBudgetScript: the account's steps on Redis, shared by two stores and
-// under concurrency: exactly the cap is granted, sums follow the entries.
+// TestBudgetScript: the account's steps on Redis, shared by two stores,
+// with the contract's tests; an account keeps an expiry; an account
+// written by an older version (sums and entries, no opening time) is open.
 func TestBudgetScript(t *testing.T) {
-	prefix := newPrefix(t)
-	a, b := newStore(t, prefix), newStore(t, prefix)
+	needRedis(t)
+	var prefix string
+	storetest.TestBudget(t, func(t *testing.T) (store.Store, store.Store) {
+		prefix = newPrefix(t)
+		return newStore(t, prefix), newStore(t, prefix)
+	})
 	ctx := context.Background()
-	limit := store.Budget{Fen: 10000, Packets: 10}
-	var granted atomic.Int32
-	var wg sync.WaitGroup
-	for i := range 40 {
-		wg.Go(func() {
-			s := a
-			if i%2 == 1 {
-				s = b
-			}
-			_, ok, err := s.Budget(ctx, "spring", store.BudgetOp{Step: store.BudgetReserve,
-				Billno: fmt.Sprintf("b%02d", i), Amount: 100, Limit: limit})
-			if err != nil {
-				t.Error(err)
-			}
-			if ok {
-				granted.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	if n := granted.Load(); n != 10 {
-		t.Fatalf("%d of 40 reservations granted under a cap of 10 packets", n)
-	}
-	st, _, err := a.Budget(ctx, "spring", store.BudgetOp{Step: store.BudgetRead, Limit: limit})
-	if err != nil || st.ReservedPackets != 10 || st.ReservedFen != 1000 || st.RemainingPackets() != 0 {
-		t.Fatalf("account %+v, %v", st, err)
-	}
-	// Find one reserved number and walk it through its steps.
-	var held string
-	for i := range 40 {
-		bn := fmt.Sprintf("b%02d", i)
-		if _, ok, _ := a.Budget(ctx, "spring", store.BudgetOp{Step: store.BudgetReserve, Billno: bn, Amount: 100, Limit: limit}); ok {
-			held = bn // an existing entry stays granted
-			break
-		}
-	}
-	if held == "" {
-		t.Fatal("no reserved number found")
-	}
-	steps := []struct {
-		op             store.BudgetOp
-		rf, rp, cf, cp int64
-	}{
-		{store.BudgetOp{Step: store.BudgetReserve, Billno: held, Amount: 150}, 1050, 10, 0, 0}, // the platform's amount wins
-		{store.BudgetOp{Step: store.BudgetCommit, Billno: held}, 900, 9, 150, 1},
-		{store.BudgetOp{Step: store.BudgetCommit, Billno: held}, 900, 9, 150, 1}, // idempotent
-		{store.BudgetOp{Step: store.BudgetReserve, Billno: held, Amount: 999}, 900, 9, 150, 1},
-		{store.BudgetOp{Step: store.BudgetRelease, Billno: held}, 900, 9, 0, 0},
-		{store.BudgetOp{Step: store.BudgetRelease, Billno: held}, 900, 9, 0, 0},
-		{store.BudgetOp{Step: store.BudgetCommit, Billno: "unreserved", Amount: 77}, 900, 9, 77, 1},
-	}
-	for i, s := range steps {
-		s.op.Limit = limit
-		st, ok, err := b.Budget(ctx, "spring", s.op)
-		if err != nil || !ok || st.ReservedFen != s.rf || st.ReservedPackets != s.rp || st.CommittedFen != s.cf || st.CommittedPackets != s.cp {
-			t.Errorf("step %d (%+v): %+v ok %v err %v; want rf %d rp %d cf %d cp %d", i, s.op, st, ok, err, s.rf, s.rp, s.cf, s.cp)
-		}
-	}
-	if ttl := newClient(t, redisURL).PTTL(ctx, prefix+"budget:spring").Val(); ttl <= 0 {
+	rdb := newClient(t, redisURL)
+	if ttl := rdb.PTTL(ctx, prefix+"budget:caps").Val(); ttl <= 0 {
 		t.Errorf("the account has no expiry: %v", ttl)
 	}
-	if _, _, err := a.Budget(ctx, "", store.BudgetOp{}); err == nil {
-		t.Error("an empty campaign accepted")
+	if ttl := rdb.PTTL(ctx, prefix+"budget:missing").Val(); ttl <= 0 {
+		t.Errorf("the account written while missing has no expiry: %v", ttl)
 	}
-	if _, _, err := a.Budget(ctx, "x", store.BudgetOp{Step: store.BudgetReserve}); err == nil {
-		t.Error("a reservation without a bill number accepted")
+	legacy := prefix + "budget:legacy"
+	if err := rdb.HSet(ctx, legacy, "rf", 100, "rp", 1, "cf", 0, "cp", 0, "b:old", "100:R").Err(); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t, prefix)
+	st, ok, err := s.Budget(ctx, "legacy", store.BudgetOp{Step: store.BudgetReserve, Billno: "new", Amount: 100,
+		At: time.Now(), Limit: store.Budget{Packets: 5}})
+	if err != nil || !ok || !st.Open || !st.OpenedAt.IsZero() || st.ReservedPackets != 2 {
+		t.Errorf("an older account: %+v ok %v err %v", st, ok, err)
 	}
 }
 
@@ -108,6 +63,10 @@ func TestBudgetTwoReplicasOnRedis(t *testing.T) {
 	}
 	a := w.replica(t, "A", newStore(t, prefix), budget)
 	b := w.replica(t, "B", newStore(t, prefix), budget)
+	// The campaign's first configuration opens its account.
+	if _, err := a.handler.OpenBudget(context.Background(), w.grant.Key); err != nil {
+		t.Fatal(err)
+	}
 	openIDs := make([]string, 50)
 	answers := make([]answer, 50)
 	var wg sync.WaitGroup

@@ -40,9 +40,9 @@
 //	                          token, SET ... NX PX LockTTL (2 minutes by default)
 //	<prefix>rate:<openid>     a per-openid tap counter: INCR, PEXPIRE on the
 //	                          first tap of a window, in one Lua script
-//	<prefix>budget:<campaign> a campaign's budget account: one hash of sums
-//	                          and one field per bill number, each step one
-//	                          Lua script (see Budget)
+//	<prefix>budget:<campaign> a campaign's budget account: one hash of sums,
+//	                          one field per bill number and its opening
+//	                          time, each step one Lua script (see Budget)
 //	<prefix>flow:send:<mch_id>
 //	                          the merchant's shared send rate (Reserve): one
 //	                          number, expiring once a whole burst is free again
@@ -74,5 +74,6 @@
 // Redis fails, restarts or fails over, is in docs/design.md of the
 // repository ("The Redis store"): the Store makes taps cheaper and
 // coalesces them across replicas; the derived bill number, not the Store,
-// is what makes a red packet paid once.
+// is what makes a red packet paid once. A budget account Redis loses is
+// detected and refuses to count afresh until it is rebuilt ("Budgets").
 package redisstore

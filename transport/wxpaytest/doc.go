@@ -22,7 +22,8 @@
 // transport.Config ready for transport.New or hongbao.Config. Open stands
 // for the page calling wx.sendBizRedPacket; MarkReceived, MarkRefunded
 // and SetStatus move packets; Options.Balance, TopUp and
-// Options.NotEnough model the balance; Inject queues a Fault (error codes,
+// Options.NotEnough model the balance; Options.UserLimits the per-user
+// daily limits (SENDNUM_LIMIT, RCVDAMOUNT_LIMIT); Inject queues a Fault (error codes,
 // HTTP errors, delays, lost replies, recorded failures);
 // Options.SendsPerMinute and Options.Latency model the rate and the
 // network; Requests, Sends, Packet and PacketsOf are the records.

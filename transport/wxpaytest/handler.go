@@ -563,6 +563,9 @@ func (s *Server) send(params map[string]string, how sendMode) *reply {
 		p := s.addRecord(params, how.failCode, how.failDes)
 		return businessFail(p.ErrCode, p.Reason, params)
 	}
+	if rep := s.userLimit(params, openID, amount); rep != nil {
+		return rep
+	}
 	if !s.unlimited && amount > s.balance {
 		if s.notEnough == NotEnoughFailed {
 			s.addRecord(params, "NOTENOUGH", "")

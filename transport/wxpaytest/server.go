@@ -69,6 +69,10 @@ type Options struct {
 	// NotEnough chooses what the server remembers of a send refused with
 	// NOTENOUGH; NotEnoughFailed when zero.
 	NotEnough NotEnoughMode
+	// UserLimits are the per-user daily limits (SENDNUM_LIMIT,
+	// RCVDAMOUNT_LIMIT) and what is remembered of their refusals; the
+	// zero value sets none. See UserLimits.
+	UserLimits UserLimits
 	// AcceptRule is the paySign rule Open accepts: which form of the
 	// package paySign covers and in which hex case. The zero value is
 	// signer.EncodedLowerRule, the default of signer.BizRedPacketParams.
@@ -189,6 +193,7 @@ type Server struct {
 	byOpenID  map[string][]*Packet
 	byPackage map[string]*Packet // by the package as a send answered it
 	notEnough NotEnoughMode
+	limits    UserLimits
 	unlimited bool
 	balance   int64
 	seq       int64
@@ -248,6 +253,10 @@ func NewServer(opts Options) (*Server, error) {
 	default:
 		return nil, fmt.Errorf("wxpaytest: unknown NotEnough mode %v", opts.NotEnough)
 	}
+	if err := opts.UserLimits.check(); err != nil {
+		return nil, err
+	}
+	s.limits = opts.UserLimits
 	switch opts.AcceptRule {
 	case signer.EncodedLowerRule, signer.EncodedUpperRule, signer.RawPackageRule:
 	default:
@@ -499,7 +508,8 @@ func (s *Server) Balance() int64 {
 
 // Packet is the server's record of a bill number: a red packet created by
 // an accepted send, or a recorded failure — a send refused definitively
-// (NOTENOUGH under NotEnoughFailed, or a Fault with Record). A recorded
+// (NOTENOUGH under NotEnoughFailed, a user's daily limit under
+// UserLimits.Refusals NotEnoughFailed, or a Fault with Record). A recorded
 // failure has Status FAILED, ErrCode and Reason set, no Package, and took
 // nothing from the balance; the texts, amount, openid and SentAt (the time
 // of the refused send) are those of the send, as for a packet.
