@@ -33,9 +33,10 @@ func BenchmarkHandler(b *testing.B) {
 	client := newTestClient(b, host, nil)
 	auth := newAuth(b, []Key{must(HMACKey("", k.hmac))}, func(c *AuthConfig) { c.Now = nil })
 	h, err := NewHandler(HandlerConfig{
-		Client:    client,
-		Policy:    PolicyFunc(func(context.Context, User, []byte) (Grant, error) { return testGrant(), nil }),
-		RateLimit: math.MaxInt32, // the limiter runs, and never refuses
+		SceneOptional: true,
+		Client:        client,
+		Policy:        PolicyFunc(func(context.Context, User, []byte) (Grant, error) { return testGrant(), nil }),
+		RateLimit:     math.MaxInt32, // the limiter runs, and never refuses
 	})
 	if err != nil {
 		b.Fatal(err)

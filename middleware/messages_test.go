@@ -31,6 +31,7 @@ var catalogueCodes = []string{
 	"grant_conflict", "merchant_unavailable", "send_failed", "platform_rejected", "platform_error",
 	"internal_error", "policy_error", "in_progress", "claim_window_expired", "body_too_large",
 	"refused", "scene_not_supported", "attempts_exhausted", "budget_exhausted", "budget_unavailable",
+	"scene_required",
 }
 
 func hasHan(s string) bool {
@@ -261,9 +262,10 @@ func newI18nEnv(t *testing.T, mod func(*HandlerConfig)) *i18nEnv {
 		return Grant{Key: "i18n", Amount: 100, SendName: "商店", Wishing: "恭喜发财", ActName: "新春", Remark: "谢谢"}, nil
 	}
 	cfg := HandlerConfig{
-		Client:    client,
-		Policy:    PolicyFunc(func(context.Context, User, []byte) (Grant, error) { return e.policy() }),
-		RateLimit: -1,
+		SceneOptional: true,
+		Client:        client,
+		Policy:        PolicyFunc(func(context.Context, User, []byte) (Grant, error) { return e.policy() }),
+		RateLimit:     -1,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -456,7 +458,7 @@ func TestHandlerAnswersInChinese(t *testing.T) {
 		t.Error("no Retry-After")
 	}
 
-	h, err := NewHandler(HandlerConfig{Client: &hongbao.Client{}, Policy: PolicyFunc(func(context.Context, User, []byte) (Grant, error) {
+	h, err := NewHandler(HandlerConfig{SceneOptional: true, Client: &hongbao.Client{}, Policy: PolicyFunc(func(context.Context, User, []byte) (Grant, error) {
 		return Grant{}, ErrRefused
 	})})
 	if err != nil {

@@ -53,7 +53,8 @@ func (e *HandlerError) Unwrap() error { return e.Err }
 //	  FAILED                           502 send_failed
 //	CA_ERROR, SIGN_ERROR, XML_ERROR, PARAM_ERROR, MONEY_LIMIT,
 //	  ILLEGAL_APPID, OPENID_ERROR, MSGAPPID_ERROR, ACCEPTMODE_ERROR,
-//	  return_code FAIL                 502 platform_rejected
+//	  return_code FAIL, a TLS handshake
+//	  refused (hongbao.ErrTLS)         502 platform_rejected
 //	any other *hongbao.Error           502 platform_error
 //	anything else                      500 internal_error
 //
@@ -145,7 +146,7 @@ func classifyPlatform(pe *hongbao.Error, err error) *HandlerError {
 	case is(hongbao.ErrSendFailed):
 		e = newError(http.StatusBadGateway, "send_failed", "the red packet could not be sent", err)
 	case is(hongbao.ErrCA, hongbao.ErrSign, hongbao.ErrXML, hongbao.ErrParam, hongbao.ErrMoneyLimit,
-		hongbao.ErrIllegalAppID, hongbao.ErrOpenID, hongbao.ErrMsgAppID, hongbao.ErrAcceptMode, hongbao.ErrReturnFail):
+		hongbao.ErrIllegalAppID, hongbao.ErrOpenID, hongbao.ErrMsgAppID, hongbao.ErrAcceptMode, hongbao.ErrReturnFail, hongbao.ErrTLS):
 		e = newError(http.StatusBadGateway, "platform_rejected", "the payment platform rejected the request", err)
 	default:
 		e = newError(http.StatusBadGateway, "platform_error", "the payment platform returned an error", err)

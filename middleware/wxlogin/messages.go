@@ -28,7 +28,7 @@ func (a answer) with(err error) *failure { return &failure{answer: a, err: err} 
 
 // answers is the catalogue of the login route's errors.
 var answers = map[string]answer{
-	"missing_code":        {http.StatusBadRequest, "missing_code", "the login code is missing: send {\"code\": <the code of wx.login>}", "缺少登录凭证，请重新登录"},
+	"missing_code":        {http.StatusBadRequest, "missing_code", "the login code is missing: send the code of wx.login as code", "缺少登录凭证，请重新登录"},
 	"invalid_code":        {http.StatusBadRequest, "invalid_code", "the login code is invalid or expired: call wx.login again", "登录凭证无效或已过期，请重新登录"},
 	"code_used":           {http.StatusBadRequest, "code_used", "the login code was already used: call wx.login again", "登录凭证已使用，请重新登录"},
 	"login_blocked":       {http.StatusForbidden, "login_blocked", "WeChat blocked the login of this user (high-risk account)", "当前微信账号存在风险，暂时无法登录"},
