@@ -118,7 +118,8 @@ func burstOnce(b *testing.B, users int, window time.Duration, flow hongbao.FlowC
 	grant := middleware.Grant{Key: "launch-" + rand.Text()[:8], Amount: 100, SendName: "hongbao",
 		Wishing: "Happy new year", ActName: "launch", Remark: "thanks"}
 	h, err := middleware.NewHandler(middleware.HandlerConfig{
-		Client: client,
+		SceneOptional: true,
+		Client:        client,
 		Policy: middleware.PolicyFunc(func(context.Context, middleware.User, []byte) (middleware.Grant, error) {
 			return grant, nil
 		}),

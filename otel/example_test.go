@@ -57,7 +57,7 @@ func Example() {
 	}
 
 	// One tap, as the Authenticator passes it on.
-	r := httptest.NewRequest(http.MethodPost, "/hongbao/send", nil)
+	r := httptest.NewRequest(http.MethodPost, "/hongbao/send", strings.NewReader(`{"scene": 1047}`))
 	r = r.WithContext(middleware.ContextWithUser(r.Context(), middleware.User{OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}))
 	send.ServeHTTP(httptest.NewRecorder(), r)
 

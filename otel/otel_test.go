@@ -489,7 +489,8 @@ func tap(h http.Handler, openID string) *httptest.ResponseRecorder {
 func TestTaps(t *testing.T) {
 	e := newEnv(t, wxpaytest.Options{})
 	h, err := middleware.NewHandler(middleware.HandlerConfig{
-		Client: e.client,
+		SceneOptional: true,
+		Client:        e.client,
 		Policy: middleware.PolicyFunc(func(context.Context, middleware.User, []byte) (middleware.Grant, error) {
 			return middleware.Grant{Key: "spring", Amount: 100, SendName: "Shop", Wishing: "Happy new year",
 				ActName: "New year", Remark: "Thanks"}, nil
@@ -580,7 +581,8 @@ func gauge(t *testing.T, rm metricdata.ResourceMetrics, name string, want map[st
 func TestBudgetGauges(t *testing.T) {
 	e := newEnv(t, wxpaytest.Options{})
 	h, err := middleware.NewHandler(middleware.HandlerConfig{
-		Client: e.client,
+		SceneOptional: true,
+		Client:        e.client,
 		Policy: middleware.PolicyFunc(func(context.Context, middleware.User, []byte) (middleware.Grant, error) {
 			return middleware.Grant{Key: "spring", Amount: 150, SendName: "Shop", Wishing: "Happy new year",
 				ActName: "New year", Remark: "Thanks"}, nil

@@ -102,7 +102,8 @@ func (w *world) replica(t *testing.T, name string, store middleware.Store, tweak
 	t.Helper()
 	client := w.newClient(t)
 	cfg := middleware.HandlerConfig{
-		Client: client,
+		SceneOptional: true,
+		Client:        client,
 		Policy: middleware.PolicyFunc(func(context.Context, middleware.User, []byte) (middleware.Grant, error) {
 			return w.grant, nil
 		}),
