@@ -24,3 +24,11 @@ func TestLiteBuild(t *testing.T) {
 		t.Errorf("unknown router: %v", err)
 	}
 }
+
+// The Redis store is in the full build too.
+func TestLiteBuildRedis(t *testing.T) {
+	err := startErr(t, map[string]string{envRedisURL: "redis://127.0.0.1:6379/0"})
+	if !strings.Contains(err.Error(), envRedisURL) || !strings.Contains(err.Error(), "go run -tags full ./example") {
+		t.Errorf("%v", err)
+	}
+}

@@ -45,7 +45,6 @@ import (
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware"
 	"github.com/hongbao-go/hongbao/middleware/wxlogin"
-	"github.com/hongbao-go/hongbao/store/redisstore"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -145,22 +144,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	// one send rate.
 	var store middleware.Store = middleware.NewMemoryStore()
 	if cfg.redisURL != "" {
-		rs, err := redisstore.NewFromURL(cfg.redisURL, redisstore.Options{})
+		rs, shared, closeRedis, err := openRedis(ctx, cfg.redisURL)
 		if err != nil {
-			return fmt.Errorf("hongbao example: %s: %w", envRedisURL, err)
+			return err
 		}
-		defer rs.Close()
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = rs.Ping(pctx)
-		cancel()
-		if errors.Is(err, redisstore.ErrClusterNode) || errors.Is(err, redisstore.ErrNotCluster) {
-			return fmt.Errorf("hongbao example: %s: %w", envRedisURL, err)
-		}
-		if err != nil {
-			return fmt.Errorf("hongbao example: %s: Redis does not answer: %w", envRedisURL, err)
-		}
+		defer closeRedis()
 		store = rs
-		hcfg.Flow.Shared = rs
+		hcfg.Flow.Shared = shared
 		fmt.Fprintf(stdout, "hongbao example: results, locks, rate limits and the send rate are shared through Redis (%s)\n", envRedisURL)
 	}
 	hcfg.Logger = logger

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	neturl "net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -577,59 +576,6 @@ func TestAddressInUse(t *testing.T) {
 	err := run(context.Background(), getenv(env), io.Discard, nil)
 	if err == nil || !strings.Contains(err.Error(), envAddr) {
 		t.Errorf("run on a busy address: %v, want an error naming %s", err, envAddr)
-	}
-}
-
-// TestDemoRedis runs the demo on a real Redis (HONGBAO_TEST_REDIS_URL, or a
-// redis-server of its own), so two taps share the store.
-func TestDemoRedis(t *testing.T) {
-	url := testRedisURL(t)
-	base, out := start(t, map[string]string{envRedisURL: url, envCampaign: "redis-" + rand.Text()})
-	if !strings.Contains(out.String(), "shared through Redis") {
-		t.Errorf("Redis not announced:\n%s", out)
-	}
-	token := demoTokenOf(t, out.String())
-	resp, body := do(t, http.MethodPost, base+claimPath, token, `{"scene":1047}`)
-	first := checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey)
-	resp, body = do(t, http.MethodPost, base+claimPath, token, `{"scene":1047}`)
-	if again := checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey); again.Package != first.Package {
-		t.Errorf("repeat tap: package %q, first %q", again.Package, first.Package)
-	}
-	// The send was paced on the send rate kept in Redis, not on the
-	// process's own.
-	if !strings.Contains(out.String(), "the send rate are shared through Redis") ||
-		strings.Contains(out.String(), "shared send rate is unavailable") {
-		t.Errorf("the send rate is not shared through Redis:\n%s", out)
-	}
-
-	// On a cluster (a URL with addr=), the single-server URL of one of its
-	// nodes is refused at start-up, and the message names the cluster form.
-	u, err := neturl.Parse(url)
-	if err != nil || !u.Query().Has("addr") {
-		return
-	}
-	err = startErr(t, map[string]string{envRedisURL: "redis://" + u.Host + "/0"})
-	if !strings.Contains(err.Error(), envRedisURL) || !strings.Contains(err.Error(), "cluster form") {
-		t.Errorf("a cluster node as a single server: %v; want the cluster form named", err)
-	}
-}
-
-func TestRedisURLErrors(t *testing.T) {
-	for name, c := range map[string]struct{ url, want string }{
-		"malformed":   {"mysql://user:secret@127.0.0.1/0", "invalid Redis URL"},
-		"hosts":       {"redis://:secret@127.0.0.1:7000,127.0.0.1:7001/0", "?addr="},
-		"cluster db":  {"redis://:secret@127.0.0.1:7000/2?addr=127.0.0.1:7001", "only database 0"},
-		"unreachable": {"redis://:secret@127.0.0.1:1/0?max_retries=-1&dial_timeout=200ms", "does not answer"},
-	} {
-		t.Run(name, func(t *testing.T) {
-			err := startErr(t, map[string]string{envRedisURL: c.url})
-			if !strings.Contains(err.Error(), envRedisURL) || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("err = %v", err)
-			}
-			if strings.Contains(err.Error(), "secret") {
-				t.Fatalf("the password leaked: %v", err)
-			}
-		})
 	}
 }
 
