@@ -19,8 +19,8 @@
 //	hongbao billno [-campaign KEY] [-attempts N] OPENID...
 //	hongbao reconcile [-openids FILE] [-campaign KEY] [-attempts N] [-rate N] [-workers N]
 //	                  [-resolve] [-prefix PREFIX] [-ttl DURATION] [-progress DURATION]
-//	hongbao fake [-addr HOST:PORT] [-dir DIR] [-mch-id ID] [-appid APPID] [-api-key KEY]
-//	             [-billno-key KEY] [-balance FEN]
+//	hongbao fake [-addr HOST:PORT] [-login-addr HOST:PORT] [-dir DIR] [-mch-id ID] [-appid APPID]
+//	             [-api-key KEY] [-app-secret SECRET] [-billno-key KEY] [-balance FEN]
 //
 // Exit codes: 0 success; 1 a problem (check found one, a query or a write
 // failed, the configuration is wrong, the run was interrupted); 2 a
@@ -121,11 +121,13 @@
 //
 // fake runs transport/wxpaytest as a standalone host, as stripe-mock does
 // for Stripe: red packets and gethbinfo over mutual TLS on -addr
-// (127.0.0.1:8443 by default). It writes its CA (ca.pem), a merchant client
+// (127.0.0.1:8443 by default), and code2Session (wx.login's server side)
+// on -login-addr (127.0.0.1:8444). It writes its CA (ca.pem), a merchant client
 // certificate and key (apiclient_cert.pem, apiclient_key.pem) and the
 // variables that use them (hongbao.env) into -dir (a temporary directory,
 // removed on exit, by default), prints the variables on stdout
 // (HONGBAO_MCH_ID, HONGBAO_APPID, HONGBAO_API_KEY, HONGBAO_CERT_FILE,
-// HONGBAO_KEY_FILE, HONGBAO_CA_FILE, HONGBAO_BASE_URL, HONGBAO_BILLNO_KEY)
+// HONGBAO_KEY_FILE, HONGBAO_CA_FILE, HONGBAO_BASE_URL, HONGBAO_BILLNO_KEY,
+// HONGBAO_APP_SECRET, HONGBAO_LOGIN_BASE_URL)
 // and runs until interrupted. The host keeps its packets in memory.
 package main

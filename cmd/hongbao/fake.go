@@ -20,8 +20,19 @@ const (
 	fakeEnvFile  = "hongbao.env"
 )
 
-// defaultFakeAddr is where fake listens unless told otherwise.
-const defaultFakeAddr = "127.0.0.1:8443"
+// defaultFakeAddr is where fake listens unless told otherwise, and
+// defaultFakeLoginAddr its code2Session host.
+const (
+	defaultFakeAddr      = "127.0.0.1:8443"
+	defaultFakeLoginAddr = "127.0.0.1:8444"
+)
+
+// The login route's variables (the example's HONGBAO_APP_SECRET and
+// HONGBAO_LOGIN_BASE_URL), printed by fake.
+const (
+	envAppSecret    = "HONGBAO_APP_SECRET"
+	envLoginBaseURL = "HONGBAO_LOGIN_BASE_URL"
+)
 
 func runFake(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("fake")
@@ -32,6 +43,8 @@ func runFake(ctx context.Context, e *env, args []string) int {
 	apiKey := fs.String("api-key", "", "the APIv2 `KEY`, 32 bytes (default: random)")
 	billnoKeyFlag := fs.String("billno-key", "", "the HONGBAO_BILLNO_KEY `KEY` to print, at least 16 bytes (default: random)")
 	balance := fs.Int64("balance", 0, "the merchant balance in `FEN`; 0 is unlimited, else a larger send answers NOTENOUGH")
+	loginAddr := fs.String("login-addr", defaultFakeLoginAddr, "the code2Session host (wx.login's server side) listens on `HOST:PORT`")
+	appSecret := fs.String("app-secret", "", "the mini program's app `SECRET` the code2Session host expects (default: random)")
 	operands, code, done := parse(fs, args)
 	if done {
 		return code
@@ -61,6 +74,16 @@ func runFake(ctx context.Context, e *env, args []string) int {
 		return exitProblems
 	}
 	defer srv.Close()
+	secret := *appSecret
+	if secret == "" {
+		secret = randomHex(16)
+	}
+	login, err := srv.NewLoginHost(wxpaytest.LoginOptions{AppSecret: secret, Addr: *loginAddr})
+	if err != nil {
+		e.errorf("fake: the code2Session host: %v", err)
+		return exitProblems
+	}
+	defer login.Close()
 
 	where, cleanup, err := fakeDir(*dir)
 	if err != nil {
@@ -92,6 +115,8 @@ func runFake(ctx context.Context, e *env, args []string) int {
 		envCAFile + "=" + shellQuote(filepath.Join(where, fakeCAFile)),
 		envBaseURL + "=" + srv.URL,
 		envBillnoKey + "=" + bkey,
+		envAppSecret + "=" + login.AppSecret,
+		envLoginBaseURL + "=" + login.URL,
 	}
 	text := strings.Join(lines, "\n") + "\n"
 	envPath := filepath.Join(where, fakeEnvFile)
@@ -102,8 +127,11 @@ func runFake(ctx context.Context, e *env, args []string) int {
 	fmt.Fprintf(e.stderr, `hongbao fake: a WeChat Pay APIv2 host (red packets, mutual TLS) at %s, merchant %s, appid %s
 hongbao fake: its CA, client certificate and key are in %s; the lines on stdout are also in %s:
 hongbao fake:   set -a; . %s; set +a
+hongbao fake: a code2Session host (the server side of wx.login) at %s; a code for an openid, as wx.login gives one:
+hongbao fake:   curl --cacert %s '%s%s?openid=oFakeUser_0001'
 hongbao fake: the example server needs HONGBAO_JWT_SECRET too (its login tokens); stop with Ctrl-C
-`, srv.URL, srv.MchID, srv.AppID, where, envPath, shellQuote(envPath))
+`, srv.URL, srv.MchID, srv.AppID, where, envPath, shellQuote(envPath),
+		login.URL, shellQuote(filepath.Join(where, fakeCAFile)), login.URL, wxpaytest.PathIssueCode)
 	fmt.Fprint(e.stdout, text)
 
 	<-ctx.Done()

@@ -22,6 +22,11 @@ import (
 // grant_type=authorization_code.
 const PathCode2Session = "/sns/jscode2session"
 
+// PathIssueCode is the LoginHost's own endpoint for clients outside Go (a
+// mini program's tests, a shell): GET ?openid=...[&unionid=...] answers
+// {"code": "..."}, as IssueCode. The platform has no such endpoint.
+const PathIssueCode = "/wxpaytest/code"
+
 // DefaultAppSecret is the app secret of a LoginHost when
 // LoginOptions.AppSecret is empty.
 const DefaultAppSecret = "wxpaytest0appsecret0tests0only00"
@@ -201,6 +206,16 @@ var loginMessages = map[int]string{
 // secret (41004, 40125), grant_type (40002) and js_code (41008; 40029 for a
 // code it did not issue or that expired; 40163 for one already exchanged).
 func (l *LoginHost) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == PathIssueCode && r.Method == http.MethodGet {
+		q := r.URL.Query()
+		if q.Get("openid") == "" || len(q.Get("openid")) > 128 || len(q.Get("unionid")) > 128 {
+			http.Error(w, "openid (at most 128 characters) is required", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"code": l.IssueCode(LoginUser{OpenID: q.Get("openid"), UnionID: q.Get("unionid")})})
+		return
+	}
 	if r.URL.Path != PathCode2Session {
 		http.NotFound(w, r)
 		return

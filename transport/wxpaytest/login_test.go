@@ -78,6 +78,22 @@ func TestLoginHost(t *testing.T) {
 	if l.Calls() != 8 {
 		t.Errorf("%d calls", l.Calls())
 	}
+	// Codes over HTTP, for clients outside Go.
+	resp, err := client.Get(l.URL + wxpaytest.PathIssueCode + "?openid=oLoginHost_03&unionid=uLoginHost_03")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var issued struct{ Code string }
+	if err := json.NewDecoder(resp.Body).Decode(&issued); err != nil || resp.StatusCode != http.StatusOK || issued.Code == "" {
+		t.Fatalf("%s: %d %v", wxpaytest.PathIssueCode, resp.StatusCode, err)
+	}
+	resp.Body.Close()
+	if got := code2Session(t, l, client, l.AppID, l.AppSecret, issued.Code); got["openid"] != "oLoginHost_03" || got["unionid"] != "uLoginHost_03" {
+		t.Errorf("a code over HTTP: %v", got)
+	}
+	if resp, err := client.Get(l.URL + wxpaytest.PathIssueCode); err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("no openid: %v %v", resp, err)
+	}
 	// A client that does not trust the CA cannot connect.
 	if _, err := http.Get(l.URL + wxpaytest.PathCode2Session); err == nil {
 		t.Error("an untrusting client connected")
