@@ -44,7 +44,7 @@ func DeriveBillno(key []byte, mchID, grantKey, openID string) (string, error) {
 // > 0 adds n, length-prefixed like the other parts, to the HMAC input, so
 // its number differs from every attempt of every grant. A new attempt is a
 // new payout at the platform: move to attempt n+1 only once the platform
-// reports attempt n closed (gethbinfo FAILED, or REFUND), as the middleware
+// reports attempt n closed (gethbinfo FAILED, or REFUND), as the claim
 // handler does.
 func DeriveAttemptBillno(key []byte, mchID, grantKey, openID string, attempt int) (string, error) {
 	if attempt < 0 {

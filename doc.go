@@ -40,7 +40,7 @@
 // package if the first send went through) or query it; never give up on it
 // and never pay the grant again under another number. A new number
 // (AttemptBillno) is safe only once gethbinfo reports the old one FAILED,
-// or REFUND; the middleware handler follows that rule.
+// or REFUND; the claim handler (package middleware/claim) follows that rule.
 //
 // # wx.sendBizRedPacket
 //

@@ -18,7 +18,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -32,7 +34,7 @@ var (
 
 // BenchmarkBurst is a campaign's launch: -burst.users distinct users (300)
 // tap at once, each through the real stack (the JWT middleware and
-// middleware.NewHandler with its defaults, on an httptest server, a
+// claim.NewHandler with its defaults, on an httptest server, a
 // hongbao.Client with its defaults), against a wxpaytest host that
 // enforces the platform's send rate (1,800 a minute) and answers after
 // -burst.latency (40 ms). A user whose tap is answered 503 or 429 taps
@@ -115,12 +117,12 @@ func burstOnce(b *testing.B, users int, window time.Duration, flow hongbao.FlowC
 		b.Fatal(err)
 	}
 	defer client.Transport().CloseIdleConnections()
-	grant := middleware.Grant{Key: "launch-" + rand.Text()[:8], Amount: 100, SendName: "hongbao",
-		Wishing: "Happy new year", ActName: "launch", Remark: "thanks"}
-	h, err := middleware.NewHandler(middleware.HandlerConfig{
+	grant := claim.Grant{Key: "launch-" + rand.Text()[:8], Payout: rail.Payout{Amount: 100,
+		SendName: "hongbao", Wishing: "Happy new year", ActName: "launch", Remark: "thanks"}}
+	h, err := claim.NewHandler(claim.HandlerConfig{
 		SceneOptional: true,
 		Client:        client,
-		Policy: middleware.PolicyFunc(func(context.Context, middleware.User, []byte) (middleware.Grant, error) {
+		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
 			return grant, nil
 		}),
 	})
@@ -128,11 +130,11 @@ func burstOnce(b *testing.B, users int, window time.Duration, flow hongbao.FlowC
 		b.Fatal(err)
 	}
 	secret := []byte(rand.Text() + rand.Text())
-	key, err := middleware.HMACKey("", secret)
+	key, err := jwtauth.HMACKey("", secret)
 	if err != nil {
 		b.Fatal(err)
 	}
-	auth, err := middleware.NewAuthenticator(middleware.AuthConfig{Keys: []middleware.Key{key}})
+	auth, err := jwtauth.NewAuthenticator(jwtauth.Config{Keys: []jwtauth.Key{key}})
 	if err != nil {
 		b.Fatal(err)
 	}

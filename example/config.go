@@ -11,8 +11,11 @@ import (
 	"strings"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/signer"
+	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/transport"
 )
 
@@ -107,7 +110,7 @@ type config struct {
 
 	// JWT verification. In demo mode without a configured key, jwtKeys is
 	// empty and run generates a random secret.
-	jwtKeys                []middleware.Key
+	jwtKeys                []jwtauth.Key
 	jwtIssuer, jwtAudience string
 	jwtSecret              []byte // HONGBAO_JWT_SECRET: also signs the login route's tokens
 
@@ -118,8 +121,8 @@ type config struct {
 	skipCheck bool
 
 	billnoKey []byte
-	grant     middleware.Grant // the campaign: the same grant for every user
-	redisURL  string           // empty: results, locks and rate limits in memory
+	grant     claim.Grant // the campaign: the same grant for every user
+	redisURL  string      // empty: results, locks and rate limits in memory
 	// packageRule is the paySign form handed to wx.sendBizRedPacket.
 	packageRule signer.PackageRule
 	// amountMax > 0: each user's amount is drawn from [grant.Amount,
@@ -131,7 +134,7 @@ type config struct {
 	// accepted.
 	maxConns int
 	// budget caps the campaign (zero: no cap).
-	budget middleware.Budget
+	budget store.Budget
 	// metricsAddr is the Prometheus listener's address; empty: none.
 	metricsAddr string
 	// otlpTraces, otlpMetrics: export them by OTLP over HTTP.
@@ -189,11 +192,11 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	case secret != "" && pubFile != "":
 		bad("set only one of %s and %s", envJWTSecret, envJWTPublicKeyFile)
 	case secret != "":
-		k, err := middleware.HMACKey("", []byte(secret))
+		k, err := jwtauth.HMACKey("", []byte(secret))
 		if err != nil {
 			bad("%s is %d bytes; use a random secret of at least 32 bytes (HS256)", envJWTSecret, len(secret))
 		} else {
-			c.jwtKeys = []middleware.Key{k}
+			c.jwtKeys = []jwtauth.Key{k}
 			c.jwtSecret = []byte(secret)
 		}
 	case pubFile != "":
@@ -202,11 +205,11 @@ func loadConfig(getenv func(string) string) (*config, error) {
 			bad("%s: %v", envJWTPublicKeyFile, err)
 			break
 		}
-		k, err := middleware.PublicKeyPEM("", pem)
+		k, err := jwtauth.PublicKeyPEM("", pem)
 		if err != nil {
 			bad("%s=%q: %v", envJWTPublicKeyFile, pubFile, err)
 		} else {
-			c.jwtKeys = []middleware.Key{k}
+			c.jwtKeys = []jwtauth.Key{k}
 		}
 	case !c.demo:
 		bad("set %s (HS256, at least 32 bytes) or %s (PEM public key for RS256, ES256/384/512 or EdDSA) to verify the app's login tokens",
@@ -247,13 +250,15 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	}
 
 	// The campaign.
-	c.grant = middleware.Grant{
-		Key:      orDefault(get(envCampaign), defaultCampaign),
-		Amount:   defaultAmount,
-		SendName: orDefault(get(envSendName), defaultSendName),
-		Wishing:  orDefault(get(envWishing), defaultWishing),
-		ActName:  orDefault(get(envActName), defaultActName),
-		Remark:   orDefault(get(envRemark), defaultRemark),
+	c.grant = claim.Grant{
+		Key: orDefault(get(envCampaign), defaultCampaign),
+		Payout: rail.Payout{
+			Amount:   defaultAmount,
+			SendName: orDefault(get(envSendName), defaultSendName),
+			Wishing:  orDefault(get(envWishing), defaultWishing),
+			ActName:  orDefault(get(envActName), defaultActName),
+			Remark:   orDefault(get(envRemark), defaultRemark),
+		},
 	}
 	amountOK := true
 	if v := get(envAmount); v != "" {
@@ -323,7 +328,7 @@ func loadConfig(getenv func(string) string) (*config, error) {
 			bad("%s=%q is not a known scene: use one of PRODUCT_1 .. PRODUCT_8", envSceneID, v)
 			sceneOK = false
 		} else {
-			c.grant.Scene = s
+			c.grant.Scene = string(s)
 		}
 	}
 	if amountOK && sceneOK {
@@ -441,11 +446,11 @@ func fileExists(name, path string, bad func(string, ...any)) {
 	}
 }
 
-// validateCampaign checks the grant as the platform would (Grant.Validate),
+// validateCampaign checks the grant as the platform would (hongbao.CheckPayout),
 // naming the variable to fix, so that a bad amount or text stops the server at
 // start-up instead of failing every claim.
-func validateCampaign(g middleware.Grant) error {
-	err := g.Validate()
+func validateCampaign(g claim.Grant) error {
+	err := hongbao.CheckPayout(g.Payout)
 	if err == nil {
 		return nil
 	}

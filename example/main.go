@@ -43,8 +43,11 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/middleware/httperr"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	"github.com/hongbao-go/hongbao/middleware/wxlogin"
+	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -142,7 +145,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	// The Store: in memory, or shared with other replicas through Redis,
 	// which then also paces the sends of every replica on the merchant's
 	// one send rate.
-	var store middleware.Store = middleware.NewMemoryStore()
+	var store store.Store = store.NewMemoryStore()
 	if cfg.redisURL != "" {
 		rs, shared, closeRedis, err := openRedis(ctx, cfg.redisURL)
 		if err != nil {
@@ -178,14 +181,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		if _, err := rand.Read(demoSecret); err != nil {
 			return fmt.Errorf("hongbao example: generating the demo JWT secret: %w", err)
 		}
-		k, err := middleware.HMACKey("", demoSecret)
+		k, err := jwtauth.HMACKey("", demoSecret)
 		if err != nil {
 			return fmt.Errorf("hongbao example: %w", err)
 		}
-		keys = []middleware.Key{k}
+		keys = []jwtauth.Key{k}
 		signSecret = demoSecret
 	}
-	auth, err := middleware.NewAuthenticator(middleware.AuthConfig{
+	auth, err := jwtauth.NewAuthenticator(jwtauth.Config{
 		Keys:     keys,
 		Issuer:   cfg.jwtIssuer,
 		Audience: cfg.jwtAudience,
@@ -216,7 +219,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	}
 
 	policy := campaignPolicy(cfg)
-	hdcfg := middleware.HandlerConfig{
+	hdcfg := claim.HandlerConfig{
 		Client:      client,
 		Policy:      policy,
 		Store:       store,
@@ -225,7 +228,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		Budgets:     cfg.budgets(),
 		Observer:    tel.tapObserver(),
 	}
-	handler, err := middleware.NewHandler(hdcfg)
+	handler, err := claim.NewHandler(hdcfg)
 	if err != nil {
 		return fmt.Errorf("hongbao example: %w", err)
 	}
@@ -366,7 +369,7 @@ func demoCodes(l *wxpaytest.LoginHost) http.Handler {
 			openID = demoOpenID
 		}
 		if len(openID) > 64 {
-			middleware.WriteError(w, http.StatusBadRequest, "malformed_openid", "openid is longer than 64 characters")
+			httperr.WriteError(w, http.StatusBadRequest, "malformed_openid", "openid is longer than 64 characters")
 			return
 		}
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -382,14 +385,14 @@ func demoCodes(l *wxpaytest.LoginHost) http.Handler {
 // from the range, keyed by the bill-number key (secret and stable): the same
 // draw on every tap and replica, and the handler pays the first terms
 // recorded in any case.
-func campaignPolicy(cfg *config) middleware.Policy {
+func campaignPolicy(cfg *config) claim.Policy {
 	grant := cfg.grant
-	return middleware.PolicyFunc(func(_ context.Context, u middleware.User, _ []byte) (middleware.Grant, error) {
+	return claim.PolicyFunc(func(_ context.Context, u jwtauth.User, _ []byte) (claim.Grant, error) {
 		g := grant
 		if cfg.amountMax > 0 {
-			a, err := middleware.RandomAmount(cfg.billnoKey, g.Key, u.OpenID, grant.Amount, cfg.amountMax)
+			a, err := claim.RandomAmount(cfg.billnoKey, g.Key, u.OpenID, grant.Amount, cfg.amountMax)
 			if err != nil {
-				return middleware.Grant{}, err
+				return claim.Grant{}, err
 			}
 			g.Amount = a
 		}
@@ -399,9 +402,9 @@ func campaignPolicy(cfg *config) middleware.Policy {
 
 // budgets is the HandlerConfig.Budgets of the campaign: its budget under
 // its grant key, or none.
-func (c *config) budgets() map[string]middleware.Budget {
-	if c.budget == (middleware.Budget{}) {
+func (c *config) budgets() map[string]store.Budget {
+	if c.budget == (store.Budget{}) {
 		return nil
 	}
-	return map[string]middleware.Budget{c.grant.Key: c.budget}
+	return map[string]store.Budget{c.grant.Key: c.budget}
 }

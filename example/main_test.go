@@ -22,7 +22,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	"github.com/hongbao-go/hongbao/signer"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -593,7 +593,7 @@ func TestAmountRange(t *testing.T) {
 	policy := campaignPolicy(cfg)
 	seen := map[int64]bool{}
 	for i := range 50 {
-		u := middleware.User{OpenID: fmt.Sprintf("oRangeUser%018d", i)}
+		u := jwtauth.User{OpenID: fmt.Sprintf("oRangeUser%018d", i)}
 		g, err := policy.Grant(context.Background(), u, nil)
 		if err != nil {
 			t.Fatal(err)

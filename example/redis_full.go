@@ -9,14 +9,14 @@ import (
 	"time"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/store/redisstore"
 )
 
 // openRedis connects to HONGBAO_REDIS_URL and checks that every master
 // answers: the Store of results, locks and rate limits, and the shared send
 // rate of every replica.
-func openRedis(ctx context.Context, url string) (middleware.Store, hongbao.SharedLimiter, func(), error) {
+func openRedis(ctx context.Context, url string) (store.Store, hongbao.SharedLimiter, func(), error) {
 	rs, err := redisstore.NewFromURL(url, redisstore.Options{})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("hongbao example: %s: %w", envRedisURL, err)

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	"github.com/hongbao-go/hongbao/middleware/wxlogin"
 )
 
@@ -19,7 +20,7 @@ var routers = []string{"nethttp"}
 
 // routes is what a router serves.
 type routes struct {
-	auth  *middleware.Authenticator
+	auth  *jwtauth.Authenticator
 	claim http.Handler // POST claimPath, behind auth
 	login http.Handler // POST loginPath; nil: no login route
 	demo  http.Handler // GET demoCodePath (demo mode only); nil: none
@@ -40,7 +41,7 @@ func newRouter(kind string, r routes) (http.Handler, error) {
 	if kind == "nethttp" {
 		mux := http.NewServeMux()
 		mux.HandleFunc("GET /{$}", r.index)
-		middleware.Mount(mux, claimPath, r.auth, r.claim)
+		claim.Mount(mux, claimPath, r.auth, r.claim)
 		if r.login != nil {
 			wxlogin.Mount(mux, loginPath, r.login)
 		}

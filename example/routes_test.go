@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/httperr"
 )
 
 // routeAnswer is one request to the example and the answer expected of
@@ -74,7 +74,7 @@ func TestRouteAnswersAlike(t *testing.T) {
 						t.Errorf("%s: Allow %q, want POST", what, got)
 					}
 				}
-				if lang := middleware.PreferredLanguage(req); resp.Header.Get("Content-Language") != string(lang) {
+				if lang := httperr.PreferredLanguage(req); resp.Header.Get("Content-Language") != string(lang) {
 					t.Errorf("%s: Content-Language %q, want %q", what, resp.Header.Get("Content-Language"), lang)
 				}
 				if c.method == http.MethodHead {
@@ -87,7 +87,7 @@ func TestRouteAnswersAlike(t *testing.T) {
 					t.Errorf("%s: body %q: %v", what, body, err)
 					continue
 				}
-				if want := middleware.Message(c.code, req); e.Code != c.code || e.Message != want {
+				if want := httperr.Message(c.code, req); e.Code != c.code || e.Message != want {
 					t.Errorf("%s: body %q, want code %q message %q", what, body, c.code, want)
 				}
 			}

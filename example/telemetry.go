@@ -27,8 +27,8 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/middleware"
-	hbotel "github.com/hongbao-go/hongbao/otel"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	otelhongbao "github.com/hongbao-go/hongbao/otel"
 )
 
 // metricsPath is where the Prometheus listener serves the metrics.
@@ -42,7 +42,7 @@ const serviceName = "hongbao-example"
 // feeding Prometheus (HONGBAO_METRICS_ADDR) and OTLP
 // (OTEL_EXPORTER_OTLP_ENDPOINT), or nothing when neither is set.
 type telemetry struct {
-	observer *hbotel.Observer // nil: telemetry is off
+	observer *otelhongbao.Observer // nil: telemetry is off
 	// shutdowns flush and stop the providers and the metrics listener.
 	shutdowns []func(context.Context) error
 	errc      chan error // the metrics listener's end
@@ -113,7 +113,7 @@ func startTelemetry(ctx context.Context, cfg *config, logger *slog.Logger, stdou
 		tp = p
 		fmt.Fprintf(stdout, "hongbao example: traces exported by OTLP (%s)\n", envOTLPEndpoint)
 	}
-	tel.observer, err = hbotel.New(hbotel.Options{MeterProvider: mp, TracerProvider: tp})
+	tel.observer, err = otelhongbao.New(otelhongbao.Options{MeterProvider: mp, TracerProvider: tp})
 	if err != nil {
 		return tel, fmt.Errorf("hongbao example: %w", err)
 	}
@@ -129,7 +129,7 @@ func (t *telemetry) clientObserver() hongbao.Observer {
 }
 
 // tapObserver is the handler's Observer; nil when telemetry is off.
-func (t *telemetry) tapObserver() middleware.Observer {
+func (t *telemetry) tapObserver() claim.Observer {
 	if t.observer == nil {
 		return nil
 	}
@@ -138,7 +138,7 @@ func (t *telemetry) tapObserver() middleware.Observer {
 
 // observeBudgets reports the budget gauges of h (hongbao_budget_remaining,
 // _reserved, _committed) until the returned function is called.
-func (t *telemetry) observeBudgets(h *middleware.Handler) (func(), error) {
+func (t *telemetry) observeBudgets(h *claim.Handler) (func(), error) {
 	if t.observer == nil {
 		return func() {}, nil
 	}

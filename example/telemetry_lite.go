@@ -9,7 +9,7 @@ import (
 	"log/slog"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
 )
 
 // telemetry of the first-run build: none. Metrics and traces (Prometheus,
@@ -27,9 +27,9 @@ func startTelemetry(_ context.Context, cfg *config, _ *slog.Logger, _ io.Writer)
 
 func (*telemetry) clientObserver() hongbao.Observer { return nil }
 
-func (*telemetry) tapObserver() middleware.Observer { return nil }
+func (*telemetry) tapObserver() claim.Observer { return nil }
 
-func (*telemetry) observeBudgets(*middleware.Handler) (func(), error) { return func() {}, nil }
+func (*telemetry) observeBudgets(*claim.Handler) (func(), error) { return func() {}, nil }
 
 func (*telemetry) failed() <-chan error { return nil }
 

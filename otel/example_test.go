@@ -1,4 +1,4 @@
-package otel_test
+package otelhongbao_test
 
 import (
 	"context"
@@ -12,8 +12,10 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/middleware"
-	"github.com/hongbao-go/hongbao/otel"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	otelhongbao "github.com/hongbao-go/hongbao/otel"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -30,7 +32,7 @@ func Example() {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	tp := sdktrace.NewTracerProvider()
 
-	obs, err := otel.New(otel.Options{MeterProvider: mp, TracerProvider: tp})
+	obs, err := otelhongbao.New(otelhongbao.Options{MeterProvider: mp, TracerProvider: tp})
 	if err != nil {
 		panic(err)
 	}
@@ -45,11 +47,11 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	send, err := middleware.NewHandler(middleware.HandlerConfig{
+	send, err := claim.NewHandler(claim.HandlerConfig{
 		Client: client,
-		Policy: middleware.PolicyFunc(func(context.Context, middleware.User, []byte) (middleware.Grant, error) {
-			return middleware.Grant{Key: "spring-2026", Amount: 100, SendName: "Shop",
-				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}, nil
+		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
+			return claim.Grant{Key: "spring-2026", Payout: rail.Payout{Amount: 100, SendName: "Shop",
+				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}}, nil
 		}),
 		Observer: obs, // taps
 	})
@@ -59,7 +61,7 @@ func Example() {
 
 	// One tap, as the Authenticator passes it on.
 	r := httptest.NewRequest(http.MethodPost, "/hongbao/send", strings.NewReader(`{"scene": 1047}`))
-	r = r.WithContext(middleware.ContextWithUser(r.Context(), middleware.User{OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}))
+	r = r.WithContext(jwtauth.ContextWithUser(r.Context(), jwtauth.User{OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}))
 	send.ServeHTTP(httptest.NewRecorder(), r)
 
 	var rm metricdata.ResourceMetrics
@@ -67,7 +69,7 @@ func Example() {
 		panic(err)
 	}
 	for _, m := range rm.ScopeMetrics[0].Metrics {
-		if m.Name != otel.MetricSends {
+		if m.Name != otelhongbao.MetricSends {
 			continue
 		}
 		for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {

@@ -1,11 +1,11 @@
-// Package otel records hongbao's metrics and traces with OpenTelemetry. It
+// Package otelhongbao records hongbao's metrics and traces with OpenTelemetry. It
 // is a module of its own, so that the core does not depend on
 // OpenTelemetry: its Observer implements hongbao.Observer (calls to the
-// platform, the client certificate) and middleware.Observer (taps).
+// platform, the client certificate) and claim.Observer (taps).
 //
-//	obs, err := otel.New(otel.Options{}) // the global providers
+//	obs, err := otelhongbao.New(otelhongbao.Options{}) // the global providers
 //	client, err := hongbao.New(hongbao.Config{..., Observer: obs})
-//	handler, err := middleware.NewHandler(middleware.HandlerConfig{..., Observer: obs})
+//	handler, err := claim.NewHandler(claim.HandlerConfig{..., Observer: obs})
 //
 // # Metrics
 //
@@ -43,7 +43,7 @@
 // Transport.Base nest under it. Their attributes are bill numbers, attempt
 // numbers, err_codes, results, HTTP statuses and answer codes: never a key,
 // a signature, a token, a package or an openid.
-package otel
+package otelhongbao
 
 import (
 	"context"
@@ -59,7 +59,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/store"
 )
 
 // ScopeName is the instrumentation scope of the meter and the tracer.
@@ -122,8 +123,8 @@ type Observer struct {
 }
 
 var (
-	_ hongbao.Observer    = (*Observer)(nil)
-	_ middleware.Observer = (*Observer)(nil)
+	_ hongbao.Observer = (*Observer)(nil)
+	_ claim.Observer   = (*Observer)(nil)
 )
 
 // New creates the instruments and returns the Observer.
@@ -269,7 +270,7 @@ func (o *Observer) TapStart(ctx context.Context) context.Context {
 }
 
 // TapEnd counts the tap and ends its span.
-func (o *Observer) TapEnd(ctx context.Context, t middleware.Tap) {
+func (o *Observer) TapEnd(ctx context.Context, t claim.Tap) {
 	o.taps.Add(ctx, 1, metric.WithAttributes(
 		attribute.Int("status", t.Status),
 		attribute.String("code", t.Code),
@@ -316,10 +317,10 @@ func errCode(err *hongbao.Error) string {
 	return ""
 }
 
-// Budgets is what ObserveBudgets reads: a *middleware.Handler.
+// Budgets is what ObserveBudgets reads: a *claim.Handler.
 type Budgets interface {
 	Campaigns() []string
-	Budget(ctx context.Context, campaign string) (middleware.BudgetState, bool, error)
+	Budget(ctx context.Context, campaign string) (store.BudgetState, bool, error)
 }
 
 // ObserveBudgets reports the campaign budgets of h at each collection:

@@ -9,7 +9,7 @@ import (
 
 	hongbaochi "github.com/hongbao-go/hongbao/adapters/chi"
 	"github.com/hongbao-go/hongbao/adapters/internal/adaptertest"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 )
 
 const openID = "oChiUser_0001"
@@ -84,7 +84,7 @@ func TestUserInContext(t *testing.T) {
 	r := chi.NewRouter()
 	seen := make(chan string, 1)
 	hongbaochi.Mount(r, "/hongbao/send", env.Auth, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, _ := middleware.UserFrom(r.Context())
+		u, _ := jwtauth.UserFrom(r.Context())
 		seen <- u.OpenID
 		env.Handler.ServeHTTP(w, r)
 	}))

@@ -6,19 +6,20 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 )
 
 // UserKey is the echo.Context key under which Auth stores the verified
-// middleware.User.
+// jwtauth.User.
 const UserKey = "hongbao.user"
 
 // Auth returns an echo middleware that verifies the request's bearer JWT
 // with a. On failure the response is written by a's ErrorHandler, exactly as
 // a.Middleware writes it, and next is not called. On success the user is put
-// in the request context (middleware.ContextWithUser) and in the
+// in the request context (jwtauth.ContextWithUser) and in the
 // echo.Context under UserKey, and next is called.
-func Auth(a *middleware.Authenticator) echo.MiddlewareFunc {
+func Auth(a *jwtauth.Authenticator) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			passed := false
@@ -29,7 +30,7 @@ func Auth(a *middleware.Authenticator) echo.MiddlewareFunc {
 			if !passed {
 				return nil
 			}
-			if u, ok := middleware.UserFrom(c.Request().Context()); ok {
+			if u, ok := jwtauth.UserFrom(c.Request().Context()); ok {
 				c.Set(UserKey, u)
 			}
 			return next(c)
@@ -39,30 +40,30 @@ func Auth(a *middleware.Authenticator) echo.MiddlewareFunc {
 
 // User returns the user stored by Auth: from the echo.Context, or else from
 // the request context.
-func User(c echo.Context) (middleware.User, bool) {
+func User(c echo.Context) (jwtauth.User, bool) {
 	if c == nil {
-		return middleware.User{}, false
+		return jwtauth.User{}, false
 	}
-	if u, ok := c.Get(UserKey).(middleware.User); ok {
+	if u, ok := c.Get(UserKey).(jwtauth.User); ok {
 		return u, true
 	}
 	if c.Request() == nil {
-		return middleware.User{}, false
+		return jwtauth.User{}, false
 	}
-	return middleware.UserFrom(c.Request().Context())
+	return jwtauth.UserFrom(c.Request().Context())
 }
 
 // Handler adapts h, typically the red-packet handler of
-// middleware.NewHandler, to echo. A user that another echo middleware stored
+// claim.NewHandler, to echo. A user that another echo middleware stored
 // under UserKey, but not in the request context, is copied into the request
-// context first, so h finds it with middleware.UserFrom. It always returns
+// context first, so h finds it with jwtauth.UserFrom. It always returns
 // nil: h writes every response itself.
 func Handler(h http.Handler) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		if _, ok := middleware.UserFrom(r.Context()); !ok {
+		if _, ok := jwtauth.UserFrom(r.Context()); !ok {
 			if u, ok := User(c); ok {
-				r = r.WithContext(middleware.ContextWithUser(r.Context(), u))
+				r = r.WithContext(jwtauth.ContextWithUser(r.Context(), u))
 				c.SetRequest(r)
 			}
 		}
@@ -85,8 +86,8 @@ var otherMethods = []string{
 
 // Mount registers the claim route on r, an *echo.Echo or an *echo.Group, at
 // path: POST runs Auth(a) then Handler(h); every other method is answered
-// by middleware.MethodNotAllowed (405, "Allow: POST", the JSON error body)
-// before authentication, and the paths under path by middleware.NotFound
+// by claim.MethodNotAllowed (405, "Allow: POST", the JSON error body)
+// before authentication, and the paths under path by claim.NotFound
 // (404, JSON). These are routes of their own, so echo's 405 and 404 (and
 // its HTTPErrorHandler) never answer the claim route, which answers as on
 // every other router.
@@ -99,12 +100,12 @@ var otherMethods = []string{
 // echo.RouteNotFound), which a "/*" route-not-found handler of an enclosing
 // group (Group.Use adds one) takes over. Mount owns path and the paths
 // under it: a route registered there later replaces Mount's for its method.
-func Mount(r Router, path string, a *middleware.Authenticator, h http.Handler) {
-	notAllowed := echo.WrapHandler(http.HandlerFunc(middleware.MethodNotAllowed))
+func Mount(r Router, path string, a *jwtauth.Authenticator, h http.Handler) {
+	notAllowed := echo.WrapHandler(http.HandlerFunc(claim.MethodNotAllowed))
 	r.Add(http.MethodPost, path, Handler(h), Auth(a))
 	for _, m := range otherMethods {
 		r.Add(m, path, notAllowed)
 	}
 	r.Add(echo.RouteNotFound, path, notAllowed)
-	r.Add(echo.RouteNotFound, strings.TrimSuffix(path, "/")+"/*", echo.WrapHandler(http.HandlerFunc(middleware.NotFound)))
+	r.Add(echo.RouteNotFound, strings.TrimSuffix(path, "/")+"/*", echo.WrapHandler(http.HandlerFunc(claim.NotFound)))
 }

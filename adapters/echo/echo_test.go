@@ -11,22 +11,23 @@ import (
 
 	hongbaoecho "github.com/hongbao-go/hongbao/adapters/echo"
 	"github.com/hongbao-go/hongbao/adapters/internal/adaptertest"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/httperr"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 )
 
 const openID = "oEchoUser_0001"
 
 // serve starts an echo router with the claim route and a /me route that
 // reports the user as echo and the request context see it.
-func serve(t *testing.T, env *adaptertest.Env, auth *middleware.Authenticator) *httptest.Server {
+func serve(t *testing.T, env *adaptertest.Env, auth *jwtauth.Authenticator) *httptest.Server {
 	t.Helper()
 	e := echo.New()
 	e.HideBanner = true
 	e.POST("/hongbao/send", hongbaoecho.Handler(env.Handler), hongbaoecho.Auth(auth))
 	e.GET("/me", func(c echo.Context) error {
 		u, ok := hongbaoecho.User(c)
-		v, _ := c.Get(hongbaoecho.UserKey).(middleware.User)
-		fromCtx, ctxOK := middleware.UserFrom(c.Request().Context())
+		v, _ := c.Get(hongbaoecho.UserKey).(jwtauth.User)
+		fromCtx, ctxOK := jwtauth.UserFrom(c.Request().Context())
 		return c.JSON(http.StatusOK, map[string]any{
 			"ok": ok, "openid": u.OpenID,
 			"key": v.OpenID,
@@ -102,14 +103,14 @@ func TestUserWithoutAuth(t *testing.T) {
 // The authenticator's own ErrorHandler answers, as with its Middleware.
 func TestCustomErrorHandler(t *testing.T) {
 	env := adaptertest.New(t)
-	key, err := middleware.HMACKey("", []byte("another-secret-of-at-least-32-bytes"))
+	key, err := jwtauth.HMACKey("", []byte("another-secret-of-at-least-32-bytes"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := middleware.NewAuthenticator(middleware.AuthConfig{
-		Keys: []middleware.Key{key},
+	auth, err := jwtauth.NewAuthenticator(jwtauth.Config{
+		Keys: []jwtauth.Key{key},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			middleware.WriteError(w, http.StatusTeapot, "custom", middleware.ErrorCode(err))
+			httperr.WriteError(w, http.StatusTeapot, "custom", jwtauth.ErrorCode(err))
 		},
 	})
 	if err != nil {
@@ -129,7 +130,7 @@ func TestHandlerTakesUserFromEchoContext(t *testing.T) {
 	e := echo.New()
 	e.POST("/hongbao/send", hongbaoecho.Handler(env.Handler), func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			c.Set(hongbaoecho.UserKey, middleware.User{OpenID: openID, Subject: openID})
+			c.Set(hongbaoecho.UserKey, jwtauth.User{OpenID: openID, Subject: openID})
 			return next(c)
 		}
 	})

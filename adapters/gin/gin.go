@@ -6,19 +6,20 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 )
 
 // UserKey is the gin.Context key under which Auth stores the verified
-// middleware.User.
+// jwtauth.User.
 const UserKey = "hongbao.user"
 
 // Auth returns a gin middleware that verifies the request's bearer JWT with
 // a. On failure the response is written by a's ErrorHandler, exactly as
 // a.Middleware writes it, and the chain is aborted. On success the user is
-// put in the request context (middleware.ContextWithUser) and in the
+// put in the request context (jwtauth.ContextWithUser) and in the
 // gin.Context under UserKey, and the chain continues.
-func Auth(a *middleware.Authenticator) gin.HandlerFunc {
+func Auth(a *jwtauth.Authenticator) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		passed := false
 		a.Middleware(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
@@ -29,7 +30,7 @@ func Auth(a *middleware.Authenticator) gin.HandlerFunc {
 			c.Abort()
 			return
 		}
-		if u, ok := middleware.UserFrom(c.Request.Context()); ok {
+		if u, ok := jwtauth.UserFrom(c.Request.Context()); ok {
 			c.Set(UserKey, u)
 		}
 		c.Next()
@@ -38,31 +39,31 @@ func Auth(a *middleware.Authenticator) gin.HandlerFunc {
 
 // User returns the user stored by Auth: from the gin.Context, or else from
 // the request context.
-func User(c *gin.Context) (middleware.User, bool) {
+func User(c *gin.Context) (jwtauth.User, bool) {
 	if c == nil {
-		return middleware.User{}, false
+		return jwtauth.User{}, false
 	}
 	if v, ok := c.Get(UserKey); ok {
-		if u, ok := v.(middleware.User); ok {
+		if u, ok := v.(jwtauth.User); ok {
 			return u, true
 		}
 	}
 	if c.Request == nil {
-		return middleware.User{}, false
+		return jwtauth.User{}, false
 	}
-	return middleware.UserFrom(c.Request.Context())
+	return jwtauth.UserFrom(c.Request.Context())
 }
 
 // Handler adapts h, typically the red-packet handler of
-// middleware.NewHandler, to gin. A user that another gin middleware stored
+// claim.NewHandler, to gin. A user that another gin middleware stored
 // under UserKey, but not in the request context, is copied into the request
-// context first, so h finds it with middleware.UserFrom.
+// context first, so h finds it with jwtauth.UserFrom.
 func Handler(h http.Handler) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		r := c.Request
-		if _, ok := middleware.UserFrom(r.Context()); !ok {
+		if _, ok := jwtauth.UserFrom(r.Context()); !ok {
 			if u, ok := User(c); ok {
-				r = r.WithContext(middleware.ContextWithUser(r.Context(), u))
+				r = r.WithContext(jwtauth.ContextWithUser(r.Context(), u))
 				c.Request = r
 			}
 		}
@@ -78,9 +79,9 @@ var otherMethods = []string{
 
 // Mount registers the claim route on r, a *gin.Engine or a *gin.RouterGroup,
 // at path: POST runs Auth(a) then Handler(h); every other method of gin's
-// Any is answered by middleware.MethodNotAllowed (405, "Allow: POST", the
+// Any is answered by claim.MethodNotAllowed (405, "Allow: POST", the
 // JSON error body) before authentication; the paths under path by
-// middleware.NotFound (404, JSON). So the route answers as on every other
+// claim.NotFound (404, JSON). So the route answers as on every other
 // router, whatever HandleMethodNotAllowed says, instead of gin's plain-text
 // "405 method not allowed" or "404 page not found".
 //
@@ -93,10 +94,10 @@ var otherMethods = []string{
 // (PROPFIND, ...), which wx.request cannot send, stay gin's to answer.
 // Global middleware (r.Use) must be added before Mount, as for any gin
 // route.
-func Mount(r gin.IRoutes, path string, a *middleware.Authenticator, h http.Handler) {
+func Mount(r gin.IRoutes, path string, a *jwtauth.Authenticator, h http.Handler) {
 	r.POST(path, Auth(a), Handler(h))
-	r.Match(otherMethods, path, gin.WrapF(middleware.MethodNotAllowed))
+	r.Match(otherMethods, path, gin.WrapF(claim.MethodNotAllowed))
 	if !strings.HasSuffix(path, "/") {
-		r.Any(path+"/*hongbaoSubpath", gin.WrapF(middleware.NotFound))
+		r.Any(path+"/*hongbaoSubpath", gin.WrapF(claim.NotFound))
 	}
 }

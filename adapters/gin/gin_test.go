@@ -11,7 +11,8 @@ import (
 
 	hongbaogin "github.com/hongbao-go/hongbao/adapters/gin"
 	"github.com/hongbao-go/hongbao/adapters/internal/adaptertest"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/httperr"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 )
 
 func TestMain(m *testing.M) {
@@ -23,17 +24,17 @@ const openID = "oGinUser_0001"
 
 // serve starts a gin router with the claim route and a /me route that
 // reports the user as gin and the request context see it.
-func serve(t *testing.T, env *adaptertest.Env, auth *middleware.Authenticator) *httptest.Server {
+func serve(t *testing.T, env *adaptertest.Env, auth *jwtauth.Authenticator) *httptest.Server {
 	t.Helper()
 	r := gin.New()
 	r.POST("/hongbao/send", hongbaogin.Auth(auth), hongbaogin.Handler(env.Handler))
 	r.GET("/me", hongbaogin.Auth(auth), func(c *gin.Context) {
 		u, ok := hongbaogin.User(c)
 		v, _ := c.Get(hongbaogin.UserKey)
-		fromCtx, ctxOK := middleware.UserFrom(c.Request.Context())
+		fromCtx, ctxOK := jwtauth.UserFrom(c.Request.Context())
 		c.JSON(http.StatusOK, gin.H{
 			"ok": ok, "openid": u.OpenID,
-			"key": v.(middleware.User).OpenID,
+			"key": v.(jwtauth.User).OpenID,
 			"ctx": ctxOK, "ctx_openid": fromCtx.OpenID,
 		})
 	})
@@ -102,14 +103,14 @@ func TestUserWithoutAuth(t *testing.T) {
 // The authenticator's own ErrorHandler answers, as with its Middleware.
 func TestCustomErrorHandler(t *testing.T) {
 	env := adaptertest.New(t)
-	key, err := middleware.HMACKey("", []byte("another-secret-of-at-least-32-bytes"))
+	key, err := jwtauth.HMACKey("", []byte("another-secret-of-at-least-32-bytes"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := middleware.NewAuthenticator(middleware.AuthConfig{
-		Keys: []middleware.Key{key},
+	auth, err := jwtauth.NewAuthenticator(jwtauth.Config{
+		Keys: []jwtauth.Key{key},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			middleware.WriteError(w, http.StatusTeapot, "custom", middleware.ErrorCode(err))
+			httperr.WriteError(w, http.StatusTeapot, "custom", jwtauth.ErrorCode(err))
 		},
 	})
 	if err != nil {
@@ -128,7 +129,7 @@ func TestHandlerTakesUserFromGinContext(t *testing.T) {
 	env := adaptertest.New(t)
 	r := gin.New()
 	r.POST("/hongbao/send", func(c *gin.Context) {
-		c.Set(hongbaogin.UserKey, middleware.User{OpenID: openID, Subject: openID})
+		c.Set(hongbaogin.UserKey, jwtauth.User{OpenID: openID, Subject: openID})
 	}, hongbaogin.Handler(env.Handler))
 	srv := httptest.NewServer(r)
 	defer srv.Close()

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/transport"
 )
 
@@ -285,7 +285,7 @@ func maxAttempts(flagValue int, getenv func(string) string) (int, error) {
 	}
 	v := getter(getenv).get(envMaxAttempts)
 	if v == "" {
-		return middleware.DefaultMaxAttempts, nil
+		return claim.DefaultMaxAttempts, nil
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 100 {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	"github.com/hongbao-go/hongbao/middleware/wxlogin"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -64,7 +64,7 @@ func TestFakeLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := middleware.NewAuthenticator(cfg)
+	auth, err := jwtauth.NewAuthenticator(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,9 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/rail"
+	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/store/redisstore"
 )
 
@@ -140,7 +142,7 @@ func runReconcile(ctx context.Context, e *env, args []string) int {
 	workers := fs.Int("workers", 4, "reconcile `N` grants at once")
 	resolve := fs.Bool("resolve", false, "write to the Store what the platform reports of numbers it closed (FAILED, REFUND) and the Store does not know closed")
 	prefix := fs.String("prefix", redisstore.DefaultPrefix, "the Store's key `PREFIX` (redisstore.Options.Prefix)")
-	ttl := fs.Duration("ttl", middleware.DefaultResultTTL, "keep a result written by -resolve for `DURATION` when the grant's keys have no expiry")
+	ttl := fs.Duration("ttl", claim.DefaultResultTTL, "keep a result written by -resolve for `DURATION` when the grant's keys have no expiry")
 	interval := fs.Duration("progress", 0, "write the progress line to stderr every `DURATION` (default: 250ms on a terminal, else 10s)")
 	operands, code, done := parse(fs, args)
 	if done {
@@ -374,8 +376,8 @@ func (rc *reconciler) walkGrant(ctx context.Context, id string) {
 }
 
 // terms reads the grant's recorded terms (zero when unreadable).
-func (rc *reconciler) terms(ctx context.Context, id string) middleware.Terms {
-	var t middleware.Terms
+func (rc *reconciler) terms(ctx context.Context, id string) store.Terms {
+	var t store.Terms
 	b, err := rc.rdb.Get(ctx, rc.prefix+"terms:"+id).Bytes()
 	if err == nil {
 		_ = json.Unmarshal(b, &t)
@@ -462,7 +464,7 @@ func (rc *reconciler) check(ctx context.Context, grant string, attempt int, bill
 	rc.mu.Lock()
 	rc.visited[billno] = true
 	rc.mu.Unlock()
-	var prev middleware.Result
+	var prev store.Result
 	if rc.store != nil {
 		res, have, err := rc.store.Result(ctx, billno)
 		switch {
@@ -518,10 +520,10 @@ func (rc *reconciler) check(ctx context.Context, grant string, attempt int, bill
 }
 
 // describe is the stored column of a result.
-func describe(res middleware.Result) string {
+func describe(res store.Result) string {
 	switch {
 	case res.Closed != "":
-		return "closed:" + string(res.Closed)
+		return "closed:" + closedWord(res.Closed)
 	case res.Paid():
 		return storedPaid
 	case res.Refused != "":
@@ -530,9 +532,30 @@ func describe(res middleware.Result) string {
 	return storedPending
 }
 
+// closedWord is the gethbinfo status of a stored closing state, as the
+// stored column shows it: closed:FAILED, closed:REFUND.
+func closedWord(s rail.State) string {
+	switch s {
+	case rail.Closed:
+		return string(hongbao.StatusFailed)
+	case rail.Returned:
+		return string(hongbao.StatusRefunded)
+	}
+	return string(s)
+}
+
+// closedState is the rail state the handler stores for a gethbinfo status
+// that closes a number (FAILED, REFUND).
+func closedState(s hongbao.Status) rail.State {
+	if s == hongbao.StatusRefunded {
+		return rail.Returned
+	}
+	return rail.Closed
+}
+
 // judge is the verdict of a bill number from what the Store holds (stored,
 // prev) and what the platform says.
-func judge(stored string, prev middleware.Result, platform string) string {
+func judge(stored string, prev store.Result, platform string) string {
 	switch {
 	case platform == "error" || stored == storedUnreadable:
 		return verdictError
@@ -557,7 +580,7 @@ func judge(stored string, prev middleware.Result, platform string) string {
 		return verdictNotSent
 	case st == hongbao.StatusFailed:
 		switch {
-		case closed == hongbao.StatusFailed:
+		case closed == rail.Closed:
 			return verdictOK
 		case paid || closed != "":
 			return verdictMismatch
@@ -565,7 +588,7 @@ func judge(stored string, prev middleware.Result, platform string) string {
 		return verdictClosed
 	case st == hongbao.StatusRefunded:
 		switch {
-		case closed == hongbao.StatusRefunded || paid:
+		case closed == rail.Returned || paid:
 			return verdictOK
 		case closed != "":
 			return verdictMismatch
@@ -611,11 +634,12 @@ func (rc *reconciler) resolveClosed(ctx context.Context, r *row, info *hongbao.H
 		r.note("-resolve: the Store was updated meanwhile; nothing written")
 		return
 	}
-	res := middleware.Result{
+	res := store.Result{
 		Billno: r.billno,
 		OpenID: cur.OpenID,
+		Rail:   rc.client.Rail().Name(),
 		Amount: info.Amount,
-		Closed: info.Status,
+		Closed: closedState(info.Status),
 		At:     time.Now(),
 	}
 	if res.OpenID == "" {
@@ -642,7 +666,7 @@ func (rc *reconciler) releaseBudget(ctx context.Context, r *row) {
 	for _, campaign := range rc.budgets {
 		held, err := rc.rdb.HExists(ctx, rc.prefix+"budget:"+campaign, "b:"+r.billno).Result()
 		if err == nil && held {
-			_, _, err = rc.store.Budget(ctx, campaign, middleware.BudgetOp{Step: middleware.BudgetRelease, Billno: r.billno})
+			_, _, err = rc.store.Budget(ctx, campaign, store.BudgetOp{Step: store.BudgetRelease, Billno: r.billno})
 			if err == nil {
 				r.note("-resolve: released from the budget of %s", campaign)
 				continue
@@ -709,7 +733,7 @@ func attention(verdict string) bool {
 // after the run (the caps are the handler's configuration, not stored).
 func (rc *reconciler) listBudgets(ctx context.Context, e *env) {
 	for _, campaign := range rc.budgets {
-		st, _, err := rc.store.Budget(ctx, campaign, middleware.BudgetOp{Step: middleware.BudgetRead})
+		st, _, err := rc.store.Budget(ctx, campaign, store.BudgetOp{Step: store.BudgetRead})
 		if err != nil {
 			e.errorf("the budget of %s: %v", campaign, err)
 			continue

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/rail"
+	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/store/redisstore"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -50,8 +51,9 @@ func (c *campaignFixture) billno(campaign, openid string, n int) string {
 func (c *campaignFixture) terms(openid string) string {
 	c.t.Helper()
 	id := c.billno(testCampaign, openid, 0)
-	_, _, err := c.store.AddTerms(context.Background(), id, middleware.Terms{
-		Amount: 100, SendName: "shop", Wishing: "happy new year", ActName: "new year", Remark: "thanks", DecidedAt: time.Now(),
+	_, _, err := c.store.AddTerms(context.Background(), id, store.Terms{
+		Payout:    rail.Payout{Amount: 100, SendName: "shop", Wishing: "happy new year", ActName: "new year", Remark: "thanks"},
+		DecidedAt: time.Now(),
 	}, c.ttl)
 	if err != nil {
 		c.t.Fatal(err)
@@ -59,7 +61,7 @@ func (c *campaignFixture) terms(openid string) string {
 	return id
 }
 
-func (c *campaignFixture) save(r middleware.Result) {
+func (c *campaignFixture) save(r store.Result) {
 	c.t.Helper()
 	if err := c.store.SaveResult(context.Background(), r.Billno, r, c.ttl); err != nil {
 		c.t.Fatal(err)
@@ -70,7 +72,7 @@ func (c *campaignFixture) save(r middleware.Result) {
 func (c *campaignFixture) paid(billno, openid string) {
 	c.t.Helper()
 	res := c.pay(billno, openid, 100)
-	c.save(middleware.Result{Billno: billno, OpenID: openid, Package: res.Package, SendListID: res.SendListID, Amount: 100, PaidAt: time.Now()})
+	c.save(store.Result{Billno: billno, OpenID: openid, Package: res.Package, SendListID: res.SendListID, Amount: 100, PaidAt: time.Now()})
 }
 
 // refused makes the platform refuse billno with code, recording the
@@ -140,29 +142,29 @@ func TestReconcileStore(t *testing.T) {
 	// Refused and recorded FAILED by the platform; the Store knows nothing
 	// but the budget reserved before the send.
 	c.terms("oFailed")
-	budget := middleware.Budget{Fen: 1000}
-	if _, ok, err := c.store.Budget(ctx, testCampaign, middleware.BudgetOp{Step: middleware.BudgetReserve, Billno: b("oFailed", 0), Amount: 100, Limit: budget}); err != nil || !ok {
+	budget := store.Budget{Fen: 1000}
+	if _, ok, err := c.store.Budget(ctx, testCampaign, store.BudgetOp{Step: store.BudgetReserve, Billno: b("oFailed", 0), Amount: 100, Limit: budget}); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	if _, ok, err := c.store.Budget(ctx, testCampaign, middleware.BudgetOp{Step: middleware.BudgetCommit, Billno: b("oPaid", 0), Amount: 100, Limit: budget}); err != nil || !ok {
+	if _, ok, err := c.store.Budget(ctx, testCampaign, store.BudgetOp{Step: store.BudgetCommit, Billno: b("oPaid", 0), Amount: 100, Limit: budget}); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	c.refused(b("oFailed", 0), "oFailed", "SEND_FAILED")
 	// Refused, the refusal remembered, the number closed since.
 	c.terms("oRefused")
 	c.refused(b("oRefused", 0), "oRefused", "NOTENOUGH")
-	c.save(middleware.Result{Billno: b("oRefused", 0), OpenID: "oRefused", Amount: 100, Refused: "NOTENOUGH", At: time.Now()})
+	c.save(store.Result{Billno: b("oRefused", 0), OpenID: "oRefused", Amount: 100, Refused: "NOTENOUGH", At: time.Now()})
 	// Terms recorded, nothing sent.
 	c.terms("oNever")
 	// Attempt 0 closed, attempt 1 paid: both recorded.
 	c.terms("oSecond")
 	c.refused(b("oSecond", 0), "oSecond", "SEND_FAILED")
-	c.save(middleware.Result{Billno: b("oSecond", 0), OpenID: "oSecond", Amount: 100, Closed: hongbao.StatusFailed, At: time.Now()})
+	c.save(store.Result{Billno: b("oSecond", 0), OpenID: "oSecond", Amount: 100, Closed: rail.Closed, At: time.Now()})
 	c.paid(b("oSecond", 1), "oSecond")
 	// Attempt 0 closed, attempt 1 paid but not recorded.
 	c.terms("oLater")
 	c.refused(b("oLater", 0), "oLater", "SEND_FAILED")
-	c.save(middleware.Result{Billno: b("oLater", 0), OpenID: "oLater", Amount: 100, Closed: hongbao.StatusFailed, At: time.Now()})
+	c.save(store.Result{Billno: b("oLater", 0), OpenID: "oLater", Amount: 100, Closed: rail.Closed, At: time.Now()})
 	c.pay(b("oLater", 1), "oLater", 100)
 	// Paid, recorded, then refunded unopened.
 	c.terms("oRefunded")
@@ -184,13 +186,13 @@ func TestReconcileStore(t *testing.T) {
 	}
 	// Recorded paid, unknown to the platform.
 	c.terms("oGhost")
-	c.save(middleware.Result{Billno: b("oGhost", 0), OpenID: "oGhost", Package: "sendid=x", Amount: 100, PaidAt: time.Now()})
+	c.save(store.Result{Billno: b("oGhost", 0), OpenID: "oGhost", Package: "sendid=x", Amount: 100, PaidAt: time.Now()})
 	// A result no grant's walk reaches: attempt 1 of another campaign.
 	orphan := c.billno("autumn", "oOrphan", 1)
 	c.paid(orphan, "oOrphan")
 	// A grant of another merchant.
 	foreign, _ := hongbao.DeriveBillno([]byte(testBillnoKey), "1234567890", testCampaign, "oForeign")
-	if _, _, err := c.store.AddTerms(ctx, foreign, middleware.Terms{Amount: 100, DecidedAt: time.Now()}, c.ttl); err != nil {
+	if _, _, err := c.store.AddTerms(ctx, foreign, store.Terms{Payout: rail.Payout{Amount: 100}, DecidedAt: time.Now()}, c.ttl); err != nil {
 		t.Fatal(err)
 	}
 	before := len(c.srv.Requests())
@@ -249,20 +251,20 @@ func TestReconcileStore(t *testing.T) {
 	}
 	r.wantErr(t, "resolved 3")
 	res, ok, err := c.store.Result(ctx, b("oRefused", 0))
-	if err != nil || !ok || res.Closed != hongbao.StatusFailed || res.OpenID != "oRefused" || res.Amount != 100 || res.Paid() || res.At.IsZero() {
+	if err != nil || !ok || res.Closed != rail.Closed || res.OpenID != "oRefused" || res.Amount != 100 || res.Paid() || res.At.IsZero() {
 		t.Errorf("oRefused after -resolve: %+v %v %v", res, ok, err)
 	}
 	res, ok, _ = c.store.Result(ctx, b("oFailed", 0))
-	if !ok || res.Closed != hongbao.StatusFailed || res.Amount != 100 {
+	if !ok || res.Closed != rail.Closed || res.Amount != 100 {
 		t.Errorf("oFailed after -resolve: %+v", res)
 	}
 	res, ok, _ = c.store.Result(ctx, b("oExpired", 0))
-	if !ok || res.Closed != hongbao.StatusRefunded {
+	if !ok || res.Closed != rail.Returned {
 		t.Errorf("oExpired after -resolve: %+v", res)
 	}
 	// The closed number's reservation went back to the budget, as the
 	// handler gives it back; the paid one stays committed.
-	st, _, err := c.store.Budget(ctx, testCampaign, middleware.BudgetOp{Step: middleware.BudgetRead, Limit: budget})
+	st, _, err := c.store.Budget(ctx, testCampaign, store.BudgetOp{Step: store.BudgetRead, Limit: budget})
 	if err != nil || st.ReservedFen != 0 || st.ReservedPackets != 0 || st.CommittedFen != 100 || st.CommittedPackets != 1 {
 		t.Errorf("budget after -resolve: %+v %v", st, err)
 	}
@@ -314,7 +316,7 @@ func TestReconcileOpenIDs(t *testing.T) {
 	c.paid(b("oPaid", 0), "oPaid")
 	c.terms("oSecond")
 	c.refused(b("oSecond", 0), "oSecond", "SEND_FAILED")
-	c.save(middleware.Result{Billno: b("oSecond", 0), OpenID: "oSecond", Amount: 100, Closed: hongbao.StatusFailed, At: time.Now()})
+	c.save(store.Result{Billno: b("oSecond", 0), OpenID: "oSecond", Amount: 100, Closed: rail.Closed, At: time.Now()})
 	c.paid(b("oSecond", 1), "oSecond")
 	// A grant in the Store that the file does not name.
 	c.terms("oOther")
@@ -415,8 +417,8 @@ func TestReconcileFollowsTermsOfAnyCampaign(t *testing.T) {
 	const other = "other-campaign"
 	openid := "oTermsNameTheirGrant000000001"
 	id := c.billno(other, openid, 0)
-	if _, _, err := c.store.AddTerms(context.Background(), id, middleware.Terms{
-		Amount: 100, SendName: "shop", Wishing: "happy new year", ActName: "new year", Remark: "thanks",
+	if _, _, err := c.store.AddTerms(context.Background(), id, store.Terms{
+		Payout:    rail.Payout{Amount: 100, SendName: "shop", Wishing: "happy new year", ActName: "new year", Remark: "thanks"},
 		DecidedAt: time.Now(), Key: other, OpenID: openid,
 	}, c.ttl); err != nil {
 		t.Fatal(err)

@@ -13,8 +13,10 @@ import (
 	"strings"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	"github.com/hongbao-go/hongbao/middleware/jwttest"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/signer"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -39,11 +41,11 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	send, err := middleware.NewHandler(middleware.HandlerConfig{
+	send, err := claim.NewHandler(claim.HandlerConfig{
 		Client: client,
-		Policy: middleware.PolicyFunc(func(ctx context.Context, u middleware.User, body []byte) (middleware.Grant, error) {
-			return middleware.Grant{Key: "spring-2026", Amount: 100, SendName: "Shop",
-				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}, nil
+		Policy: claim.PolicyFunc(func(ctx context.Context, u jwtauth.User, body []byte) (claim.Grant, error) {
+			return claim.Grant{Key: "spring-2026", Payout: rail.Payout{Amount: 100, SendName: "Shop",
+				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}}, nil
 		}),
 	})
 	if err != nil {
@@ -55,7 +57,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	auth, err := middleware.NewAuthenticator(tokens.AuthConfig())
+	auth, err := jwtauth.NewAuthenticator(tokens.AuthConfig())
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -9,16 +9,18 @@ import (
 	"testing"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	"github.com/hongbao-go/hongbao/middleware/jwttest"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/signer"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
 
 // campaign stands for the application's own Policy.
-var campaign = middleware.PolicyFunc(func(ctx context.Context, u middleware.User, body []byte) (middleware.Grant, error) {
-	return middleware.Grant{Key: "spring-2026", Amount: 100, SendName: "Shop",
-		Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}, nil
+var campaign = claim.PolicyFunc(func(ctx context.Context, u jwtauth.User, body []byte) (claim.Grant, error) {
+	return claim.Grant{Key: "spring-2026", Payout: rail.Payout{Amount: 100, SendName: "Shop",
+		Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}}, nil
 })
 
 // TestClaimRedPacket is the test README.md shows under "Testing your
@@ -31,12 +33,12 @@ func TestClaimRedPacket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send, err := middleware.NewHandler(middleware.HandlerConfig{Client: client, Policy: campaign})
+	send, err := claim.NewHandler(claim.HandlerConfig{Client: client, Policy: campaign})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tokens := jwttest.HS256(t, jwttest.Config{})
-	auth, err := middleware.NewAuthenticator(tokens.AuthConfig())
+	auth, err := jwtauth.NewAuthenticator(tokens.AuthConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,13 +1,13 @@
 // Package jwttest mints JSON Web Tokens for tests of handlers mounted behind
-// a middleware.Authenticator, as net/http/httptest serves HTTP for tests.
+// a jwtauth.Authenticator, as net/http/httptest serves HTTP for tests.
 //
 // A Signer holds a fresh random key: an HS256 secret (NewHS256) or an ES256
-// key pair (NewES256). Key gives the matching middleware.Key for
-// AuthConfig.Keys, AuthConfig a whole middleware.AuthConfig that accepts the
+// key pair (NewES256). Key gives the matching jwtauth.Key for
+// AuthConfig.Keys, AuthConfig a whole jwtauth.Config that accepts the
 // Signer's tokens, and Token mints a token for an openid:
 //
 //	tokens := jwttest.HS256(t, jwttest.Config{})
-//	auth, err := middleware.NewAuthenticator(tokens.AuthConfig())
+//	auth, err := jwtauth.NewAuthenticator(tokens.AuthConfig())
 //	if err != nil {
 //		t.Fatal(err)
 //	}
@@ -47,7 +47,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 )
 
 // DefaultTTL is how long a token is valid when Config.TTL is zero.
@@ -72,7 +72,7 @@ type Config struct {
 	// token, and the Issuer and Audience of AuthConfig.
 	Issuer, Audience string
 	// OpenIDClaim names the claim that carries the openid; default "sub",
-	// as middleware.AuthConfig.OpenIDClaim. AuthConfig passes it on.
+	// as jwtauth.Config.OpenIDClaim. AuthConfig passes it on.
 	OpenIDClaim string
 	// TTL is how long a token is valid after its iat; default DefaultTTL.
 	// Negative is an error.
@@ -89,7 +89,7 @@ type Signer struct {
 	signKey any    // []byte for HS256, *ecdsa.PrivateKey for ES256
 	secret  []byte // HS256 only
 	pubPEM  []byte // ES256 only
-	key     middleware.Key
+	key     jwtauth.Key
 	cfg     Config
 }
 
@@ -103,7 +103,7 @@ func NewHS256(cfg Config) (*Signer, error) {
 	if _, err := rand.Read(secret); err != nil {
 		return nil, fmt.Errorf("jwttest: drawing an HS256 secret: %w", err)
 	}
-	key, err := middleware.HMACKey(cfg.KID, secret, "HS256")
+	key, err := jwtauth.HMACKey(cfg.KID, secret, "HS256")
 	if err != nil {
 		return nil, fmt.Errorf("jwttest: %w", err)
 	}
@@ -111,7 +111,7 @@ func NewHS256(cfg Config) (*Signer, error) {
 }
 
 // NewES256 returns a Signer with a random ECDSA P-256 key pair, for tests
-// of public-key verification (middleware.PublicKey, PublicKeyPEM).
+// of public-key verification (jwtauth.PublicKey, PublicKeyPEM).
 func NewES256(cfg Config) (*Signer, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -126,7 +126,7 @@ func NewES256(cfg Config) (*Signer, error) {
 		return nil, fmt.Errorf("jwttest: encoding the ES256 public key: %w", err)
 	}
 	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-	key, err := middleware.PublicKeyPEM(cfg.KID, pubPEM)
+	key, err := jwtauth.PublicKeyPEM(cfg.KID, pubPEM)
 	if err != nil {
 		return nil, fmt.Errorf("jwttest: %w", err)
 	}
@@ -173,16 +173,16 @@ func (c Config) withDefaults() (Config, error) {
 func (s *Signer) Alg() string { return s.method.Alg() }
 
 // Key returns the key that verifies the Signer's tokens, for
-// middleware.AuthConfig.Keys. It accepts only the Signer's algorithm.
-func (s *Signer) Key() middleware.Key { return s.key }
+// jwtauth.Config.Keys. It accepts only the Signer's algorithm.
+func (s *Signer) Key() jwtauth.Key { return s.key }
 
-// AuthConfig returns a middleware.AuthConfig that accepts the Signer's
+// AuthConfig returns a jwtauth.Config that accepts the Signer's
 // tokens: Keys holds Key, and Issuer, Audience, OpenIDClaim and Now are the
 // Signer's Config. Set its other fields (Leeway, ErrorHandler...) before
-// middleware.NewAuthenticator.
-func (s *Signer) AuthConfig() middleware.AuthConfig {
-	return middleware.AuthConfig{
-		Keys:        []middleware.Key{s.key},
+// jwtauth.NewAuthenticator.
+func (s *Signer) AuthConfig() jwtauth.Config {
+	return jwtauth.Config{
+		Keys:        []jwtauth.Key{s.key},
 		Issuer:      s.cfg.Issuer,
 		Audience:    s.cfg.Audience,
 		OpenIDClaim: s.cfg.OpenIDClaim,
@@ -195,7 +195,7 @@ func (s *Signer) AuthConfig() middleware.AuthConfig {
 func (s *Signer) Secret() []byte { return slices.Clone(s.secret) }
 
 // PublicKeyPEM returns the ES256 public key as a PKIX "PUBLIC KEY" PEM
-// block, as middleware.PublicKeyPEM reads it, or nil for an HS256 Signer.
+// block, as jwtauth.PublicKeyPEM reads it, or nil for an HS256 Signer.
 func (s *Signer) PublicKeyPEM() []byte { return slices.Clone(s.pubPEM) }
 
 // An Option changes one token.
@@ -217,7 +217,7 @@ type claimSet struct {
 
 // Expired makes the token expired an hour ago: exp one hour before now,
 // iat one TTL before that. An Authenticator refuses it with
-// middleware.ErrExpired (unless its Leeway exceeds an hour).
+// jwtauth.ErrExpired (unless its Leeway exceeds an hour).
 func Expired() Option {
 	return func(t *token) {
 		exp := t.now.Add(-shift)
@@ -228,7 +228,7 @@ func Expired() Option {
 
 // NotYetValid makes the token valid only an hour from now: nbf one hour
 // after now and exp one TTL after that; iat stays now. An Authenticator
-// refuses it with middleware.ErrNotYetValid (unless its Leeway exceeds an
+// refuses it with jwtauth.ErrNotYetValid (unless its Leeway exceeds an
 // hour).
 func NotYetValid() Option {
 	return func(t *token) {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	"github.com/hongbao-go/hongbao/middleware/jwttest"
 )
 
@@ -26,9 +26,9 @@ func newSigners(t *testing.T, cfg jwttest.Config) []*jwttest.Signer {
 	return []*jwttest.Signer{jwttest.HS256(t, cfg), jwttest.ES256(t, cfg)}
 }
 
-func authFor(t *testing.T, s *jwttest.Signer) *middleware.Authenticator {
+func authFor(t *testing.T, s *jwttest.Signer) *jwtauth.Authenticator {
 	t.Helper()
-	a, err := middleware.NewAuthenticator(s.AuthConfig())
+	a, err := jwtauth.NewAuthenticator(s.AuthConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestDefaults(t *testing.T) {
 
 func TestRealClock(t *testing.T) {
 	s := jwttest.HS256(t, jwttest.Config{})
-	a, err := middleware.NewAuthenticator(middleware.AuthConfig{Keys: []middleware.Key{s.Key()}})
+	a, err := jwtauth.NewAuthenticator(jwtauth.Config{Keys: []jwtauth.Key{s.Key()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,13 +119,13 @@ func TestConfig(t *testing.T) {
 			}
 
 			// The Authenticator of the default claim finds no openid.
-			plain, err := middleware.NewAuthenticator(middleware.AuthConfig{
-				Keys: []middleware.Key{s.Key()}, Issuer: cfg.Issuer, Audience: cfg.Audience, Now: fixedClock,
+			plain, err := jwtauth.NewAuthenticator(jwtauth.Config{
+				Keys: []jwtauth.Key{s.Key()}, Issuer: cfg.Issuer, Audience: cfg.Audience, Now: fixedClock,
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := plain.VerifyToken(tok); !errors.Is(err, middleware.ErrNoOpenID) {
+			if _, err := plain.VerifyToken(tok); !errors.Is(err, jwtauth.ErrNoOpenID) {
 				t.Fatalf("err %v, want ErrNoOpenID", err)
 			}
 		})
@@ -141,14 +141,14 @@ func TestRefusedTokens(t *testing.T) {
 			opts []jwttest.Option
 			want error
 		}{
-			{"expired", []jwttest.Option{jwttest.Expired()}, middleware.ErrExpired},
-			{"not yet valid", []jwttest.Option{jwttest.NotYetValid()}, middleware.ErrNotYetValid},
-			{"issued in the future", []jwttest.Option{jwttest.Claim("iat", fixedNow.Add(time.Hour))}, middleware.ErrIssuedInFuture},
-			{"no exp", []jwttest.Option{jwttest.Claim("exp", nil)}, middleware.ErrMissingExp},
-			{"other issuer", []jwttest.Option{jwttest.Claim("iss", "https://evil.example.com")}, middleware.ErrIssuer},
-			{"no issuer", []jwttest.Option{jwttest.Claim("iss", nil)}, middleware.ErrIssuer},
-			{"other audience", []jwttest.Option{jwttest.Claim("aud", "other")}, middleware.ErrAudience},
-			{"no openid", []jwttest.Option{jwttest.Claim("sub", nil)}, middleware.ErrNoOpenID},
+			{"expired", []jwttest.Option{jwttest.Expired()}, jwtauth.ErrExpired},
+			{"not yet valid", []jwttest.Option{jwttest.NotYetValid()}, jwtauth.ErrNotYetValid},
+			{"issued in the future", []jwttest.Option{jwttest.Claim("iat", fixedNow.Add(time.Hour))}, jwtauth.ErrIssuedInFuture},
+			{"no exp", []jwttest.Option{jwttest.Claim("exp", nil)}, jwtauth.ErrMissingExp},
+			{"other issuer", []jwttest.Option{jwttest.Claim("iss", "https://evil.example.com")}, jwtauth.ErrIssuer},
+			{"no issuer", []jwttest.Option{jwttest.Claim("iss", nil)}, jwtauth.ErrIssuer},
+			{"other audience", []jwttest.Option{jwttest.Claim("aud", "other")}, jwtauth.ErrAudience},
+			{"no openid", []jwttest.Option{jwttest.Claim("sub", nil)}, jwtauth.ErrNoOpenID},
 			// Claim applies after Expired, whatever the order given.
 			{"claim wins", []jwttest.Option{jwttest.Claim("exp", fixedNow.Add(time.Hour)), jwttest.Expired()}, nil},
 		} {
@@ -198,22 +198,22 @@ func TestKeysAreSeparate(t *testing.T) {
 		verify, mint *jwttest.Signer
 		want         error
 	}{
-		{a1, a2, middleware.ErrInvalidToken},
-		{e1, e2, middleware.ErrInvalidToken},
-		{a1, e1, middleware.ErrAlgorithm},
-		{e1, a1, middleware.ErrAlgorithm},
+		{a1, a2, jwtauth.ErrInvalidToken},
+		{e1, e2, jwtauth.ErrInvalidToken},
+		{a1, e1, jwtauth.ErrAlgorithm},
+		{e1, a1, jwtauth.ErrAlgorithm},
 	} {
 		if _, err := authFor(t, tc.verify).VerifyToken(tc.mint.MustToken(t, openID)); !errors.Is(err, tc.want) {
 			t.Fatalf("%s token verified by another %s key: err %v, want %v", tc.mint.Alg(), tc.verify.Alg(), err, tc.want)
 		}
 	}
 
-	// The public key in PEM form is what middleware.PublicKeyPEM reads.
-	k, err := middleware.PublicKeyPEM("", e1.PublicKeyPEM())
+	// The public key in PEM form is what jwtauth.PublicKeyPEM reads.
+	k, err := jwtauth.PublicKeyPEM("", e1.PublicKeyPEM())
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := middleware.NewAuthenticator(middleware.AuthConfig{Keys: []middleware.Key{k}, Now: fixedClock})
+	a, err := jwtauth.NewAuthenticator(jwtauth.Config{Keys: []jwtauth.Key{k}, Now: fixedClock})
 	if err != nil {
 		t.Fatal(err)
 	}

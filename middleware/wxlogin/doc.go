@@ -1,7 +1,7 @@
 // Package wxlogin is the login route of a mini program: it exchanges the
 // code of wx.login for the user's openid (code2Session) and answers a
 // session token, a JWT whose subject is that openid, which the claim
-// route's middleware.Authenticator verifies.
+// route's jwtauth.Authenticator verifies.
 //
 // The openid is the red packet's recipient, so it must come from the
 // platform, never from the mini program: the page calls wx.login, POSTs
@@ -13,9 +13,9 @@
 //		AppID: "wx8888888888888888", AppSecret: appSecret, Key: key,
 //	})
 //	cfg, err := login.AuthConfig() // accepts the tokens login signs
-//	auth, err := middleware.NewAuthenticator(cfg)
+//	auth, err := jwtauth.NewAuthenticator(cfg)
 //	wxlogin.Mount(mux, "/hongbao/login", login)
-//	middleware.Mount(mux, "/hongbao/send", auth, send)
+//	claim.Mount(mux, "/hongbao/send", auth, send)
 //
 // The handler calls GET https://api.weixin.qq.com/sns/jscode2session with
 // appid, secret, js_code and grant_type=authorization_code, and answers

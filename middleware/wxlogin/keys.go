@@ -15,19 +15,19 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 )
 
-// minSecret is the shortest HS256 secret accepted, as by middleware.HMACKey.
+// minSecret is the shortest HS256 secret accepted, as by jwtauth.HMACKey.
 const minSecret = 32
 
-// minRSABits is the smallest RSA key accepted, as by middleware.PublicKey.
+// minRSABits is the smallest RSA key accepted, as by jwtauth.PublicKey.
 const minRSABits = 2048
 
 // SigningKey signs the session tokens: an HS256 secret, or a private key
 // (ES256/384/512 by curve, RS256, EdDSA), with the kid put in the tokens'
 // header. Build one with HMACSecret, PrivateKey or PrivateKeyPEM; the zero
-// SigningKey is refused by New. VerifyKey gives the middleware.Key that
+// SigningKey is refused by New. VerifyKey gives the jwtauth.Key that
 // verifies its tokens.
 type SigningKey struct {
 	kid    string
@@ -36,7 +36,7 @@ type SigningKey struct {
 }
 
 // HMACSecret returns a key signing HS256 tokens with secret, at least 32
-// bytes (copied). The same secret verifies them (middleware.HMACKey).
+// bytes (copied). The same secret verifies them (jwtauth.HMACKey).
 func HMACSecret(kid string, secret []byte) (SigningKey, error) {
 	if len(secret) < minSecret {
 		return SigningKey{}, fmt.Errorf("wxlogin: HMAC secret for key %q is %d bytes, need at least %d", kid, len(secret), minSecret)
@@ -132,15 +132,15 @@ func (k SigningKey) Algorithm() string {
 // KID is the key id written in the tokens' header ("" writes none).
 func (k SigningKey) KID() string { return k.kid }
 
-// VerifyKey returns the middleware.Key that verifies the tokens of k: the
+// VerifyKey returns the jwtauth.Key that verifies the tokens of k: the
 // same secret, or the public half of the private key, under the same kid
 // and accepting k's algorithm only.
-func (k SigningKey) VerifyKey() (middleware.Key, error) {
+func (k SigningKey) VerifyKey() (jwtauth.Key, error) {
 	switch key := k.key.(type) {
 	case []byte:
-		return middleware.HMACKey(k.kid, key, k.method.Alg())
+		return jwtauth.HMACKey(k.kid, key, k.method.Alg())
 	case crypto.Signer:
-		return middleware.PublicKey(k.kid, key.Public(), k.method.Alg())
+		return jwtauth.PublicKey(k.kid, key.Public(), k.method.Alg())
 	}
-	return middleware.Key{}, errors.New("wxlogin: the SigningKey was not built by HMACSecret, PrivateKey or PrivateKeyPEM")
+	return jwtauth.Key{}, errors.New("wxlogin: the SigningKey was not built by HMACSecret, PrivateKey or PrivateKeyPEM")
 }

@@ -2,10 +2,9 @@ package wxlogin
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/httperr"
 )
 
 // answer is one kind of failed login: its status, code and message in
@@ -43,19 +42,14 @@ var answers = map[string]answer{
 }
 
 // writeAnswer writes f's JSON error body in the language r prefers
-// (middleware.PreferredLanguage), with Content-Language and Vary.
+// (httperr.PreferredLanguage), with Content-Language and Vary.
 func writeAnswer(w http.ResponseWriter, r *http.Request, f *failure) {
-	lang := middleware.PreferredLanguage(r)
+	lang := httperr.PreferredLanguage(r)
 	msg := f.en
-	if lang == middleware.Chinese {
+	if lang == httperr.Chinese {
 		msg = f.zh
 	} else {
-		lang = middleware.English
+		lang = httperr.English
 	}
-	h := w.Header()
-	if !strings.Contains(strings.Join(h.Values("Vary"), ","), "Accept-Language") {
-		h.Add("Vary", "Accept-Language")
-	}
-	h.Set("Content-Language", string(lang))
-	middleware.WriteError(w, f.status, f.code, msg)
+	httperr.WriteIn(w, f.status, f.code, msg, lang)
 }

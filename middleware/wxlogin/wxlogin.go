@@ -22,7 +22,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	gocache "github.com/patrickmn/go-cache"
 
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/httperr"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 )
 
 // DefaultBaseURL is the mini-program API host.
@@ -216,15 +217,15 @@ func orDefault(v, def time.Duration) time.Duration {
 	return v
 }
 
-// AuthConfig is a middleware.AuthConfig that accepts the tokens of h: its
-// key's VerifyKey, its Issuer and Audience. Add keys (a previous key while
-// tokens it signed are still valid) before middleware.NewAuthenticator.
-func (h *Handler) AuthConfig() (middleware.AuthConfig, error) {
+// AuthConfig is a jwtauth.Config that accepts the tokens of h: its key's
+// VerifyKey, its Issuer and Audience. Add keys (a previous key while
+// tokens it signed are still valid) before jwtauth.NewAuthenticator.
+func (h *Handler) AuthConfig() (jwtauth.Config, error) {
 	k, err := h.key.VerifyKey()
 	if err != nil {
-		return middleware.AuthConfig{}, err
+		return jwtauth.Config{}, err
 	}
-	return middleware.AuthConfig{Keys: []middleware.Key{k}, Issuer: h.issuer, Audience: h.audience}, nil
+	return jwtauth.Config{Keys: []jwtauth.Key{k}, Issuer: h.issuer, Audience: h.audience}, nil
 }
 
 // Answer is the body of a successful login.
@@ -253,7 +254,7 @@ type login struct {
 // documentation for the table).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		middleware.MethodNotAllowed(w, r)
+		methodNotAllowed(w, r)
 		return
 	}
 	l := &login{start: time.Now(), ip: h.clientIP(r)}
@@ -428,7 +429,7 @@ func remoteHost(r *http.Request) string {
 // Mount registers h on mux at path (a ServeMux pattern without a method):
 // POST logs in, any other method is answered 405 "method_not_allowed" with
 // "Allow: POST", and the paths under path 404 "not_found", the JSON error
-// bodies of the claim route.
+// bodies of the claim route (claim.Mount).
 //
 //	mux := http.NewServeMux()
 //	wxlogin.Mount(mux, "/hongbao/login", login)
@@ -438,6 +439,17 @@ func Mount(mux *http.ServeMux, path string, h http.Handler) {
 	}
 	mux.Handle(path, h)
 	if !strings.HasSuffix(path, "/") && !strings.HasSuffix(path, "{$}") {
-		mux.Handle(path+"/", http.HandlerFunc(middleware.NotFound))
+		mux.Handle(path+"/", http.HandlerFunc(notFound))
 	}
+}
+
+// methodNotAllowed and notFound answer as claim.MethodNotAllowed and
+// claim.NotFound do, without this package importing the claim handler.
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", http.MethodPost)
+	httperr.WriteLocalized(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "")
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	httperr.WriteLocalized(w, r, http.StatusNotFound, "not_found", "")
 }

@@ -20,7 +20,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	"github.com/hongbao-go/hongbao/middleware/wxlogin"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -170,7 +170,7 @@ func TestLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := middleware.NewAuthenticator(cfg)
+	auth, err := jwtauth.NewAuthenticator(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestLogin(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+a.Token)
 	seen := ""
 	auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, _ := middleware.UserFrom(r.Context())
+		u, _ := jwtauth.UserFrom(r.Context())
 		seen = u.OpenID
 	})).ServeHTTP(httptest.NewRecorder(), req)
 	if seen != "oUser_login_0000000000000001" {
@@ -445,19 +445,19 @@ func TestKeys(t *testing.T) {
 			if err != nil || tok.Header["kid"] != "login-2026" || tok.Method.Alg() != tc.alg {
 				t.Errorf("header %v, %v", tok.Header, err)
 			}
-			vk, err := middleware.PublicKey("login-2026", tc.pub)
+			vk, err := jwtauth.PublicKey("login-2026", tc.pub)
 			if err != nil {
 				t.Fatal(err)
 			}
-			auth, err := middleware.NewAuthenticator(middleware.AuthConfig{Keys: []middleware.Key{vk}})
+			auth, err := jwtauth.NewAuthenticator(jwtauth.Config{Keys: []jwtauth.Key{vk}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if u, err := auth.VerifyToken(a.Token); err != nil || u.OpenID != "oUser_keys_00000000000000001" {
 				t.Errorf("%+v %v", u, err)
 			}
-			other, _ := middleware.PublicKey("another", tc.pub)
-			auth, _ = middleware.NewAuthenticator(middleware.AuthConfig{Keys: []middleware.Key{other}})
+			other, _ := jwtauth.PublicKey("another", tc.pub)
+			auth, _ = jwtauth.NewAuthenticator(jwtauth.Config{Keys: []jwtauth.Key{other}})
 			if _, err := auth.VerifyToken(a.Token); err == nil {
 				t.Error("accepted under another kid")
 			}

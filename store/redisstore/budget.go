@@ -8,7 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/store"
 )
 
 // budgetSpace holds one hash per campaign: Prefix+"budget:"+campaign. Its
@@ -18,7 +18,7 @@ import (
 // (Redis Cluster places it on one node).
 const budgetSpace = "budget:"
 
-// budgetScript carries out one middleware.BudgetStep atomically. KEYS[1]
+// budgetScript carries out one store.BudgetStep atomically. KEYS[1]
 // is the account; ARGV: step (0 read, 1 reserve, 2 commit, 3 release),
 // billno, amount, the caps in fen and packets (0: none), and the account's
 // time to live in milliseconds. It returns {granted, rf, rp, cf, cp}.
@@ -93,21 +93,21 @@ const budgetTTL = 60 * 24 * time.Hour
 
 var errBudgetArgs = errors.New("redisstore: budget: empty campaign or bill number")
 
-// Budget implements middleware.Store: one script on the campaign's hash.
-func (s *Store) Budget(ctx context.Context, campaign string, op middleware.BudgetOp) (middleware.BudgetState, bool, error) {
-	if campaign == "" || op.Step != middleware.BudgetRead && op.Billno == "" {
-		return middleware.BudgetState{}, false, errBudgetArgs
+// Budget implements store.Store: one script on the campaign's hash.
+func (s *Store) Budget(ctx context.Context, campaign string, op store.BudgetOp) (store.BudgetState, bool, error) {
+	if campaign == "" || op.Step != store.BudgetRead && op.Billno == "" {
+		return store.BudgetState{}, false, errBudgetArgs
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	v, err := budgetScript.Run(ctx, s.client, []string{s.prefix + budgetSpace + campaign},
 		int(op.Step), op.Billno, op.Amount, op.Limit.Fen, op.Limit.Packets, budgetTTL.Milliseconds()).Int64Slice()
 	if err != nil {
-		return middleware.BudgetState{}, false, wrap("budget", err)
+		return store.BudgetState{}, false, wrap("budget", err)
 	}
 	if len(v) != 5 {
-		return middleware.BudgetState{}, false, fmt.Errorf("redisstore: budget: unexpected script reply of %d values", len(v))
+		return store.BudgetState{}, false, fmt.Errorf("redisstore: budget: unexpected script reply of %d values", len(v))
 	}
-	st := middleware.BudgetState{Budget: op.Limit, ReservedFen: v[1], ReservedPackets: v[2], CommittedFen: v[3], CommittedPackets: v[4]}
+	st := store.BudgetState{Budget: op.Limit, ReservedFen: v[1], ReservedPackets: v[2], CommittedFen: v[3], CommittedPackets: v[4]}
 	return st, v[0] == 1, nil
 }

@@ -9,7 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/store"
 )
 
 // TestBudgetScript: the account's steps on Redis, shared by two stores and
@@ -18,7 +20,7 @@ func TestBudgetScript(t *testing.T) {
 	prefix := newPrefix(t)
 	a, b := newStore(t, prefix), newStore(t, prefix)
 	ctx := context.Background()
-	limit := middleware.Budget{Fen: 10000, Packets: 10}
+	limit := store.Budget{Fen: 10000, Packets: 10}
 	var granted atomic.Int32
 	var wg sync.WaitGroup
 	for i := range 40 {
@@ -27,7 +29,7 @@ func TestBudgetScript(t *testing.T) {
 			if i%2 == 1 {
 				s = b
 			}
-			_, ok, err := s.Budget(ctx, "spring", middleware.BudgetOp{Step: middleware.BudgetReserve,
+			_, ok, err := s.Budget(ctx, "spring", store.BudgetOp{Step: store.BudgetReserve,
 				Billno: fmt.Sprintf("b%02d", i), Amount: 100, Limit: limit})
 			if err != nil {
 				t.Error(err)
@@ -41,7 +43,7 @@ func TestBudgetScript(t *testing.T) {
 	if n := granted.Load(); n != 10 {
 		t.Fatalf("%d of 40 reservations granted under a cap of 10 packets", n)
 	}
-	st, _, err := a.Budget(ctx, "spring", middleware.BudgetOp{Step: middleware.BudgetRead, Limit: limit})
+	st, _, err := a.Budget(ctx, "spring", store.BudgetOp{Step: store.BudgetRead, Limit: limit})
 	if err != nil || st.ReservedPackets != 10 || st.ReservedFen != 1000 || st.RemainingPackets() != 0 {
 		t.Fatalf("account %+v, %v", st, err)
 	}
@@ -49,7 +51,7 @@ func TestBudgetScript(t *testing.T) {
 	var held string
 	for i := range 40 {
 		bn := fmt.Sprintf("b%02d", i)
-		if _, ok, _ := a.Budget(ctx, "spring", middleware.BudgetOp{Step: middleware.BudgetReserve, Billno: bn, Amount: 100, Limit: limit}); ok {
+		if _, ok, _ := a.Budget(ctx, "spring", store.BudgetOp{Step: store.BudgetReserve, Billno: bn, Amount: 100, Limit: limit}); ok {
 			held = bn // an existing entry stays granted
 			break
 		}
@@ -58,16 +60,16 @@ func TestBudgetScript(t *testing.T) {
 		t.Fatal("no reserved number found")
 	}
 	steps := []struct {
-		op             middleware.BudgetOp
+		op             store.BudgetOp
 		rf, rp, cf, cp int64
 	}{
-		{middleware.BudgetOp{Step: middleware.BudgetReserve, Billno: held, Amount: 150}, 1050, 10, 0, 0}, // the platform's amount wins
-		{middleware.BudgetOp{Step: middleware.BudgetCommit, Billno: held}, 900, 9, 150, 1},
-		{middleware.BudgetOp{Step: middleware.BudgetCommit, Billno: held}, 900, 9, 150, 1}, // idempotent
-		{middleware.BudgetOp{Step: middleware.BudgetReserve, Billno: held, Amount: 999}, 900, 9, 150, 1},
-		{middleware.BudgetOp{Step: middleware.BudgetRelease, Billno: held}, 900, 9, 0, 0},
-		{middleware.BudgetOp{Step: middleware.BudgetRelease, Billno: held}, 900, 9, 0, 0},
-		{middleware.BudgetOp{Step: middleware.BudgetCommit, Billno: "unreserved", Amount: 77}, 900, 9, 77, 1},
+		{store.BudgetOp{Step: store.BudgetReserve, Billno: held, Amount: 150}, 1050, 10, 0, 0}, // the platform's amount wins
+		{store.BudgetOp{Step: store.BudgetCommit, Billno: held}, 900, 9, 150, 1},
+		{store.BudgetOp{Step: store.BudgetCommit, Billno: held}, 900, 9, 150, 1}, // idempotent
+		{store.BudgetOp{Step: store.BudgetReserve, Billno: held, Amount: 999}, 900, 9, 150, 1},
+		{store.BudgetOp{Step: store.BudgetRelease, Billno: held}, 900, 9, 0, 0},
+		{store.BudgetOp{Step: store.BudgetRelease, Billno: held}, 900, 9, 0, 0},
+		{store.BudgetOp{Step: store.BudgetCommit, Billno: "unreserved", Amount: 77}, 900, 9, 77, 1},
 	}
 	for i, s := range steps {
 		s.op.Limit = limit
@@ -79,10 +81,10 @@ func TestBudgetScript(t *testing.T) {
 	if ttl := newClient(t, redisURL).PTTL(ctx, prefix+"budget:spring").Val(); ttl <= 0 {
 		t.Errorf("the account has no expiry: %v", ttl)
 	}
-	if _, _, err := a.Budget(ctx, "", middleware.BudgetOp{}); err == nil {
+	if _, _, err := a.Budget(ctx, "", store.BudgetOp{}); err == nil {
 		t.Error("an empty campaign accepted")
 	}
-	if _, _, err := a.Budget(ctx, "x", middleware.BudgetOp{Step: middleware.BudgetReserve}); err == nil {
+	if _, _, err := a.Budget(ctx, "x", store.BudgetOp{Step: store.BudgetReserve}); err == nil {
 		t.Error("a reservation without a bill number accepted")
 	}
 }
@@ -95,11 +97,11 @@ func TestBudgetTwoReplicasOnRedis(t *testing.T) {
 	prefix := newPrefix(t)
 	w := newWorld(t)
 	secret := []byte("budget-on-redis-secret")
-	budget := func(c *middleware.HandlerConfig) {
-		c.Budgets = map[string]middleware.Budget{w.grant.Key: {Packets: 10}}
-		c.Policy = middleware.PolicyFunc(func(_ context.Context, u middleware.User, _ []byte) (middleware.Grant, error) {
+	budget := func(c *claim.HandlerConfig) {
+		c.Budgets = map[string]store.Budget{w.grant.Key: {Packets: 10}}
+		c.Policy = claim.PolicyFunc(func(_ context.Context, u jwtauth.User, _ []byte) (claim.Grant, error) {
 			g := w.grant
-			a, err := middleware.RandomAmount(secret, g.Key, u.OpenID, 100, 300)
+			a, err := claim.RandomAmount(secret, g.Key, u.OpenID, 100, 300)
 			g.Amount = a
 			return g, err
 		})
@@ -144,7 +146,7 @@ func TestBudgetTwoReplicasOnRedis(t *testing.T) {
 		}
 	}
 	s := newStore(t, prefix)
-	st, _, err := s.Budget(context.Background(), w.grant.Key, middleware.BudgetOp{Step: middleware.BudgetRead})
+	st, _, err := s.Budget(context.Background(), w.grant.Key, store.BudgetOp{Step: store.BudgetRead})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/store/redisstore"
 )
 
@@ -272,7 +272,7 @@ func TestReshardWhileReplicasTap(t *testing.T) {
 	prefix := newPrefix(t)
 	w := newWorld(t)
 	var red redirects
-	withRateLimit := func(c *middleware.HandlerConfig) { c.RateLimit = 1000; c.RateWindow = time.Minute }
+	withRateLimit := func(c *claim.HandlerConfig) { c.RateLimit = 1000; c.RateWindow = time.Minute }
 	a := w.replica(t, "A", clusterStore(t, prefix, &red), withRateLimit)
 	b := w.replica(t, "B", clusterStore(t, prefix, &red), withRateLimit)
 

@@ -20,7 +20,7 @@ func ExampleNewFromURL() {
 	}
 	defer st.Close()
 	fmt.Println(st.Prefix())
-	// Then: middleware.HandlerConfig{Client: client, Policy: policy, Store: st}
+	// Then: claim.HandlerConfig{Client: client, Policy: policy, Store: st}
 
 	_, err = redisstore.NewFromURL("http://:s3cret@127.0.0.1:6379/0", redisstore.Options{})
 	fmt.Println(err)

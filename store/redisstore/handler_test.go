@@ -18,8 +18,11 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/signer"
+	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/store/redisstore"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
@@ -40,7 +43,7 @@ type world struct {
 	fake      *wxpaytest.Server
 	secret    []byte
 	billnoKey []byte
-	grant     middleware.Grant
+	grant     claim.Grant
 	logs      *countingLog
 }
 
@@ -50,13 +53,15 @@ func newWorld(t *testing.T) *world {
 		fake:      wxpaytest.Start(t, wxpaytest.Options{}),
 		secret:    make([]byte, 32),
 		billnoKey: make([]byte, 32),
-		grant: middleware.Grant{
-			Key:      "spring-" + rand.Text()[:8],
-			Amount:   100,
-			SendName: "hongbao",
-			Wishing:  "Happy new year",
-			ActName:  "spring campaign",
-			Remark:   "thanks",
+		grant: claim.Grant{
+			Key: "spring-" + rand.Text()[:8],
+			Payout: rail.Payout{
+				Amount:   100,
+				SendName: "hongbao",
+				Wishing:  "Happy new year",
+				ActName:  "spring campaign",
+				Remark:   "thanks",
+			},
 		},
 		logs: &countingLog{},
 	}
@@ -98,13 +103,13 @@ type replica struct {
 // storeRetryAfter is the handlers' HandlerConfig.StoreRetryAfter.
 const storeRetryAfter = 100 * time.Millisecond
 
-func (w *world) replica(t *testing.T, name string, store middleware.Store, tweak func(*middleware.HandlerConfig)) *replica {
+func (w *world) replica(t *testing.T, name string, store store.Store, tweak func(*claim.HandlerConfig)) *replica {
 	t.Helper()
 	client := w.newClient(t)
-	cfg := middleware.HandlerConfig{
+	cfg := claim.HandlerConfig{
 		SceneOptional: true,
 		Client:        client,
-		Policy: middleware.PolicyFunc(func(context.Context, middleware.User, []byte) (middleware.Grant, error) {
+		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
 			return w.grant, nil
 		}),
 		Store:     store,
@@ -117,16 +122,16 @@ func (w *world) replica(t *testing.T, name string, store middleware.Store, tweak
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	h, err := middleware.NewHandler(cfg)
+	h, err := claim.NewHandler(cfg)
 	if err != nil {
 		t.Fatalf("NewHandler: %v", err)
 	}
-	key, err := middleware.HMACKey("", w.secret)
+	key, err := jwtauth.HMACKey("", w.secret)
 	if err != nil {
 		t.Fatalf("HMACKey: %v", err)
 	}
-	auth, err := middleware.NewAuthenticator(middleware.AuthConfig{
-		Keys:     []middleware.Key{key},
+	auth, err := jwtauth.NewAuthenticator(jwtauth.Config{
+		Keys:     []jwtauth.Key{key},
 		Issuer:   testIssuer,
 		Audience: testAudience,
 	})
@@ -358,7 +363,7 @@ func TestTwoReplicasPayOnce(t *testing.T) {
 func TestRateLimitSharedAcrossReplicas(t *testing.T) {
 	prefix := newPrefix(t)
 	w := newWorld(t)
-	limit3 := func(c *middleware.HandlerConfig) { c.RateLimit = 3; c.RateWindow = time.Minute }
+	limit3 := func(c *claim.HandlerConfig) { c.RateLimit = 3; c.RateWindow = time.Minute }
 	a := w.replica(t, "A", newStore(t, prefix), limit3)
 	b := w.replica(t, "B", newStore(t, prefix), limit3)
 
@@ -401,7 +406,7 @@ func TestRedisStoppedMidway(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		return s
 	}
-	limit := func(c *middleware.HandlerConfig) { c.RateLimit = 1000 }
+	limit := func(c *claim.HandlerConfig) { c.RateLimit = 1000 }
 	storeA, storeB := store(), store()
 	a := w.replica(t, "A", storeA, limit)
 	b := w.replica(t, "B", storeB, limit)
@@ -505,8 +510,8 @@ func TestReplicaDiesHoldingTheLock(t *testing.T) {
 		prefix := newPrefix(t)
 		w = newWorld(t)
 		dead = newStore(t, prefix)
-		impatient = w.replica(t, "A", newStore(t, prefix), func(c *middleware.HandlerConfig) { c.WaitTimeout = 200 * time.Millisecond })
-		patient = w.replica(t, "B", newStore(t, prefix), func(c *middleware.HandlerConfig) { c.WaitTimeout = 10 * time.Second })
+		impatient = w.replica(t, "A", newStore(t, prefix), func(c *claim.HandlerConfig) { c.WaitTimeout = 200 * time.Millisecond })
+		patient = w.replica(t, "B", newStore(t, prefix), func(c *claim.HandlerConfig) { c.WaitTimeout = 10 * time.Second })
 		return
 	}
 
@@ -600,8 +605,8 @@ func TestLifecycleOnRedis(t *testing.T) {
 		prefix := newPrefix(t)
 		w := newWorld(t)
 		var draws atomic.Int64
-		random := func(c *middleware.HandlerConfig) {
-			c.Policy = middleware.PolicyFunc(func(context.Context, middleware.User, []byte) (middleware.Grant, error) {
+		random := func(c *claim.HandlerConfig) {
+			c.Policy = claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
 				g := w.grant
 				g.Amount = 100 + draws.Add(1)*37%300
 				return g, nil
@@ -647,7 +652,7 @@ func TestLifecycleOnRedis(t *testing.T) {
 			w := newWorld(t)
 			w.fake = wxpaytest.Start(t, wxpaytest.Options{Balance: 50, NotEnough: mode})
 			const probe = 3 * time.Second
-			withClock := func(c *middleware.HandlerConfig) { c.MerchantProbe = probe }
+			withClock := func(c *claim.HandlerConfig) { c.MerchantProbe = probe }
 			a := w.replica(t, "A", newStore(t, prefix), withClock)
 			b := w.replica(t, "B", newStore(t, prefix), withClock)
 			openID := "oShort_" + rand.Text()[:16]

@@ -11,7 +11,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/rail"
+	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/store/redisstore"
 )
 
@@ -161,7 +163,7 @@ func TestSlowRedisReplicasPayOnce(t *testing.T) {
 	p.warm(t, slow)
 	p.delay.Store(int64(300 * time.Millisecond))
 	a := w.replica(t, "A", slow, nil)
-	b := w.replica(t, "B", newStore(t, prefix), func(c *middleware.HandlerConfig) { c.WaitTimeout = 30 * time.Second })
+	b := w.replica(t, "B", newStore(t, prefix), func(c *claim.HandlerConfig) { c.WaitTimeout = 30 * time.Second })
 	openID := "oOrphanLock0000000000000000001"
 	tok := w.token(t, openID)
 	billno := w.billno(t, openID)
@@ -197,7 +199,7 @@ func TestSlowRedisReplicasPayOnce(t *testing.T) {
 	p.delay.Store(0)
 	eventually(t, 5*time.Second, "A's result saved to Redis", func() bool {
 		b, err := direct.Get(ctx, prefix+"result:"+billno).Bytes()
-		var r middleware.Result
+		var r store.Result
 		return err == nil && json.Unmarshal(b, &r) == nil && r.Paid()
 	})
 }
@@ -210,14 +212,14 @@ func TestTermsOnRedis(t *testing.T) {
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	var added atomic.Int32
-	got := make([]middleware.Terms, 40)
+	got := make([]store.Terms, 40)
 	for i := range got {
 		wg.Go(func() {
 			s := a
 			if i%2 == 1 {
 				s = b
 			}
-			tr, ok, err := s.AddTerms(ctx, testBillno, middleware.Terms{Amount: int64(100 + i), Wishing: "w", DecidedAt: time.Now()}, time.Minute)
+			tr, ok, err := s.AddTerms(ctx, testBillno, store.Terms{Payout: rail.Payout{Amount: int64(100 + i), Wishing: "w"}, DecidedAt: time.Now()}, time.Minute)
 			if err != nil {
 				t.Errorf("AddTerms: %v", err)
 			}
@@ -240,22 +242,28 @@ func TestTermsOnRedis(t *testing.T) {
 	if ttl := c.PTTL(ctx, prefix+"terms:"+testBillno).Val(); ttl <= 0 || ttl > time.Minute {
 		t.Errorf("PTTL of the terms = %v", ttl)
 	}
-	if err := b.SaveTerms(ctx, testBillno, middleware.Terms{Amount: 777, Recovered: true}, time.Minute); err != nil {
+	if err := b.SaveTerms(ctx, testBillno, store.Terms{Payout: rail.Payout{Amount: 777}, Recovered: true}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if tr, ok, err := a.AddTerms(ctx, testBillno, middleware.Terms{Amount: 1}, time.Minute); err != nil || ok || tr.Amount != 777 || !tr.Recovered {
+	if tr, ok, err := a.AddTerms(ctx, testBillno, store.Terms{Payout: rail.Payout{Amount: 1}}, time.Minute); err != nil || ok || tr.Amount != 777 || !tr.Recovered {
 		t.Errorf("after SaveTerms: %+v %v %v", tr, ok, err)
 	}
 	// Garbage under the key is an error, not terms.
 	c.Set(ctx, prefix+"terms:other", "not json", time.Minute)
-	if _, _, err := a.AddTerms(ctx, "other", middleware.Terms{Amount: 1}, time.Minute); err == nil {
+	if _, _, err := a.AddTerms(ctx, "other", store.Terms{Payout: rail.Payout{Amount: 1}}, time.Minute); err == nil {
 		t.Error("garbage accepted as terms")
 	}
 	for _, bad := range []func() error{
-		func() error { _, _, err := a.AddTerms(ctx, "", middleware.Terms{Amount: 1}, time.Minute); return err },
-		func() error { _, _, err := a.AddTerms(ctx, "k", middleware.Terms{Amount: 1}, 0); return err },
-		func() error { return a.SaveTerms(ctx, "", middleware.Terms{Amount: 1}, time.Minute) },
-		func() error { return a.SaveTerms(ctx, "k", middleware.Terms{Amount: 1}, -1) },
+		func() error {
+			_, _, err := a.AddTerms(ctx, "", store.Terms{Payout: rail.Payout{Amount: 1}}, time.Minute)
+			return err
+		},
+		func() error {
+			_, _, err := a.AddTerms(ctx, "k", store.Terms{Payout: rail.Payout{Amount: 1}}, 0)
+			return err
+		},
+		func() error { return a.SaveTerms(ctx, "", store.Terms{Payout: rail.Payout{Amount: 1}}, time.Minute) },
+		func() error { return a.SaveTerms(ctx, "k", store.Terms{Payout: rail.Payout{Amount: 1}}, -1) },
 	} {
 		if bad() == nil {
 			t.Error("invalid arguments accepted")

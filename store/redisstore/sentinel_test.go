@@ -17,7 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/store/redisstore"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -155,7 +155,7 @@ func TestSentinelFailover(t *testing.T) {
 		return s
 	}
 	storeA, storeB := store(), store()
-	patient := func(c *middleware.HandlerConfig) { c.WaitTimeout = 10 * time.Second }
+	patient := func(c *claim.HandlerConfig) { c.WaitTimeout = 10 * time.Second }
 	a := w.replica(t, "A", storeA, patient)
 	b := w.replica(t, "B", storeB, patient)
 	ctx := context.Background()

@@ -11,7 +11,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/rail"
+	"github.com/hongbao-go/hongbao/store"
 )
 
 // DefaultPrefix is the key prefix when Options.Prefix is empty.
@@ -45,7 +46,7 @@ type Options struct {
 	Timeout time.Duration
 }
 
-// Store is a middleware.Store on Redis. It is safe for concurrent use, and
+// Store is a store.Store on Redis. It is safe for concurrent use, and
 // any number of Stores (in one process or in many) with the same Prefix on
 // the same Redis share their results, locks and rate-limit counters.
 type Store struct {
@@ -55,7 +56,7 @@ type Store struct {
 	owned   bool // the client was created by NewFromURL: Close closes it
 }
 
-var _ middleware.Store = (*Store)(nil)
+var _ store.Store = (*Store)(nil)
 
 // Lua scripts. Each touches one key, so they also run on Redis Cluster.
 var (
@@ -218,39 +219,39 @@ func (s *Store) resultKey(billno string) string { return s.prefix + resultSpace 
 func (s *Store) lockKey(key string) string      { return s.prefix + lockSpace + key }
 func (s *Store) rateKey(key string) string      { return s.prefix + rateSpace + key }
 
-// AddTerms implements middleware.Store with one script on one key: GET,
+// AddTerms implements store.Store with one script on one key: GET,
 // and SET key json PX ttl when there was nothing.
-func (s *Store) AddTerms(ctx context.Context, key string, t middleware.Terms, ttl time.Duration) (middleware.Terms, bool, error) {
+func (s *Store) AddTerms(ctx context.Context, key string, t store.Terms, ttl time.Duration) (store.Terms, bool, error) {
 	if key == "" {
-		return middleware.Terms{}, false, errEmptyKey
+		return store.Terms{}, false, errEmptyKey
 	}
 	if ttl <= 0 {
-		return middleware.Terms{}, false, errTTL
+		return store.Terms{}, false, errTTL
 	}
 	b, err := json.Marshal(t)
 	if err != nil {
-		return middleware.Terms{}, false, fmt.Errorf("redisstore: encoding terms: %w", err)
+		return store.Terms{}, false, fmt.Errorf("redisstore: encoding terms: %w", err)
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	v, err := addTermsScript.Run(ctx, s.client, []string{s.termsKey(key)}, b, atLeastMs(ttl).Milliseconds()).Slice()
 	if err != nil {
-		return middleware.Terms{}, false, wrap("add terms", err)
+		return store.Terms{}, false, wrap("add terms", err)
 	}
 	if len(v) != 2 {
-		return middleware.Terms{}, false, fmt.Errorf("redisstore: add terms: unexpected script reply of %d values", len(v))
+		return store.Terms{}, false, fmt.Errorf("redisstore: add terms: unexpected script reply of %d values", len(v))
 	}
 	raw, _ := v[0].(string)
 	added, _ := v[1].(int64)
-	var got middleware.Terms
+	var got store.Terms
 	if err := json.Unmarshal([]byte(raw), &got); err != nil || got.Amount <= 0 {
-		return middleware.Terms{}, false, errors.New("redisstore: stored terms are not the JSON of terms")
+		return store.Terms{}, false, errors.New("redisstore: stored terms are not the JSON of terms")
 	}
 	return got, added == 1, nil
 }
 
-// SaveTerms implements middleware.Store with SET key json PX ttl.
-func (s *Store) SaveTerms(ctx context.Context, key string, t middleware.Terms, ttl time.Duration) error {
+// SaveTerms implements store.Store with SET key json PX ttl.
+func (s *Store) SaveTerms(ctx context.Context, key string, t store.Terms, ttl time.Duration) error {
 	if key == "" {
 		return errEmptyKey
 	}
@@ -269,35 +270,49 @@ func (s *Store) SaveTerms(ctx context.Context, key string, t middleware.Terms, t
 	return nil
 }
 
-// Result implements middleware.Store with GET. A missing key is ok=false
+// Result implements store.Store with GET. A missing key is ok=false
 // with a nil error; a value that is not the JSON of a Result for billno
 // (including "null", "{}" or another bill number's result) is an error.
-func (s *Store) Result(ctx context.Context, billno string) (middleware.Result, bool, error) {
+func (s *Store) Result(ctx context.Context, billno string) (store.Result, bool, error) {
 	if billno == "" {
-		return middleware.Result{}, false, errEmptyKey
+		return store.Result{}, false, errEmptyKey
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	b, err := s.client.Get(ctx, s.resultKey(billno)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return middleware.Result{}, false, nil
+		return store.Result{}, false, nil
 	}
 	if err != nil {
-		return middleware.Result{}, false, wrap("get result", err)
+		return store.Result{}, false, wrap("get result", err)
 	}
-	var r middleware.Result
+	var r store.Result
 	if err := json.Unmarshal(b, &r); err != nil {
-		return middleware.Result{}, false, fmt.Errorf("redisstore: stored result is not valid JSON: %w", err)
+		return store.Result{}, false, fmt.Errorf("redisstore: stored result is not valid JSON: %w", err)
 	}
 	if r.Billno != billno {
-		return middleware.Result{}, false, errors.New("redisstore: stored result is not a result for this bill number")
+		return store.Result{}, false, errors.New("redisstore: stored result is not a result for this bill number")
 	}
+	r.Closed = legacyClosed(r.Closed)
 	return r, true, nil
 }
 
-// SaveResult implements middleware.Store with SET key json EX ttl (PX when
+// legacyClosed reads the closing state of a result saved before rails,
+// which held the red packet's gethbinfo status: FAILED is rail.Closed,
+// REFUND rail.Returned. Any other state is returned as it is.
+func legacyClosed(s rail.State) rail.State {
+	switch s {
+	case "FAILED":
+		return rail.Closed
+	case "REFUND":
+		return rail.Returned
+	}
+	return s
+}
+
+// SaveResult implements store.Store with SET key json EX ttl (PX when
 // ttl is not a whole number of seconds).
-func (s *Store) SaveResult(ctx context.Context, billno string, r middleware.Result, ttl time.Duration) error {
+func (s *Store) SaveResult(ctx context.Context, billno string, r store.Result, ttl time.Duration) error {
 	if billno == "" {
 		return errEmptyKey
 	}
@@ -316,7 +331,7 @@ func (s *Store) SaveResult(ctx context.Context, billno string, r middleware.Resu
 	return nil
 }
 
-// TryLock implements middleware.Store with SET key token NX PX ttl, where
+// TryLock implements store.Store with SET key token NX PX ttl, where
 // token is rand.Text (at least 128 random bits). release runs a
 // compare-and-delete script: it deletes the key only while it still holds
 // this token. release is safe to call more than once and after ttl; it has
@@ -383,7 +398,7 @@ func (s *Store) abandon(rkey, token string) {
 // abandonTimeout bounds each release of an abandoned lock.
 const abandonTimeout = 5 * time.Second
 
-// Allow implements middleware.Store with a fixed window per key: one Lua
+// Allow implements store.Store with a fixed window per key: one Lua
 // script runs INCR, PEXPIRE window when the count is 1, and PTTL, so the
 // counter always expires and concurrent calls from any number of replicas
 // count exactly.

@@ -17,7 +17,10 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/middleware"
+	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/middleware/httperr"
+	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/signer"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
@@ -34,7 +37,7 @@ const (
 type Env struct {
 	Host    *wxpaytest.Server
 	Client  *hongbao.Client
-	Auth    *middleware.Authenticator
+	Auth    *jwtauth.Authenticator
 	Handler http.Handler
 	secret  []byte
 }
@@ -60,24 +63,27 @@ func New(t testing.TB) *Env {
 		t.Fatal(err)
 	}
 	secret := []byte("adapter-test-secret-of-32-bytes!")
-	key, err := middleware.HMACKey("", secret)
+	key, err := jwtauth.HMACKey("", secret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := middleware.NewAuthenticator(middleware.AuthConfig{Keys: []middleware.Key{key}})
+	auth, err := jwtauth.NewAuthenticator(jwtauth.Config{Keys: []jwtauth.Key{key}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := middleware.NewHandler(middleware.HandlerConfig{
-		Client: client,
-		Policy: middleware.PolicyFunc(func(context.Context, middleware.User, []byte) (middleware.Grant, error) {
-			return middleware.Grant{
-				Key:      Campaign,
-				Amount:   Amount,
-				SendName: "adapter test",
-				Wishing:  "恭喜发财",
-				ActName:  "adapter test",
-				Remark:   "adapter test",
+	h, err := claim.NewHandler(claim.HandlerConfig{
+		SceneOptional: true, // some adapter tests tap without a scene
+		Client:        client,
+		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
+			return claim.Grant{
+				Key: Campaign,
+				Payout: rail.Payout{
+					Amount:   Amount,
+					SendName: "adapter test",
+					Wishing:  "恭喜发财",
+					ActName:  "adapter test",
+					Remark:   "adapter test",
+				},
 			}, nil
 		}),
 	})
@@ -276,7 +282,7 @@ func checkJSONError(t testing.TB, what string, resp *http.Response, body []byte,
 	if acceptLanguage != "" {
 		req.Header.Set("Accept-Language", acceptLanguage)
 	}
-	lang := middleware.PreferredLanguage(req)
+	lang := httperr.PreferredLanguage(req)
 	if got := resp.Header.Get("Content-Language"); got != string(lang) {
 		t.Errorf("%s: Content-Language %q, want %q", what, got, lang)
 	}
@@ -290,7 +296,7 @@ func checkJSONError(t testing.TB, what string, resp *http.Response, body []byte,
 		t.Errorf("%s: body %q is not one {code, message} object (%v)", what, body, err)
 		return
 	}
-	if want := middleware.Message(code, req); e.Code != code || e.Message != want {
+	if want := httperr.Message(code, req); e.Code != code || e.Message != want {
 		t.Errorf("%s: body %q, want code %q and message %q", what, body, code, want)
 	}
 }

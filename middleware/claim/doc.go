@@ -1,0 +1,75 @@
+// Package claim is the red-packet claim handler: the http.Handler behind
+// "user taps a button, gets a red packet", mounted behind a
+// jwtauth.Authenticator:
+//
+//	h, err := claim.NewHandler(claim.HandlerConfig{Client: client, Policy: policy, Store: st})
+//	claim.Mount(mux, "/hongbao/send", auth, h) // adapters/{chi,gin,echo} for the others
+//
+// It pays through a rail.Rail: HandlerConfig.Client is the red packet's
+// (hongbao.Client.Rail), HandlerConfig.Rail any other, such as the APIv3
+// merchant transfer's. The lifecycle acts on rail states only.
+//
+// [Mount] routes every method of the path: POST through the Authenticator
+// to the handler, any other method to [MethodNotAllowed] before
+// authentication, the paths under it to [NotFound], so the route answers
+// the same JSON on every router.
+//
+// A tap is answered 200 with exactly the object the page passes to the
+// platform (the red packet's {timeStamp, nonceStr, package, signType,
+// paySign} for wx.sendBizRedPacket), and Cache-Control: no-store, after
+// these steps (ServeHTTP reads as this list; each step has
+// a file of its own):
+//
+//  1. the verified jwtauth.User from the context (500 without one);
+//  2. the per-openid rate limit of the store.Store (429, Retry-After);
+//  3. the body, capped by MaxBodyBytes (413) and one JSON value (400);
+//  4. the scene gate (scene.go): a launch scene that cannot open a packet
+//     is refused before anything is paid ([DefaultScenes]);
+//  5. the [Policy] (policy.go) decides the [Grant] on the server: the
+//     openid is always the verified user's, the amount the policy's;
+//  6. the grant's lifecycle (lifecycle.go): terms recorded before the
+//     first send, the budget (budget.go), attempts moved on only on the
+//     platform's proof, sends coalesced and locked across replicas
+//     (send.go), the Store's failures survived (fallback.go);
+//  7. the paid result, answered with fresh parameters for the page.
+//
+// A repeat tap of a paid grant is answered from the Store alone. Why the
+// lifecycle is built this way, and what each err_code does to it, is in
+// docs/design.md of the repository.
+//
+// # Status codes
+//
+// Every failure is the JSON body {"code", "message"} of package
+// middleware/httperr, its message a fixed text in the client's language,
+// never a secret nor the platform's words. [StatusOf] gives the status and
+// code of any error, for adapters and custom error handlers:
+//
+//	400 malformed_body          the body is not one JSON value, or its scene is not a number
+//	403 scene_not_supported     the launch scene cannot open red packets
+//	403 <refusal code>          the Policy refused ([Refusal], [ErrRefused])
+//	403 budget_exhausted        the campaign's budget is used up
+//	403 risk_control            NO_AUTH
+//	403 user_limit_reached      SENDNUM_LIMIT, RCVDAMOUNT_LIMIT
+//	404 not_found               a path under the claim path (Mount)
+//	405 method_not_allowed      not POST
+//	409 grant_conflict          FATAL_ERROR whose paid terms could not be recovered
+//	410 claim_window_expired    paid more than ClaimWindow ago, or refunded
+//	410 attempts_exhausted      every attempt of the grant was closed by the platform
+//	410 already_received        the user has the payout and nothing is left to open
+//	413 body_too_large          body over MaxBodyBytes
+//	429 rate_limited            the per-openid limit (Retry-After)
+//	500 policy_error            the Policy failed, or granted what breaks a platform rule
+//	500 internal_error          no verified user, anything unexpected
+//	502 send_failed             SEND_FAILED not (yet) reported closed
+//	502 platform_rejected       configuration: CA_ERROR, SIGN_ERROR, PARAM_ERROR, ...
+//	502 platform_error          an err_code this package does not know
+//	503 outcome_unknown         may have paid; the next tap resumes (Retry-After)
+//	503 rate_limited_upstream   FREQ_LIMIT after retries (Retry-After)
+//	503 merchant_unavailable    NOTENOUGH, SENDAMOUNT_LIMIT, API_METHOD_CLOSED, ...
+//	503 budget_unavailable      the Store holding the budget fails (Retry-After)
+//	503 in_progress             another replica is still sending (Retry-After)
+//
+// Each tap is logged once (openid, billno, status, code, err_code, source,
+// elapsed); keys and tokens never are. HandlerConfig.Observer is told of
+// each tap too: module github.com/hongbao-go/hongbao/otel implements it.
+package claim
