@@ -107,6 +107,9 @@ func main() {
 			}
 			delete(outputs, key)
 		}
+		if e.Test == "" && (e.Action == "pass" || e.Action == "fail" || e.Action == "skip") {
+			out.Flush() // a package ended: show it now
+		}
 	}
 	var sw io.Writer = out
 	if *skipsFile != "" {
