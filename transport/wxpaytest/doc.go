@@ -59,6 +59,8 @@
 // answers FREQ_LIMIT beyond the merchant's send rate and Options.Latency
 // delays every call; Requests, Sends, Packet and PacketsOf are the
 // records a test asserts on. A Server is safe for concurrent use.
+// NewLoginHost starts the server side of wx.login beside it: code2Session
+// for the codes it issues (IssueCode), each errcode injectable.
 //
 // The full reference of those behaviours (the order of the checks, every
 // reply's fields, what is recorded of a refusal, the states, Open's
