@@ -80,13 +80,20 @@ func TestConfiguredLogin(t *testing.T) {
 	token := login(t, base, api.IssueCode(wxpaytest.LoginUser{OpenID: openID}))
 	resp, body := do(t, http.MethodPost, base+claimPath, token, `{"scene":1047}`)
 	checkClaim(t, resp, body, m.host.AppID, m.host.APIKey)
-	if strings.Contains(out.String(), api.AppSecret) {
-		t.Errorf("the output shows the app secret:\n%s", out)
+	if strings.Contains(out.String(), api.AppSecret) || !strings.Contains(out.String(), "code2Session accepted the appid and the app secret") {
+		t.Errorf("the output shows the app secret, or not the login check:\n%s", out)
 	}
 
 	env = m.env()
 	env[envAppSecret] = "not0the0app0secret0000000000000"
 	env[envLoginBaseURL] = api.URL
+	// The start-up check refuses a wrong app secret, naming it...
+	if err := startErr(t, env); !strings.Contains(err.Error(), envAppSecret) || !strings.Contains(err.Error(), "40125") ||
+		strings.Contains(err.Error(), "not0the0app0secret") {
+		t.Errorf("wrong app secret at start-up: %v", err)
+	}
+	// ...and without the check, the login route says so at each login.
+	env[envSkipCheck] = "1"
 	base, out = start(t, env)
 	b, _ := json.Marshal(map[string]string{"code": api.IssueCode(wxpaytest.LoginUser{OpenID: openID})})
 	resp, body = do(t, http.MethodPost, base+loginPath, "", string(b))

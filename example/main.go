@@ -216,6 +216,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		if login, err = wxlogin.New(lcfg); err != nil {
 			return fmt.Errorf("hongbao example: the login route (%s, %s): %w", envAppSecret, envLoginBaseURL, err)
 		}
+		if !cfg.demo {
+			if err := cfg.proveLogin(ctx, login, stdout); err != nil {
+				return err
+			}
+		}
 	}
 
 	policy := campaignPolicy(cfg)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/middleware/wxlogin"
 )
 
 // probeTimeout bounds the start-up query to the platform.
@@ -86,4 +87,37 @@ func (c *config) explainProbe(err error) string {
 		return fmt.Sprintf("no answer from %s within %v: check %s and the network", c.baseURL, probeTimeout, envBaseURL)
 	}
 	return fmt.Sprintf("cannot reach %s: check %s and that this machine may open HTTPS connections to it", c.baseURL, envBaseURL)
+}
+
+// proveLogin asks code2Session about a code that does not exist
+// (wxlogin.Handler.Check): the platform answers "invalid code" when the
+// appid and the app secret are right. Any other answer stops the start-up
+// naming the variable to fix, unless HONGBAO_SKIP_PLATFORM_CHECK=1.
+func (c *config) proveLogin(ctx context.Context, login *wxlogin.Handler, stdout io.Writer) error {
+	if c.skipCheck {
+		return nil
+	}
+	err := login.Check(ctx)
+	if err == nil {
+		fmt.Fprintln(stdout, "hongbao example: code2Session accepted the appid and the app secret (the login route)")
+		return nil
+	}
+	fix := fmt.Sprintf("check %s and the network", envLoginBaseURL)
+	var pe *wxlogin.PlatformError
+	switch {
+	case errors.As(err, &pe) && (pe.ErrCode == wxlogin.ErrCodeInvalidSecret || pe.ErrCode == 41004 || pe.ErrCode == 40001):
+		fix = fmt.Sprintf("%s is not the app secret of %s=%s; copy it again, or reset it, in the mini program's console (开发管理 → 开发设置)", envAppSecret, envAppID, c.appID)
+	case errors.As(err, &pe) && pe.ErrCode == wxlogin.ErrCodeInvalidAppID:
+		fix = fmt.Sprintf("%s=%s is not a mini program's appid", envAppID, c.appID)
+	case errors.Is(err, wxlogin.ErrUntrusted):
+		fix = fmt.Sprintf("the certificate of %s is not trusted: for a test host set %s to its CA", c.loginHost(), envCAFile)
+	}
+	return fmt.Errorf("hongbao example: the login route's check failed: %s (%s=1 starts without this check): %w", fix, envSkipCheck, err)
+}
+
+func (c *config) loginHost() string {
+	if c.loginBaseURL != "" {
+		return c.loginBaseURL
+	}
+	return wxlogin.DefaultBaseURL
 }

@@ -43,6 +43,10 @@
 //	502 login_failed         any other errcode, an unreadable answer
 //	503 login_busy           -1, no answer in Config.Timeout (Retry-After)
 //
+// Check proves AppID and AppSecret at start-up, without a user: it asks
+// about a code that does not exist, which code2Session answers 40029 when
+// both are right.
+//
 // A code is used once: every code seen is remembered (its SHA-256, in
 // memory, github.com/patrickmn/go-cache) for Config.CodeTTL, and a second
 // use is refused before the platform is asked; behind several replicas the

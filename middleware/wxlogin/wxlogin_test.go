@@ -2,6 +2,7 @@ package wxlogin_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -529,6 +530,29 @@ func TestMount(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != want || resp.Header.Get("Content-Type") != "application/json; charset=utf-8" {
 			t.Errorf("GET %s: %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+}
+
+// TestCheck: Check proves the appid and the secret without a user, and
+// names what to fix otherwise.
+func TestCheck(t *testing.T) {
+	f := newFixture(t, nil)
+	if err := f.h.Check(context.Background()); err != nil {
+		t.Fatalf("right configuration: %v", err)
+	}
+	for name, c := range map[string]struct {
+		edit func(*wxlogin.Config)
+		want string
+	}{
+		"wrong secret": {func(c *wxlogin.Config) { c.AppSecret = "not0the0secret0000000000000000000" }, "Config.AppSecret"},
+		"wrong appid":  {func(c *wxlogin.Config) { c.AppID = "wx0000000000000001" }, "Config.AppID"},
+		"untrusted":    {func(c *wxlogin.Config) { c.RootCAPEM = nil }, "Config.RootCAPEM"},
+	} {
+		g := newFixture(t, c.edit)
+		err := g.h.Check(context.Background())
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), g.api.AppSecret) {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }
