@@ -99,7 +99,7 @@ func main() {
 				// The package's own output: a panic, a TestMain failure, a
 				// timeout, or the lines after its failed tests.
 				for _, l := range outputs[key] {
-					if l != "FAIL\n" && !strings.HasPrefix(l, "=== ") {
+					if l != "FAIL\n" && !strings.HasPrefix(l, "=== ") && !strings.HasPrefix(l, "FAIL\t") {
 						fmt.Fprint(out, l)
 					}
 				}
@@ -130,8 +130,18 @@ func main() {
 			return skips[i].test < skips[j].test
 		})
 		fmt.Fprintf(sw, "\nskipped tests (%d):\n", len(skips))
-		for _, s := range skips {
-			fmt.Fprintf(sw, "  %s %s: %s\n", s.pkg, s.test, s.reason)
+		// A package tested in two builds skips twice alike: once a line.
+		for i := 0; i < len(skips); {
+			j := i + 1
+			for j < len(skips) && skips[j] == skips[i] {
+				j++
+			}
+			runs := ""
+			if j-i > 1 {
+				runs = fmt.Sprintf(" (%d runs)", j-i)
+			}
+			fmt.Fprintf(sw, "  %s %s%s: %s\n", skips[i].pkg, skips[i].test, runs, skips[i].reason)
+			i = j
 		}
 	}
 	fmt.Fprintf(out, "\ngo: %d passed, %d failed, %d skipped\n", passed, failed, skipped)
