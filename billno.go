@@ -7,9 +7,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math/bits"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -47,11 +49,37 @@ func DeriveBillno(key []byte, mchID, grantKey, openID string) (string, error) {
 // reports attempt n closed (gethbinfo FAILED, or REFUND), as the claim
 // handler does.
 func DeriveAttemptBillno(key []byte, mchID, grantKey, openID string, attempt int) (string, error) {
+	return deriveNumber(key, "", mchID, grantKey, openID, attempt, MaxBillnoLength)
+}
+
+// deriveNumber returns the number of attempt n of the grant (grantKey,
+// openID) in domain, size characters long: mchID followed by base62
+// characters of the HMAC. The empty domain is the red packets' (its input
+// starts with the mch_id); another domain is written first, as a part of
+// its own, and must hold a character no mch_id has, so that no input of
+// one domain is an input of another.
+func deriveNumber(key []byte, domain, mchID, grantKey, openID string, attempt, size int) (string, error) {
 	if attempt < 0 {
 		return "", errors.New("hongbao: the attempt number is negative")
 	}
 	if len(key) < MinBillnoKeyLength {
 		return "", fmt.Errorf("hongbao: the bill number key must be at least %d bytes", MinBillnoKeyLength)
+	}
+	return deriveWith(&billnoMAC{h: hmac.New(sha256.New, key)}, domain, mchID, grantKey, openID, attempt, size)
+}
+
+// billnoMAC is an HMAC-SHA256 under the bill number key, ready (new or
+// Reset), with room to build its input.
+type billnoMAC struct {
+	h   hash.Hash
+	buf []byte
+	sum [sha256.Size]byte
+}
+
+// deriveWith is deriveNumber with m.
+func deriveWith(m *billnoMAC, domain, mchID, grantKey, openID string, attempt, size int) (string, error) {
+	if attempt < 0 {
+		return "", errors.New("hongbao: the attempt number is negative")
 	}
 	if err := checkMchID(mchID); err != nil {
 		return "", err
@@ -62,40 +90,80 @@ func DeriveAttemptBillno(key []byte, mchID, grantKey, openID string, attempt int
 	if err := validateOpenID("openid", openID); err != nil {
 		return "", err
 	}
-	m := hmac.New(sha256.New, key)
-	var n [8]byte
-	parts := []string{mchID, grantKey, openID}
+	in := m.buf[:0]
+	part := func(p []byte) {
+		in = binary.BigEndian.AppendUint64(in, uint64(len(p)))
+		in = append(in, p...)
+	}
+	if domain != "" {
+		in = binary.BigEndian.AppendUint64(in, uint64(len(domain)))
+		in = append(in, domain...)
+	}
+	for _, p := range [...]string{mchID, grantKey, openID} {
+		in = binary.BigEndian.AppendUint64(in, uint64(len(p)))
+		in = append(in, p...)
+	}
 	if attempt > 0 {
 		// The encoding is prefix-free: a fourth part can never make
 		// the input of a three-part one.
-		parts = append(parts, strconv.Itoa(attempt))
+		var a [20]byte
+		part(strconv.AppendInt(a[:0], int64(attempt), 10))
 	}
-	for _, part := range parts {
-		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
-		m.Write(n[:])
-		io.WriteString(m, part)
-	}
-	var digest [sha256.Size]byte
-	sum := m.Sum(digest[:0])
+	m.h.Write(in)
+	m.buf = in[:0]
+	sum := m.h.Sum(m.sum[:0])
 	// The digest as a 256-bit number in four limbs, written in base 62
 	// from its least significant digit: 256 bits give 42 digits, more
-	// than the 27 at most needed.
+	// than the 31 at most needed.
 	var limbs [4]uint64
 	for i := range limbs {
 		limbs[i] = binary.BigEndian.Uint64(sum[8*i:])
 	}
-	out := make([]byte, MaxBillnoLength)
+	var buf [42]byte
+	out := buf[:size]
 	copy(out, mchID)
-	for i := len(mchID); i < MaxBillnoLength; i++ {
+	// Ten digits at a time: the remainder of a division by 62^10 (one
+	// pass of four 128-by-64 divisions) holds the next ten digits, which
+	// then come out of a uint64 by divisions by the constant 62.
+	for i := len(mchID); i < size; {
 		var r uint64
 		for j := range limbs {
-			limbs[j], r = bits.Div64(r, limbs[j], 62)
+			limbs[j], r = bits.Div64(r, limbs[j], pow62to10)
 		}
-		out[i] = base62[r]
+		for k := 0; k < 10 && i < size; k++ {
+			out[i] = base62[r%62]
+			r /= 62
+			i++
+		}
 	}
 	return string(out), nil
 }
 
+// pow62to10 is 62^10, the largest power of 62 below 2^64 that makes whole
+// groups of digits.
+const pow62to10 = 62 * 62 * 62 * 62 * 62 * 62 * 62 * 62 * 62 * 62
+
+// billnoMACs keeps keyed HMACs for reuse, so that deriving a bill number
+// does not key a new one each time; safe for concurrent use.
+type billnoMACs struct {
+	pool sync.Pool
+}
+
+func newBillnoMACs(key []byte) *billnoMACs {
+	key = append([]byte(nil), key...)
+	return &billnoMACs{pool: sync.Pool{New: func() any {
+		return &billnoMAC{h: hmac.New(sha256.New, key), buf: make([]byte, 0, 128)}
+	}}}
+}
+
+// derive is deriveNumber under the pool's key.
+func (p *billnoMACs) derive(domain, mchID, grantKey, openID string, attempt, size int) (string, error) {
+	m := p.pool.Get().(*billnoMAC)
+	m.h.Reset()
+	b, err := deriveWith(m, domain, mchID, grantKey, openID, attempt, size)
+	p.pool.Put(m)
+	return b, err
+}
 func checkMchID(mchID string) error {
 	if mchID == "" {
 		return errors.New("hongbao: mch_id is empty")

@@ -19,18 +19,25 @@ import (
 // amount, wishing, act_name and remark of a number, not its send_name and
 // scene_id.
 func (c *Client) Rail() rail.Rail {
-	return &redPacketRail{c: c, name: "redpacket:" + c.mchID}
+	return &redPacketRail{
+		c:    c,
+		name: "redpacket:" + c.mchID,
+		macs: newBillnoMACs(c.billnoKey),
+		biz:  signer.BizOptions{Rule: c.rule, Now: c.now},
+	}
 }
 
 type redPacketRail struct {
 	c    *Client
 	name string
+	macs *billnoMACs // keyed with the client's BillnoKey, reused
+	biz  signer.BizOptions
 }
 
 func (r *redPacketRail) Name() string { return r.name }
 
 func (r *redPacketRail) Billno(grantKey, openID string, attempt int) (string, error) {
-	return r.c.AttemptBillno(grantKey, openID, attempt)
+	return r.macs.derive("", r.c.mchID, grantKey, openID, attempt, MaxBillnoLength)
 }
 
 func (r *redPacketRail) Check(p rail.Payout) error {
@@ -63,27 +70,7 @@ func (r *redPacketRail) Query(ctx context.Context, billno string) (rail.Bill, er
 }
 
 func (r *redPacketRail) AppendAnswer(dst []byte, material string) ([]byte, error) {
-	p, err := r.c.signer.BizRedPacketParams(r.c.appID, material, &signer.BizOptions{Rule: r.c.rule, Now: r.c.now})
-	if err != nil {
-		return dst, err
-	}
-	return appendBizRedPacket(dst, p), nil
-}
-
-// appendBizRedPacket appends p as the JSON object wx.sendBizRedPacket
-// takes. Its values are digits, letters and %XX escapes: nothing to quote.
-func appendBizRedPacket(dst []byte, p signer.BizRedPacket) []byte {
-	dst = append(dst, `{"timeStamp":"`...)
-	dst = append(dst, p.TimeStamp...)
-	dst = append(dst, `","nonceStr":"`...)
-	dst = append(dst, p.NonceStr...)
-	dst = append(dst, `","package":"`...)
-	dst = append(dst, p.Package...)
-	dst = append(dst, `","signType":"`...)
-	dst = append(dst, p.SignType...)
-	dst = append(dst, `","paySign":"`...)
-	dst = append(dst, p.PaySign...)
-	return append(dst, `"}`...)
+	return r.c.signer.AppendBizRedPacket(dst, r.c.appID, material, &r.biz)
 }
 
 // sendRequest is the one conversion of a payout to a send.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,6 +51,23 @@ func TestRailNameAndBillno(t *testing.T) {
 			t.Errorf("attempt %d: %q %v, want %q %v", n, got, err, want, werr)
 		}
 	}
+	// The rail reuses keyed HMACs: concurrent derivations agree with
+	// DeriveAttemptBillno.
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				openID := fmt.Sprintf("oRailUser%019d", g*1000+i)
+				got, err := r.Billno("spring", openID, i%3)
+				want, werr := hongbao.DeriveAttemptBillno([]byte("rail-test-billno-key"), s.MchID, "spring", openID, i%3)
+				if err != nil || werr != nil || got != want {
+					t.Errorf("%s attempt %d: %q %v, want %q %v", openID, i%3, got, err, want, werr)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 	if _, err := r.Billno("", "oRailUser000000000000000001", 0); err == nil {
 		t.Error("an empty grant key gave a bill number")
 	}

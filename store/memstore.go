@@ -15,7 +15,7 @@ import (
 	"github.com/hongbao-go/hongbao/rail"
 )
 
-// memoryCleanupInterval is how often expired results and counters are
+// memoryCleanupInterval is how often expired terms and results are
 // dropped from memory.
 const memoryCleanupInterval = time.Minute
 
@@ -23,9 +23,9 @@ const memoryCleanupInterval = time.Minute
 // expired locks.
 const lockSweepEvery = 1024
 
-// MemoryStore is a Store in the memory of one process: results and
-// rate-limit counters live in a github.com/patrickmn/go-cache cache with
-// per-entry expiry, locks in a map with their own deadlines. It is safe for
+// MemoryStore is a Store in the memory of one process: terms and results
+// live in a github.com/patrickmn/go-cache cache with per-entry expiry,
+// locks and rate-limit counters in maps with their own deadlines. It is safe for
 // concurrent use, but shares nothing with other processes: with several
 // replicas, use a shared Store so that a tap reaching another replica finds
 // the result (the deterministic bill number still prevents a second payout
@@ -47,10 +47,13 @@ type MemoryStore struct {
 	budgetMu sync.Mutex
 	budgets  map[string]*memBudget
 
-	termsMu  sync.Mutex // makes AddTerms atomic
-	terms    *cache.Cache
-	results  *cache.Cache
-	counters *cache.Cache
+	termsMu sync.Mutex // makes AddTerms atomic
+	terms   *cache.Cache
+	results *cache.Cache
+
+	countersMu sync.Mutex
+	counters   map[string]*memCounter
+	countCalls int
 
 	mu     sync.Mutex
 	locks  map[string]memLock
@@ -70,7 +73,7 @@ func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
 		terms:    cache.New(cache.NoExpiration, memoryCleanupInterval),
 		results:  cache.New(cache.NoExpiration, memoryCleanupInterval),
-		counters: cache.New(cache.NoExpiration, memoryCleanupInterval),
+		counters: make(map[string]*memCounter),
 		locks:    make(map[string]memLock),
 	}
 }
@@ -414,7 +417,14 @@ func (m *MemoryStore) TryLock(ctx context.Context, key string, ttl time.Duration
 	return release, true, nil
 }
 
-// Allow implements Store with a fixed window per key.
+// memCounter is the events of one key in its current window.
+type memCounter struct {
+	n       int64
+	expires int64 // unix nanoseconds: the end of the window
+}
+
+// Allow implements Store with a fixed window per key. Counters of ended
+// windows are dropped every lockSweepEvery calls.
 func (m *MemoryStore) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
 	if err := ctx.Err(); err != nil {
 		return false, 0, err
@@ -425,23 +435,30 @@ func (m *MemoryStore) Allow(ctx context.Context, key string, limit int, window t
 	if limit <= 0 || window <= 0 {
 		return false, 0, errLimit
 	}
-	for {
-		// The first event of a window creates the counter with the
-		// window's expiry; later ones increment it, keeping the expiry.
-		if m.counters.Add(key, int64(1), window) == nil {
-			return true, 0, nil
+	now := time.Now().UnixNano()
+	m.countersMu.Lock()
+	defer m.countersMu.Unlock()
+	if m.countCalls++; m.countCalls >= lockSweepEvery {
+		m.countCalls = 0
+		for k, c := range m.counters {
+			if now >= c.expires {
+				delete(m.counters, k)
+			}
 		}
-		n, err := m.counters.IncrementInt64(key, 1)
-		if err != nil {
-			continue // the window ended between Add and IncrementInt64
-		}
-		if n <= int64(limit) {
-			return true, 0, nil
-		}
-		_, expires, found := m.counters.GetWithExpiration(key)
-		if !found {
-			continue
-		}
-		return false, max(time.Until(expires), time.Millisecond), nil
 	}
+	c := m.counters[key]
+	if c == nil || now >= c.expires {
+		// The first event of a window starts it.
+		if c == nil {
+			c = &memCounter{}
+			m.counters[strings.Clone(key)] = c
+		}
+		c.n, c.expires = 1, now+int64(window)
+		return true, 0, nil
+	}
+	c.n++
+	if c.n <= int64(limit) {
+		return true, 0, nil
+	}
+	return false, max(time.Duration(c.expires-now), time.Millisecond), nil
 }

@@ -243,6 +243,34 @@ func TestMemoryStoreAllow(t *testing.T) {
 	}
 }
 
+// Counters of ended windows are dropped: a counter's key is not kept
+// beyond its window once other keys keep the store busy.
+func TestMemoryStoreAllowSweep(t *testing.T) {
+	ctx := context.Background()
+	m := NewMemoryStore()
+	for i := range 100 {
+		if ok, _, err := m.Allow(ctx, "old"+strconv.Itoa(i), 1, time.Millisecond); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+	}
+	time.Sleep(5 * time.Millisecond)
+	for i := range lockSweepEvery {
+		if ok, _, err := m.Allow(ctx, "busy", lockSweepEvery+1, time.Hour); !ok || err != nil {
+			t.Fatalf("call %d: %v %v", i, ok, err)
+		}
+	}
+	m.countersMu.Lock()
+	n := len(m.counters)
+	m.countersMu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d counters left, want the busy one", n)
+	}
+	// The busy key's window goes on: one more is over its limit.
+	if ok, wait, _ := m.Allow(ctx, "busy", lockSweepEvery, time.Hour); ok || wait <= 0 || wait > time.Hour {
+		t.Fatalf("over the limit: %v %v", ok, wait)
+	}
+}
+
 func TestMemoryStoreAllowConcurrent(t *testing.T) {
 	m := NewMemoryStore()
 	var allowed atomic.Int64

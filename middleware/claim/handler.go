@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -311,15 +312,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, t, err)
 		return
 	}
-	run, err := h.newRun(grant, user.OpenID)
-	if err != nil {
-		h.fail(w, r, t, err)
+	if grant.Key == "" {
+		h.fail(w, r, t, policyError(errNoKey))
 		return
 	}
-	t.billno = run.id
+	id, err := h.rail.Billno(grant.Key, user.OpenID, 0)
+	if err != nil {
+		h.fail(w, r, t, policyError(err))
+		return
+	}
+	t.billno = id
 
-	res, ok := h.repeat(ctx, t, run.id)
+	res, ok := h.repeat(ctx, t, id)
 	if !ok {
+		// Not answered from the Store: the grant's lifecycle, from a
+		// checked payout (a repeat tap sends nothing, so its grant is
+		// not checked again).
+		run, err := h.newRun(grant, user.OpenID, id)
+		if err != nil {
+			h.fail(w, r, t, err)
+			return
+		}
 		if res, err = h.run(ctx, t, run); err != nil {
 			h.fail(w, r, t, err)
 			return
@@ -333,8 +346,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, t, fmt.Errorf("claim: the result of %s was paid by rail %s, not %s", res.Billno, res.Rail, h.railName))
 		return
 	}
-	out, err := h.rail.AppendAnswer(make([]byte, 0, 256), res.Package)
+	buf := answerBuffers.Get().(*[]byte)
+	out, err := h.rail.AppendAnswer((*buf)[:0], res.Package)
 	if err != nil {
+		answerBuffers.Put(buf)
 		h.fail(w, r, t, err)
 		return
 	}
@@ -344,8 +359,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
+	if cap(out) <= maxAnswerBuffer {
+		*buf = out[:0]
+		answerBuffers.Put(buf) // Write is done with it
+	}
 	h.logTap(ctx, t, http.StatusOK, "", nil)
 }
+
+// answerBuffers hold the page's answers while they are written.
+var answerBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// maxAnswerBuffer is the largest buffer kept for reuse.
+const maxAnswerBuffer = 4 << 10
 
 // fail answers err through the ErrorHandler and logs the outcome.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, t *tap, err error) {
@@ -406,14 +431,11 @@ func (h *Handler) allow(ctx context.Context, openID string) (bool, time.Duration
 	return ok, wait
 }
 
-// newRun checks the policy's grant and starts the walk of its lifecycle. A
-// grant that breaks a rule of the rail is the policy's error (500).
-func (h *Handler) newRun(g Grant, openID string) (*grantRun, error) {
+// newRun checks the payout of the policy's grant, whose attempt-0 bill
+// number is id, and starts the walk of its lifecycle. A grant that breaks a
+// rule of the rail is the policy's error (500).
+func (h *Handler) newRun(g Grant, openID, id string) (*grantRun, error) {
 	if err := g.Validate(h.rail); err != nil {
-		return nil, policyError(err)
-	}
-	id, err := h.rail.Billno(g.Key, openID, 0)
-	if err != nil {
 		return nil, policyError(err)
 	}
 	return &grantRun{grant: g, openID: openID, id: id, billno: id}, nil
@@ -442,7 +464,16 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Han
 	if r.ContentLength > h.maxBody {
 		return nil, newError(http.StatusRequestEntityTooLarge, "body_too_large", "the request body is too large", nil)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	var body []byte
+	var err error
+	if n := r.ContentLength; n > 0 {
+		// A declared length: read exactly that (net/http's body ends
+		// there), into a buffer of its size.
+		body = make([]byte, n)
+		_, err = io.ReadFull(r.Body, body)
+	} else {
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	}
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {

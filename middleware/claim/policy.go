@@ -50,10 +50,12 @@ type Grant struct {
 // error for the Key.
 func (g Grant) Validate(r rail.Rail) error {
 	if g.Key == "" {
-		return errors.New("claim: the grant's key is empty")
+		return errNoKey
 	}
 	return r.Check(g.Payout)
 }
+
+var errNoKey = errors.New("claim: the grant's key is empty")
 
 // Policy decides, on the server, whether and what the user gets. body is
 // the request body (nil when empty; otherwise a JSON value of at most
@@ -68,8 +70,11 @@ func (g Grant) Validate(r rail.Rail) error {
 // Grant is called once per tap, including repeat taps, before any stored
 // result is looked up; but only the first grant decided for a (Key, openid)
 // is paid: its terms are recorded before the first send and every later
-// tap reuses them (see Terms), so a policy may draw a random amount on each
-// call. RandomAmount draws one that is the same on every call anyway.
+// tap reuses them (see store.Terms), so a policy may draw a random amount
+// on each call. RandomAmount draws one that is the same on every call
+// anyway. A grant's payout is checked (Grant.Validate) when the handler
+// walks its lifecycle, not on a repeat tap answered from the Store, which
+// sends nothing.
 type Policy interface {
 	Grant(ctx context.Context, user jwtauth.User, body []byte) (Grant, error)
 }

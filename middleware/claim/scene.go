@@ -68,24 +68,159 @@ var errSceneMissing = errors.New("claim: the claim names no launch scene")
 
 // sceneOf returns the "scene" member of a JSON object body; present is
 // false when the body is empty, not an object, or has no such member (or
-// null). A scene that is not a whole number is a malformed body.
+// null). A scene that is not a whole number is a malformed body. The member
+// is matched as encoding/json matches a struct field (the last of
+// duplicates, any letter case).
 func sceneOf(body []byte) (scene int, present bool, herr *HandlerError) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
 		return 0, false, nil
 	}
-	var v struct {
-		Scene json.RawMessage `json:"scene"`
+	raw, ok := sceneMember(body)
+	if !ok {
+		var v struct {
+			Scene json.RawMessage `json:"scene"`
+		}
+		if err := json.Unmarshal(body, &v); err != nil {
+			return 0, false, newError(http.StatusBadRequest, "malformed_body", "the request body is not valid JSON", err)
+		}
+		raw = v.Scene
 	}
-	if err := json.Unmarshal(body, &v); err != nil {
-		return 0, false, newError(http.StatusBadRequest, "malformed_body", "the request body is not valid JSON", err)
-	}
-	if len(v.Scene) == 0 || string(v.Scene) == "null" {
+	if len(raw) == 0 || string(raw) == "null" {
 		return 0, false, nil
 	}
-	n, err := strconv.Atoi(string(v.Scene))
+	n, err := strconv.Atoi(string(raw))
 	if err != nil || n < 0 {
 		return 0, false, newError(http.StatusBadRequest, "malformed_body", "scene must be a whole number", nil)
 	}
 	return n, true, nil
+}
+
+// sceneMember finds the raw value of the last top-level member of the JSON
+// object body whose name is "scene" in any ASCII letter case, without
+// decoding the body. It handles bodies of printable ASCII without escapes,
+// as a mini program sends them; for any other body, or anything it does
+// not expect, ok is false and the caller decodes with encoding/json.
+func sceneMember(body []byte) (raw []byte, ok bool) {
+	for _, c := range body {
+		if c >= 0x80 || c == '\\' {
+			return nil, false
+		}
+	}
+	i := 1 // after '{'
+	ws := func() {
+		for i < len(body) && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r') {
+			i++
+		}
+	}
+	ws()
+	if i < len(body) && body[i] == '}' {
+		i++
+		ws()
+		return nil, i == len(body)
+	}
+	for {
+		ws()
+		if i >= len(body) || body[i] != '"' {
+			return nil, false
+		}
+		end := bytes.IndexByte(body[i+1:], '"')
+		if end < 0 {
+			return nil, false
+		}
+		name := body[i+1 : i+1+end]
+		i += end + 2
+		ws()
+		if i >= len(body) || body[i] != ':' {
+			return nil, false
+		}
+		i++
+		ws()
+		start := i
+		if i = skipValue(body, i); i < 0 {
+			return nil, false
+		}
+		if len(name) == len("scene") && asciiEqualFold(name, "scene") {
+			raw = body[start:i]
+		}
+		ws()
+		if i >= len(body) {
+			return nil, false
+		}
+		switch body[i] {
+		case ',':
+			i++
+		case '}':
+			i++
+			ws()
+			return raw, i == len(body)
+		default:
+			return nil, false
+		}
+	}
+}
+
+// skipValue returns the index after the JSON value that starts at i in a
+// body without escapes, or -1.
+func skipValue(body []byte, i int) int {
+	if i >= len(body) {
+		return -1
+	}
+	switch body[i] {
+	case '"':
+		end := bytes.IndexByte(body[i+1:], '"')
+		if end < 0 {
+			return -1
+		}
+		return i + end + 2
+	case '{', '[':
+		depth := 0
+		for ; i < len(body); i++ {
+			switch body[i] {
+			case '"':
+				end := bytes.IndexByte(body[i+1:], '"')
+				if end < 0 {
+					return -1
+				}
+				i += end + 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return -1
+	}
+	start := i
+	for i < len(body) {
+		switch body[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			if i == start {
+				return -1
+			}
+			return i
+		}
+		i++
+	}
+	return -1
+}
+
+// asciiEqualFold reports whether b equals s ignoring the case of ASCII
+// letters.
+func asciiEqualFold(b []byte, s string) bool {
+	for i := range len(b) {
+		c, d := b[i], s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if 'A' <= d && d <= 'Z' {
+			d += 'a' - 'A'
+		}
+		if c != d {
+			return false
+		}
+	}
+	return true
 }

@@ -64,6 +64,7 @@ const (
 	defaultMaxHeaderBytes = 4096
 	minHMACSecret         = 32
 	minRSABits            = 2048
+	defaultTokenCache     = 1024
 )
 
 // Key is a token verification key: an HMAC secret or a public key, the key id
@@ -258,6 +259,13 @@ type Config struct {
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// TokenCache bounds the cache of verified tokens, in tokens. A token
+	// that passed verification is found again by its exact string, and on
+	// every hit its time claims (exp, nbf, iat, with Leeway) are checked
+	// again against Now, and its key must still be the one its kid names;
+	// its signature, iss and aud, which cannot have changed, are not
+	// verified again. Zero means 1024 tokens; negative disables the cache.
+	TokenCache int
 }
 
 // User is the verified identity of a request.
@@ -281,6 +289,8 @@ type Authenticator struct {
 	issuer      string
 	audience    string
 	onError     func(http.ResponseWriter, *http.Request, error)
+	validator   *jwt.Validator // the time, iss and aud checks of the parser
+	cache       *tokenCache    // nil: disabled
 }
 
 // NewAuthenticator checks cfg and returns an Authenticator.
@@ -293,6 +303,9 @@ func NewAuthenticator(cfg Config) (*Authenticator, error) {
 	}
 	if cfg.MaxHeaderBytes < 0 {
 		return nil, errors.New("jwtauth: Config.MaxHeaderBytes is negative")
+	}
+	if cfg.TokenCache == 0 {
+		cfg.TokenCache = defaultTokenCache
 	}
 	a := &Authenticator{
 		keys:        make(map[string]*Key, len(cfg.Keys)),
@@ -351,7 +364,11 @@ func NewAuthenticator(cfg Config) (*Authenticator, error) {
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
 	}
 	a.parser = jwt.NewParser(opts...)
+	a.validator = jwt.NewValidator(opts...)
 	a.keyfunc = a.lookupKey
+	if cfg.TokenCache > 0 {
+		a.cache = newTokenCache(cfg.TokenCache)
+	}
 	return a, nil
 }
 
@@ -389,6 +406,9 @@ func (a *Authenticator) VerifyToken(token string) (User, error) {
 	if len(token) > a.maxBytes {
 		return User{}, errTokenTooLarge
 	}
+	if u, found, err := a.cached(token); found {
+		return u, err
+	}
 	claims := jwt.MapClaims{}
 	t, err := a.parser.ParseWithClaims(token, claims, a.keyfunc)
 	if err != nil {
@@ -404,6 +424,7 @@ func (a *Authenticator) VerifyToken(token string) (User, error) {
 	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
 		u.ExpiresAt = exp.Time
 	}
+	a.remember(token, t, u)
 	return u, nil
 }
 

@@ -1050,8 +1050,8 @@ func BenchmarkAuthMiddleware(b *testing.B) {
 		{"ES256", jwt.SigningMethodES256, k.ec, &k.ec.PublicKey, must(PublicKey("", &k.ec.PublicKey))},
 	} {
 		tok := sign(b, c.method, c.sign, "", claims)
-		b.Run(c.name+"/middleware", func(b *testing.B) {
-			a := newAuth(b, []Key{c.key}, func(cfg *Config) { cfg.Now = nil })
+		middleware := func(b *testing.B, cache int) {
+			a := newAuth(b, []Key{c.key}, func(cfg *Config) { cfg.Now, cfg.TokenCache = nil, cache })
 			var seen int
 			h := a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if _, ok := UserFrom(r.Context()); ok {
@@ -1068,7 +1068,11 @@ func BenchmarkAuthMiddleware(b *testing.B) {
 			if seen == 0 {
 				b.Fatal("never authenticated")
 			}
-		})
+		}
+		// The token presented again, as a mini program does: verified each
+		// time, or found in the cache of verified tokens.
+		b.Run(c.name+"/middleware", func(b *testing.B) { middleware(b, -1) })
+		b.Run(c.name+"/middleware-cached", func(b *testing.B) { middleware(b, 0) })
 		b.Run(c.name+"/jwt.Parse", func(b *testing.B) {
 			keyfunc := func(*jwt.Token) (any, error) { return c.verify, nil }
 			opts := []jwt.ParserOption{jwt.WithValidMethods([]string{c.method.Alg()})}

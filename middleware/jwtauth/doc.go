@@ -27,6 +27,15 @@
 // [ErrorCode] gives its snake_case code. No error, answer or log carries
 // the token.
 //
+// A mini program sends the same token with every request until it
+// expires: an Authenticator keeps the users of the tokens it verified
+// (Config.TokenCache, 1024 by default, negative for none), found again by
+// the token's exact string. On every hit the time claims (exp, nbf, iat,
+// with the leeway) are checked again against Config.Now, and the key that
+// verified the token must still be the one its kid names; the caller gets
+// its own copy of the claims. A token that fails is dropped from the cache
+// and answered as a verification would answer it.
+//
 // Tokens are verified with github.com/golang-jwt/jwt/v5. Tests mint tokens
 // for an Authenticator with package middleware/jwttest.
 package jwtauth
