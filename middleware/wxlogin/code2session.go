@@ -76,7 +76,8 @@ func (h *Handler) code2Session(ctx context.Context, code string) (session, error
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.endpoint+"?"+q.Encode(), nil)
 	if err != nil {
-		return session{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		// Its text would quote the URL, secret included.
+		return session{}, fmt.Errorf("%w: the request could not be made", ErrUnavailable)
 	}
 	resp, err := h.http.Do(req)
 	if err != nil {

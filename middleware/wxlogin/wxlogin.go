@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -152,8 +153,8 @@ func New(cfg Config) (*Handler, error) {
 	if base == "" {
 		base = DefaultBaseURL
 	}
-	if !strings.HasPrefix(base, "https://") {
-		bad("Config.BaseURL %q must be an https URL", cfg.BaseURL)
+	if u, err := url.Parse(base); err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		bad("Config.BaseURL %q must be an https URL without a query", cfg.BaseURL)
 	}
 	rt := cfg.Transport
 	if rt == nil {

@@ -484,6 +484,8 @@ func TestConfig(t *testing.T) {
 		"no secret":     {AppID: "wx1", Key: key},
 		"no key":        {AppID: "wx1", AppSecret: "s"},
 		"http base":     {AppID: "wx1", AppSecret: "s", Key: key, BaseURL: "http://api.weixin.qq.com"},
+		"base query":    {AppID: "wx1", AppSecret: "s", Key: key, BaseURL: "https://api.weixin.qq.com/?x=1"},
+		"base garbage":  {AppID: "wx1", AppSecret: "s", Key: key, BaseURL: "https://%zz"},
 		"long lifetime": {AppID: "wx1", AppSecret: "s", Key: key, Lifetime: 31 * 24 * time.Hour},
 		"bad CA":        {AppID: "wx1", AppSecret: "s", Key: key, RootCAPEM: []byte("not a certificate")},
 	} {
