@@ -101,3 +101,18 @@ func TestYourServerRefusesWrongKey(t *testing.T) {
 		t.Errorf("err = %v, want SIGN_ERROR", err)
 	}
 }
+
+// The README shows this file whole: it must be this file.
+func TestREADMEShowsThisFile(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "```go\n"+string(src)+"```\n") {
+		t.Error("README.md does not show main.go as it is: copy the file into its section again")
+	}
+}
