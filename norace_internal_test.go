@@ -1,0 +1,5 @@
+//go:build !race
+
+package hongbao
+
+const raceDetector = false
