@@ -71,19 +71,3 @@ func TestDeriveBillnoMatchesReference(t *testing.T) {
 		}
 	}
 }
-
-// A pooled derivation allocates only its result.
-func TestPooledBillnoAllocs(t *testing.T) {
-	if raceDetector {
-		t.Skip("allocations are counted without -race: the race detector allocates on its own")
-	}
-	macs := newBillnoMACs([]byte("a-reference-billno-key"))
-	if _, err := macs.derive("", "1900000109", "grant", "oRef000000000000000000000001", 2, MaxBillnoLength); err != nil {
-		t.Fatal(err)
-	}
-	if n := testing.AllocsPerRun(200, func() {
-		_, _ = macs.derive("", "1900000109", "grant", "oRef000000000000000000000001", 2, MaxBillnoLength)
-	}); n > 1 {
-		t.Errorf("%v allocations per bill number", n)
-	}
-}

@@ -1,5 +1,0 @@
-//go:build !race
-
-package hongbao
-
-const raceDetector = false
