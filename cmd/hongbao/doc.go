@@ -25,8 +25,9 @@
 //	hongbao reconcile [-openids FILE] [-campaign KEY] [-attempts N] [-rate N] [-workers N]
 //	                  [-resolve] [-prefix PREFIX] [-ttl DURATION] [-progress DURATION]
 //	hongbao budget [-campaign NAME] [-open | -rebuild [-openids FILE] [-key KEY]] [-attempts N] [-rate N]
-//	hongbao fake [-addr HOST:PORT] [-dir DIR] [-trust MODE] [-mch-id ID] [-appid APPID]
-//	             [-api-key KEY] [-billno-key KEY] [-balance FEN] [-apiv3-key KEY] [-notify-url URL]
+//	hongbao fake [-addr HOST:PORT] [-login-addr HOST:PORT] [-dir DIR] [-trust MODE] [-mch-id ID]
+//	             [-appid APPID] [-api-key KEY] [-app-secret SECRET] [-billno-key KEY] [-balance FEN]
+//	             [-apiv3-key KEY] [-notify-url URL]
 //
 // Exit codes: 0 success; 1 a problem (check found one, a query or a write
 // failed, the configuration is wrong, the run was interrupted); 2 a
@@ -65,9 +66,9 @@
 // account was lost); -rebuild rebuilds a lost one from the platform (paid
 // numbers committed, open ones reserved), then opens it and taps resume.
 //
-// fake runs transport/wxpaytest as a standalone host: red packets over
-// mutual TLS and APIv3 transfer bills, answers signed as -trust says. It
-// writes its CA, a merchant certificate and key, the public key
-// (pub_key.pem) and hongbao.env into -dir, prints the variables that use
-// them and runs until interrupted.
+// fake runs transport/wxpaytest as a standalone host on -addr: red packets
+// over mutual TLS and APIv3 transfer bills, answers signed as -trust says;
+// and code2Session (wx.login's server side) on -login-addr. It writes its
+// CA, a merchant certificate and key, the public key (pub_key.pem) and
+// hongbao.env into -dir, prints the variables and runs until interrupted.
 package main
