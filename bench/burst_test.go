@@ -20,6 +20,7 @@ import (
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -116,8 +117,8 @@ func burstOnce(b *testing.B, users int, window time.Duration, flow hongbao.FlowC
 		b.Fatal(err)
 	}
 	defer client.Transport().CloseIdleConnections()
-	grant := claim.Grant{Key: "launch-" + rand.Text()[:8], Amount: 100, SendName: "hongbao",
-		Wishing: "Happy new year", ActName: "launch", Remark: "thanks"}
+	grant := claim.Grant{Key: "launch-" + rand.Text()[:8], Payout: rail.Payout{Amount: 100,
+		SendName: "hongbao", Wishing: "Happy new year", ActName: "launch", Remark: "thanks"}}
 	h, err := claim.NewHandler(claim.HandlerConfig{
 		Client: client,
 		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {

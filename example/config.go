@@ -13,6 +13,7 @@ import (
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/signer"
 	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/transport"
@@ -226,12 +227,14 @@ func loadConfig(getenv func(string) string) (*config, error) {
 
 	// The campaign.
 	c.grant = claim.Grant{
-		Key:      orDefault(get(envCampaign), defaultCampaign),
-		Amount:   defaultAmount,
-		SendName: orDefault(get(envSendName), defaultSendName),
-		Wishing:  orDefault(get(envWishing), defaultWishing),
-		ActName:  orDefault(get(envActName), defaultActName),
-		Remark:   orDefault(get(envRemark), defaultRemark),
+		Key: orDefault(get(envCampaign), defaultCampaign),
+		Payout: rail.Payout{
+			Amount:   defaultAmount,
+			SendName: orDefault(get(envSendName), defaultSendName),
+			Wishing:  orDefault(get(envWishing), defaultWishing),
+			ActName:  orDefault(get(envActName), defaultActName),
+			Remark:   orDefault(get(envRemark), defaultRemark),
+		},
 	}
 	amountOK := true
 	if v := get(envAmount); v != "" {
@@ -301,7 +304,7 @@ func loadConfig(getenv func(string) string) (*config, error) {
 			bad("%s=%q is not a known scene: use one of PRODUCT_1 .. PRODUCT_8", envSceneID, v)
 			sceneOK = false
 		} else {
-			c.grant.Scene = s
+			c.grant.Scene = string(s)
 		}
 	}
 	if amountOK && sceneOK {
@@ -411,11 +414,11 @@ func fileExists(name, path string, bad func(string, ...any)) {
 	}
 }
 
-// validateCampaign checks the grant as the platform would (Grant.Validate),
+// validateCampaign checks the grant as the platform would (hongbao.CheckPayout),
 // naming the variable to fix, so that a bad amount or text stops the server at
 // start-up instead of failing every claim.
 func validateCampaign(g claim.Grant) error {
-	err := g.Validate()
+	err := hongbao.CheckPayout(g.Payout)
 	if err == nil {
 		return nil
 	}

@@ -24,7 +24,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
-	hbotel "github.com/hongbao-go/hongbao/otel"
+	otelhongbao "github.com/hongbao-go/hongbao/otel"
 )
 
 // metricsPath is where the Prometheus listener serves the metrics.
@@ -38,7 +38,7 @@ const serviceName = "hongbao-example"
 // feeding Prometheus (HONGBAO_METRICS_ADDR) and OTLP
 // (OTEL_EXPORTER_OTLP_ENDPOINT), or nothing when neither is set.
 type telemetry struct {
-	observer *hbotel.Observer // nil: telemetry is off
+	observer *otelhongbao.Observer // nil: telemetry is off
 	// shutdowns flush and stop the providers and the metrics listener.
 	shutdowns []func(context.Context) error
 	errc      chan error // the metrics listener's end
@@ -109,7 +109,7 @@ func startTelemetry(ctx context.Context, cfg *config, logger *slog.Logger, stdou
 		tp = p
 		fmt.Fprintf(stdout, "hongbao example: traces exported by OTLP (%s)\n", envOTLPEndpoint)
 	}
-	tel.observer, err = hbotel.New(hbotel.Options{MeterProvider: mp, TracerProvider: tp})
+	tel.observer, err = otelhongbao.New(otelhongbao.Options{MeterProvider: mp, TracerProvider: tp})
 	if err != nil {
 		return tel, fmt.Errorf("hongbao example: %w", err)
 	}

@@ -1,4 +1,4 @@
-package otel_test
+package otelhongbao_test
 
 import (
 	"context"
@@ -13,7 +13,8 @@ import (
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
-	"github.com/hongbao-go/hongbao/otel"
+	otelhongbao "github.com/hongbao-go/hongbao/otel"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -30,7 +31,7 @@ func Example() {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	tp := sdktrace.NewTracerProvider()
 
-	obs, err := otel.New(otel.Options{MeterProvider: mp, TracerProvider: tp})
+	obs, err := otelhongbao.New(otelhongbao.Options{MeterProvider: mp, TracerProvider: tp})
 	if err != nil {
 		panic(err)
 	}
@@ -48,8 +49,8 @@ func Example() {
 	send, err := claim.NewHandler(claim.HandlerConfig{
 		Client: client,
 		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
-			return claim.Grant{Key: "spring-2026", Amount: 100, SendName: "Shop",
-				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}, nil
+			return claim.Grant{Key: "spring-2026", Payout: rail.Payout{Amount: 100, SendName: "Shop",
+				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}}, nil
 		}),
 		Observer: obs, // taps
 	})
@@ -67,7 +68,7 @@ func Example() {
 		panic(err)
 	}
 	for _, m := range rm.ScopeMetrics[0].Metrics {
-		if m.Name != otel.MetricSends {
+		if m.Name != otelhongbao.MetricSends {
 			continue
 		}
 		for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {

@@ -1,9 +1,9 @@
-// Package otel records hongbao's metrics and traces with OpenTelemetry. It
+// Package otelhongbao records hongbao's metrics and traces with OpenTelemetry. It
 // is a module of its own, so that the core does not depend on
 // OpenTelemetry: its Observer implements hongbao.Observer (calls to the
 // platform, the client certificate) and claim.Observer (taps).
 //
-//	obs, err := otel.New(otel.Options{}) // the global providers
+//	obs, err := otelhongbao.New(otelhongbao.Options{}) // the global providers
 //	client, err := hongbao.New(hongbao.Config{..., Observer: obs})
 //	handler, err := claim.NewHandler(claim.HandlerConfig{..., Observer: obs})
 //
@@ -43,7 +43,7 @@
 // Transport.Base nest under it. Their attributes are bill numbers, attempt
 // numbers, err_codes, results, HTTP statuses and answer codes: never a key,
 // a signature, a token, a package or an openid.
-package otel
+package otelhongbao
 
 import (
 	"context"

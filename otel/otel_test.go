@@ -1,4 +1,4 @@
-package otel_test
+package otelhongbao_test
 
 import (
 	"context"
@@ -23,7 +23,8 @@ import (
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
-	hbotel "github.com/hongbao-go/hongbao/otel"
+	otelhongbao "github.com/hongbao-go/hongbao/otel"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
@@ -37,7 +38,7 @@ var billnoKey = []byte("otel-test-billno-key-0123456789")
 type env struct {
 	host     *wxpaytest.Server
 	client   *hongbao.Client
-	obs      *hbotel.Observer
+	obs      *otelhongbao.Observer
 	reader   *sdkmetric.ManualReader
 	spans    *tracetest.InMemoryExporter
 	certFile string
@@ -61,7 +62,7 @@ func newEnv(t *testing.T, opts wxpaytest.Options) *env {
 		_ = mp.Shutdown(context.Background())
 		_ = tp.Shutdown(context.Background())
 	})
-	obs, err := hbotel.New(hbotel.Options{MeterProvider: mp, TracerProvider: tp, Now: e.clock})
+	obs, err := otelhongbao.New(otelhongbao.Options{MeterProvider: mp, TracerProvider: tp, Now: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func (e *env) collect(t *testing.T) metricdata.ResourceMetrics {
 func find(t *testing.T, rm metricdata.ResourceMetrics, name string) (metricdata.Metrics, bool) {
 	t.Helper()
 	for _, sm := range rm.ScopeMetrics {
-		if sm.Scope.Name != hbotel.ScopeName {
+		if sm.Scope.Name != otelhongbao.ScopeName {
 			t.Errorf("scope %q", sm.Scope.Name)
 		}
 		for _, m := range sm.Metrics {
@@ -171,7 +172,7 @@ func count(t *testing.T, rm metricdata.ResourceMetrics, name string, want map[st
 // observations returns the number of durations recorded matching want.
 func observations(t *testing.T, rm metricdata.ResourceMetrics, want map[string]string) uint64 {
 	t.Helper()
-	m, ok := find(t, rm, hbotel.MetricSendDuration)
+	m, ok := find(t, rm, otelhongbao.MetricSendDuration)
 	if !ok {
 		return 0
 	}
@@ -194,9 +195,9 @@ func observations(t *testing.T, rm metricdata.ResourceMetrics, want map[string]s
 // expiry returns the certificate gauge of mchID.
 func expiry(t *testing.T, rm metricdata.ResourceMetrics, mchID string) float64 {
 	t.Helper()
-	m, ok := find(t, rm, hbotel.MetricCertExpiry)
+	m, ok := find(t, rm, otelhongbao.MetricCertExpiry)
 	if !ok {
-		t.Fatalf("no %s", hbotel.MetricCertExpiry)
+		t.Fatalf("no %s", otelhongbao.MetricCertExpiry)
 	}
 	g, ok := m.Data.(metricdata.Gauge[float64])
 	if !ok || m.Unit != "s" {
@@ -207,7 +208,7 @@ func expiry(t *testing.T, rm metricdata.ResourceMetrics, mchID string) float64 {
 			return dp.Value
 		}
 	}
-	t.Fatalf("no %s for mch_id %s", hbotel.MetricCertExpiry, mchID)
+	t.Fatalf("no %s for mch_id %s", otelhongbao.MetricCertExpiry, mchID)
 	return 0
 }
 
@@ -222,10 +223,10 @@ func TestMetricsOutcomes(t *testing.T) {
 		t.Fatal(err)
 	}
 	rm := e.collect(t)
-	if n := count(t, rm, hbotel.MetricSends, map[string]string{"op": send, "result": "success", "err_code": ""}); n != 1 {
+	if n := count(t, rm, otelhongbao.MetricSends, map[string]string{"op": send, "result": "success", "err_code": ""}); n != 1 {
 		t.Errorf("sends{success} = %d, want 1", n)
 	}
-	if n := count(t, rm, hbotel.MetricSendAttempts, map[string]string{"op": send}); n != 1 {
+	if n := count(t, rm, otelhongbao.MetricSendAttempts, map[string]string{"op": send}); n != 1 {
 		t.Errorf("attempts = %d, want 1", n)
 	}
 	if n := observations(t, rm, map[string]string{"op": send, "result": "success"}); n != 1 {
@@ -259,18 +260,18 @@ func TestMetricsOutcomes(t *testing.T) {
 		{map[string]string{"op": "gethbinfo", "result": "definitive", "err_code": "NOT_FOUND"}, 1},
 		{map[string]string{}, 4},
 	} {
-		if n := count(t, rm, hbotel.MetricSends, c.attrs); n != c.want {
+		if n := count(t, rm, otelhongbao.MetricSends, c.attrs); n != c.want {
 			t.Errorf("sends%v = %d, want %d", c.attrs, n, c.want)
 		}
 	}
 	// 1 + 1 + 4 sends, 1 query.
-	if n := count(t, rm, hbotel.MetricSendAttempts, map[string]string{"op": send}); n != 6 {
+	if n := count(t, rm, otelhongbao.MetricSendAttempts, map[string]string{"op": send}); n != 6 {
 		t.Errorf("send attempts = %d, want 6", n)
 	}
-	if n := count(t, rm, hbotel.MetricSendAttempts, map[string]string{"op": send, "err_code": "NOTENOUGH"}); n != 1 {
+	if n := count(t, rm, otelhongbao.MetricSendAttempts, map[string]string{"op": send, "err_code": "NOTENOUGH"}); n != 1 {
 		t.Errorf("NOTENOUGH attempts = %d, want 1", n)
 	}
-	if n := count(t, rm, hbotel.MetricSendAttempts, map[string]string{"op": "gethbinfo"}); n != 1 {
+	if n := count(t, rm, otelhongbao.MetricSendAttempts, map[string]string{"op": "gethbinfo"}); n != 1 {
 		t.Errorf("query attempts = %d, want 1", n)
 	}
 	if n := observations(t, rm, map[string]string{"op": send}); n != 3 {
@@ -290,15 +291,15 @@ func TestMetricsRetries(t *testing.T) {
 	}
 	rm := e.collect(t)
 	for code, want := range map[string]int64{"FREQ_LIMIT": 1, "SYSTEMERROR": 1, "": 1} {
-		if n := count(t, rm, hbotel.MetricSendAttempts, map[string]string{"op": send, "err_code": code}); n != want {
+		if n := count(t, rm, otelhongbao.MetricSendAttempts, map[string]string{"op": send, "err_code": code}); n != want {
 			t.Errorf("attempts{err_code=%q} = %d, want %d", code, n, want)
 		}
 	}
 	// One call, which succeeded.
-	if n := count(t, rm, hbotel.MetricSends, map[string]string{}); n != 1 {
+	if n := count(t, rm, otelhongbao.MetricSends, map[string]string{}); n != 1 {
 		t.Errorf("sends = %d, want 1", n)
 	}
-	if n := count(t, rm, hbotel.MetricSends, map[string]string{"result": "success"}); n != 1 {
+	if n := count(t, rm, otelhongbao.MetricSends, map[string]string{"result": "success"}); n != 1 {
 		t.Errorf("sends{success} = %d, want 1", n)
 	}
 }
@@ -325,10 +326,10 @@ func TestMetricsThrottled(t *testing.T) {
 		t.Fatalf("err = %v, want ErrThrottled", err)
 	}
 	rm := e.collect(t)
-	if n := count(t, rm, hbotel.MetricSends, map[string]string{"result": "definitive", "err_code": "THROTTLED"}); n != 1 {
+	if n := count(t, rm, otelhongbao.MetricSends, map[string]string{"result": "definitive", "err_code": "THROTTLED"}); n != 1 {
 		t.Errorf("sends{THROTTLED} = %d, want 1", n)
 	}
-	if n := count(t, rm, hbotel.MetricSendAttempts, map[string]string{}); n != 1 {
+	if n := count(t, rm, otelhongbao.MetricSendAttempts, map[string]string{}); n != 1 {
 		t.Errorf("attempts = %d, want 1: a send held back is no attempt", n)
 	}
 }
@@ -369,7 +370,7 @@ func TestCertExpiryFollowsReload(t *testing.T) {
 	if err := e.obs.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if m, ok := find(t, e.collect(t), hbotel.MetricCertExpiry); ok {
+	if m, ok := find(t, e.collect(t), otelhongbao.MetricCertExpiry); ok {
 		if g, _ := m.Data.(metricdata.Gauge[float64]); len(g.DataPoints) > 0 {
 			t.Error("the gauge is still reported after Close")
 		}
@@ -493,8 +494,8 @@ func TestTaps(t *testing.T) {
 	h, err := claim.NewHandler(claim.HandlerConfig{
 		Client: e.client,
 		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
-			return claim.Grant{Key: "spring", Amount: 100, SendName: "Shop", Wishing: "Happy new year",
-				ActName: "New year", Remark: "Thanks"}, nil
+			return claim.Grant{Key: "spring", Payout: rail.Payout{Amount: 100, SendName: "Shop",
+				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}}, nil
 		}),
 		RateLimit: -1,
 		Observer:  e.obs,
@@ -526,7 +527,7 @@ func TestTaps(t *testing.T) {
 		{map[string]string{"status": "503", "code": "merchant_unavailable"}, 1},
 		{map[string]string{}, 3},
 	} {
-		if n := count(t, rm, hbotel.MetricTaps, c.attrs); n != c.want {
+		if n := count(t, rm, otelhongbao.MetricTaps, c.attrs); n != c.want {
 			t.Errorf("taps%v = %d, want %d", c.attrs, n, c.want)
 		}
 	}
@@ -584,8 +585,8 @@ func TestBudgetGauges(t *testing.T) {
 	h, err := claim.NewHandler(claim.HandlerConfig{
 		Client: e.client,
 		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
-			return claim.Grant{Key: "spring", Amount: 150, SendName: "Shop", Wishing: "Happy new year",
-				ActName: "New year", Remark: "Thanks"}, nil
+			return claim.Grant{Key: "spring", Payout: rail.Payout{Amount: 150, SendName: "Shop",
+				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}}, nil
 		}),
 		RateLimit: -1,
 		Budgets:   map[string]store.Budget{"spring": {Fen: 1000, Packets: 5}},
@@ -614,12 +615,12 @@ func TestBudgetGauges(t *testing.T) {
 		unit string
 		want int64
 	}{
-		{hbotel.MetricBudgetRemaining, "fen", 700},
-		{hbotel.MetricBudgetRemaining, "packets", 3},
-		{hbotel.MetricBudgetReserved, "fen", 150},
-		{hbotel.MetricBudgetReserved, "packets", 1},
-		{hbotel.MetricBudgetCommitted, "fen", 150},
-		{hbotel.MetricBudgetCommitted, "packets", 1},
+		{otelhongbao.MetricBudgetRemaining, "fen", 700},
+		{otelhongbao.MetricBudgetRemaining, "packets", 3},
+		{otelhongbao.MetricBudgetReserved, "fen", 150},
+		{otelhongbao.MetricBudgetReserved, "packets", 1},
+		{otelhongbao.MetricBudgetCommitted, "fen", 150},
+		{otelhongbao.MetricBudgetCommitted, "packets", 1},
 	} {
 		got, ok := gauge(t, rm, c.name, map[string]string{"campaign": "spring", "unit": c.unit})
 		if !ok || got != c.want {

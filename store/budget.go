@@ -2,7 +2,7 @@ package store
 
 // Budget caps what one campaign may pay: money in fen and/or a number of
 // packets (0: that dimension has no cap). A grant counts against the budget
-// of its campaign (Grant.Campaign, or its Key) when HandlerConfig.Budgets
+// of its campaign (claim.Grant.Campaign, or its Key) when claim.HandlerConfig.Budgets
 // names one.
 //
 // The accounting follows each bill number (each attempt of a grant): its
@@ -14,7 +14,7 @@ package store
 // budget used up. A repeat tap of a paid grant reserves nothing. Reserved
 // and committed money both count against the cap, so a send is never made
 // beyond it; a reservation a crash left behind stays until the grant's next
-// tap settles it from the platform (see Handler.Budget for what is left).
+// tap settles it from the platform (see claim.Handler.Budget for what is left).
 type Budget struct {
 	Fen     int64 // money, in fen; 0: no cap
 	Packets int64 // packets; 0: no cap

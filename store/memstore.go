@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,7 +12,7 @@ import (
 
 	"github.com/patrickmn/go-cache"
 
-	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/rail"
 )
 
 // memoryCleanupInterval is how often expired results and counters are
@@ -33,13 +34,16 @@ const lockSweepEvery = 1024
 // Memory: a saved Result of a paid red packet costs 430-470 bytes of heap
 // (measured with 1,000 to 20,000 results of real sends, the map included;
 // the package string, about 190 bytes, is the largest field), kept for the
-// ttl of SaveResult (HandlerConfig.ResultTTL, 30 days by default): one
+// ttl of SaveResult (claim.HandlerConfig.ResultTTL, 30 days by default): one
 // million red packets a month take about 0.45 GB. It holds copies of its
 // own fields, never the platform's whole reply.
 // A rate-limit counter costs about 150 bytes for one window.
 //
 // Expiry follows the real clock (time.Now).
 type MemoryStore struct {
+	railsMu sync.Mutex
+	rails   atomic.Pointer[[]string] // the names of Result.Rail, written under railsMu
+
 	budgetMu sync.Mutex
 	budgets  map[string]*memBudget
 
@@ -214,7 +218,7 @@ func (m *MemoryStore) Result(ctx context.Context, billno string) (Result, bool, 
 	}
 	switch r := v.(type) {
 	case *packedResult:
-		return r.unpack(), true, nil
+		return r.unpack(m.railNames()), true, nil
 	case Result:
 		return r, true, nil
 	}
@@ -228,7 +232,8 @@ func (m *MemoryStore) SaveResult(ctx context.Context, billno string, r Result, t
 	if err := checkKeyTTL(ctx, billno, ttl); err != nil {
 		return err
 	}
-	p, ok := pack(r)
+	idx, railOK := m.railIndex(r.Rail)
+	p, ok := pack(r, idx, railOK)
 	if !ok {
 		m.results.Set(billno, r, ttl)
 		return nil
@@ -253,13 +258,56 @@ type packedResult struct {
 	nsec   [3]int32
 	lens   [5]uint16
 	zero   uint8 // bit i: time i is the zero time
+	// rail is Result.Rail's index in MemoryStore.rails plus one (0: no
+	// rail): every result of a handler names the same rail, kept once.
+	rail uint8
+}
+
+// railIndex returns the index plus one of name in m.rails, adding it;
+// 0 for the empty name, and ok=false when 255 rails are known already.
+func (m *MemoryStore) railIndex(name string) (idx uint8, ok bool) {
+	if name == "" {
+		return 0, true
+	}
+	if names := m.railNames(); names != nil {
+		for i, n := range names {
+			if n == name {
+				return uint8(i + 1), true
+			}
+		}
+	}
+	m.railsMu.Lock()
+	defer m.railsMu.Unlock()
+	names := m.railNames()
+	for i, n := range names {
+		if n == name {
+			return uint8(i + 1), true
+		}
+	}
+	if len(names) >= math.MaxUint8 {
+		return 0, false
+	}
+	grown := append(slices.Clip(names), strings.Clone(name))
+	m.rails.Store(&grown)
+	return uint8(len(grown)), true
+}
+
+// railNames returns the rails known, in the order of their indexes.
+func (m *MemoryStore) railNames() []string {
+	if p := m.rails.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // pack packs r; ok is false when a string is too long to pack or the
 // times are in different locations.
-func pack(r Result) (*packedResult, bool) {
+func pack(r Result, railIdx uint8, railOK bool) (*packedResult, bool) {
+	if !railOK {
+		return nil, false
+	}
 	parts := [...]string{r.Billno, r.OpenID, r.Package, r.SendListID, string(r.Closed), r.Refused}
-	p := &packedResult{amount: r.Amount}
+	p := &packedResult{amount: r.Amount, rail: railIdx}
 	n := 0
 	for i, s := range parts {
 		if i < len(p.lens) {
@@ -292,7 +340,7 @@ func pack(r Result) (*packedResult, bool) {
 }
 
 // unpack returns the Result; its strings share p's memory.
-func (p *packedResult) unpack() Result {
+func (p *packedResult) unpack(rails []string) Result {
 	var parts [6]string
 	rest := p.s
 	for i, n := range p.lens {
@@ -305,12 +353,17 @@ func (p *packedResult) unpack() Result {
 			times[i] = time.Unix(p.sec[i], int64(p.nsec[i])).In(p.loc)
 		}
 	}
+	var railName string
+	if p.rail > 0 && int(p.rail) <= len(rails) {
+		railName = rails[p.rail-1]
+	}
 	return Result{
+		Rail:       railName,
 		Billno:     parts[0],
 		OpenID:     parts[1],
 		Package:    parts[2],
 		SendListID: parts[3],
-		Closed:     hongbao.Status(parts[4]),
+		Closed:     rail.State(parts[4]),
 		Refused:    parts[5],
 		Amount:     p.amount,
 		PaidAt:     times[0],

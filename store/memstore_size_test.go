@@ -46,6 +46,7 @@ func measureResultBytes(tb testing.TB, n int) float64 {
 	}
 	store := NewMemoryStore()
 	ctx := context.Background()
+	railName := client.Rail().Name()
 	g := hongbao.SendRequest{Amount: 100, SendName: "天虹百货", Wishing: "恭喜发财，大吉大利", ActName: "新春红包", Remark: "快来抢"}
 	for i := range n {
 		// openids are 28 characters, as the platform's are.
@@ -60,7 +61,7 @@ func measureResultBytes(tb testing.TB, n int) float64 {
 		if err != nil {
 			tb.Fatalf("send %d: %v", i, err)
 		}
-		if err := store.SaveResult(ctx, billno, Result{Billno: billno, OpenID: openID, Package: res.Package,
+		if err := store.SaveResult(ctx, billno, Result{Billno: billno, OpenID: openID, Rail: railName, Package: res.Package,
 			SendListID: res.SendListID, Amount: req.Amount, PaidAt: time.Now()}, resultTTL); err != nil {
 			tb.Fatal(err)
 		}

@@ -4,59 +4,64 @@ import (
 	"context"
 	"time"
 
-	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/rail"
 )
 
-// Result is what the handler knows of one bill number (one attempt of a
-// grant): a successful send, with enough to answer a repeat tap with fresh
-// wx.sendBizRedPacket parameters without calling the platform again; or a
+// Result is what the claim handler knows of one bill number (one attempt of
+// a grant): a successful send, with the material of the page's answer, so
+// that a repeat tap is answered without calling the platform again; or a
 // number the platform reported closed; or a definitive refusal not yet
 // proven closed. It is small and serialises to JSON with the tags below, so
 // a shared Store can keep it as one string value.
 type Result struct {
-	Billno     string `json:"billno"`
-	OpenID     string `json:"openid"`
-	Package    string `json:"package,omitempty"` // the raw package string from sendminiprogramhb
+	Billno string `json:"billno"`
+	OpenID string `json:"openid"`
+	// Rail is the Name of the rail that paid it ("redpacket:<mch_id>");
+	// empty in results saved before rails, all of the red packet.
+	Rail string `json:"rail,omitempty"`
+	// Package is the material of the page's answer (rail.Sent.Answer):
+	// the red packet's package, the transfer's package_info.
+	Package string `json:"package,omitempty"`
+	// SendListID is the platform's number of the payout (rail.Sent.Order).
 	SendListID string `json:"send_listid,omitempty"`
 	Amount     int64  `json:"amount"` // fen
-	// PaidAt is when the platform sent the packet: gethbinfo's send_time
-	// when the handler learnt it from there, otherwise the latest moment
-	// known to precede the send that paid (never later than the real
-	// send, so the claim window never outlives the platform's).
+	// PaidAt is when the platform sent the packet: its own time when the
+	// handler learnt it (a query, the send's answer), otherwise the latest
+	// moment known to precede the send that paid (never later than the
+	// real send, so the claim window never outlives the platform's).
 	PaidAt time.Time `json:"paid_at,omitzero"`
-	// Closed is the status with which the platform reported this number
-	// closed, read from gethbinfo: FAILED (no money left the merchant) or
-	// REFUND (the packet was never opened and its money came back).
-	// Package is then empty.
-	Closed hongbao.Status `json:"closed,omitempty"`
-	// Refused is the err_code of a definitive refusal of this number
-	// (NOTENOUGH, SEND_FAILED, ...) that the platform has not reported
-	// closed (yet): the next tap sends the same number again.
+	// Closed is the state in which the platform reported this number
+	// settled: rail.Closed (no money left the merchant), rail.Returned (the
+	// payout was never opened and its money came back), rail.Cancelled, or
+	// rail.Paid (the user has it and there is nothing left to open).
+	// Package is then empty. Results saved before rails hold the red
+	// packet's words, FAILED and REFUND, which package redisstore reads as
+	// rail.Closed and rail.Returned.
+	Closed rail.State `json:"closed,omitempty"`
+	// Refused is the platform's code of a definitive refusal of this
+	// number (NOTENOUGH, SEND_FAILED, ...) that the platform has not
+	// reported closed (yet): the next tap sends the same number again.
 	Refused string `json:"refused,omitempty"`
 	// At is when Closed or Refused was learnt.
 	At time.Time `json:"at,omitzero"`
-	// CheckedAt is when gethbinfo was last asked about a refused number,
-	// so that taps do not ask it each time.
+	// CheckedAt is when the platform was last asked about a refused
+	// number, so that taps do not ask it each time.
 	CheckedAt time.Time `json:"checked_at,omitzero"`
 }
 
 // Paid reports whether r is a successful send that can be handed out.
 func (r Result) Paid() bool { return r.Package != "" && r.Closed == "" }
 
-// Terms are what a grant pays: recorded in the Store before the grant's
-// first send and reused by every later tap on every replica, whatever the
-// Policy says then, so a policy that draws a random amount pays the first
-// amount drawn. Terms recovered from the platform (gethbinfo) replace
-// recorded ones.
+// Terms are what a grant pays: its rail.Payout, recorded in the Store
+// before the grant's first send and reused by every later tap on every
+// replica, whatever the Policy says then, so a policy that draws a random
+// amount pays the first amount drawn. Terms recovered from the platform
+// replace recorded ones. The payout's fields serialise at the top level of
+// the JSON object, beside the fields below.
 type Terms struct {
-	Amount   int64         `json:"amount"` // fen
-	SendName string        `json:"send_name"`
-	Wishing  string        `json:"wishing"`
-	ActName  string        `json:"act_name"`
-	Remark   string        `json:"remark"`
-	Scene    hongbao.Scene `json:"scene_id,omitempty"`
+	rail.Payout
 	// DecidedAt is when the terms were recorded (before the first send),
-	// or the platform's send_time of terms recovered from it.
+	// or the platform's time of terms recovered from it.
 	DecidedAt time.Time `json:"decided_at"`
 	// Recovered marks terms read back from the platform.
 	Recovered bool `json:"recovered,omitempty"`
@@ -66,7 +71,7 @@ type Terms struct {
 	OpenID string `json:"openid,omitempty"`
 }
 
-// Store is the state the handler shares across replicas: the terms of
+// Store is the state the claim handler shares across replicas: the terms of
 // grants, outcomes of sends, the right to send a bill number, and
 // rate-limit counters. Every key is a string and every value a Terms, a
 // Result or a counter, so that an implementation on a key-value server
@@ -81,8 +86,8 @@ type Terms struct {
 //
 // Implementations namespace the keys of each method themselves (results,
 // locks and counters never share a key space) and must be safe for
-// concurrent use. The handler treats any error as "the Store is
-// unavailable" and degrades (see the package documentation); an error must
+// concurrent use. The claim handler treats any error as "the Store is
+// unavailable" and degrades (see package claim); an error must
 // therefore never be returned for a plain miss.
 type Store interface {
 	// AddTerms records t under key (a grant: its attempt-0 bill number)

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/rail"
 )
 
 func TestMemoryStoreResult(t *testing.T) {
@@ -61,8 +61,8 @@ func TestMemoryStoreResultPacked(t *testing.T) {
 	at := time.Date(2026, 2, 10, 9, 0, 0, 123456789, beijing)
 	cases := map[string]Result{
 		"empty":     {},
-		"paid":      {Billno: "k1", OpenID: "o1", Package: "sendid=1&ver=8", SendListID: "100", Amount: 100, PaidAt: at},
-		"closed":    {Billno: "k2", OpenID: "o2", Amount: 100, Closed: hongbao.StatusRefunded, At: at, PaidAt: at.Add(-time.Hour)},
+		"paid":      {Billno: "k1", OpenID: "o1", Rail: "redpacket:1900000109", Package: "sendid=1&ver=8", SendListID: "100", Amount: 100, PaidAt: at},
+		"closed":    {Billno: "k2", OpenID: "o2", Amount: 100, Closed: rail.Returned, At: at, PaidAt: at.Add(-time.Hour)},
 		"refused":   {Billno: "k3", OpenID: "o3", Amount: 1, Refused: "NOTENOUGH", At: at, CheckedAt: at.Add(time.Minute)},
 		"other":     {Billno: "not-the-key", OpenID: "o4", Package: "p", At: time.Unix(-1e11, 1).In(time.Local)},
 		"two zones": {Billno: "k5", PaidAt: at, At: at.UTC()},
@@ -78,7 +78,7 @@ func TestMemoryStoreResultPacked(t *testing.T) {
 		}
 	}
 	// pack and unpack know every field of a Result.
-	if n := reflect.TypeOf(Result{}).NumField(); n != 10 {
+	if n := reflect.TypeOf(Result{}).NumField(); n != 11 {
 		t.Errorf("Result has %d fields: pack and unpack them all, then count them here", n)
 	}
 	// A time read from the clock comes back without its monotonic reading.
@@ -108,6 +108,28 @@ func TestResultJSON(t *testing.T) {
 		if _, ok := fields[k]; !ok {
 			t.Errorf("no %s in %s", k, b)
 		}
+	}
+}
+
+// Terms serialise as they always did: the payout's fields at the top level,
+// so that terms recorded before rails read back whole.
+func TestTermsJSON(t *testing.T) {
+	tr := Terms{
+		Payout:    rail.Payout{Amount: 100, SendName: "shop", Wishing: "w", ActName: "a", Remark: "r", Scene: "PRODUCT_1"},
+		DecidedAt: time.Date(2026, 2, 10, 9, 0, 0, 0, time.UTC), Key: "spring", OpenID: "o1",
+	}
+	b, err := json.Marshal(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"amount":100,"send_name":"shop","wishing":"w","act_name":"a","remark":"r","scene_id":"PRODUCT_1",` +
+		`"decided_at":"2026-02-10T09:00:00Z","key":"spring","openid":"o1"}`
+	if string(b) != want {
+		t.Errorf("JSON %s, want %s", b, want)
+	}
+	var back Terms
+	if err := json.Unmarshal([]byte(want), &back); err != nil || back != tr {
+		t.Errorf("back %+v %v", back, err)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/store/redisstore"
 )
@@ -522,13 +523,34 @@ func (rc *reconciler) check(ctx context.Context, grant string, attempt int, bill
 func describe(res store.Result) string {
 	switch {
 	case res.Closed != "":
-		return "closed:" + string(res.Closed)
+		return "closed:" + closedWord(res.Closed)
 	case res.Paid():
 		return storedPaid
 	case res.Refused != "":
 		return "refused:" + res.Refused
 	}
 	return storedPending
+}
+
+// closedWord is the gethbinfo status of a stored closing state, as the
+// stored column shows it: closed:FAILED, closed:REFUND.
+func closedWord(s rail.State) string {
+	switch s {
+	case rail.Closed:
+		return string(hongbao.StatusFailed)
+	case rail.Returned:
+		return string(hongbao.StatusRefunded)
+	}
+	return string(s)
+}
+
+// closedState is the rail state the handler stores for a gethbinfo status
+// that closes a number (FAILED, REFUND).
+func closedState(s hongbao.Status) rail.State {
+	if s == hongbao.StatusRefunded {
+		return rail.Returned
+	}
+	return rail.Closed
 }
 
 // judge is the verdict of a bill number from what the Store holds (stored,
@@ -558,7 +580,7 @@ func judge(stored string, prev store.Result, platform string) string {
 		return verdictNotSent
 	case st == hongbao.StatusFailed:
 		switch {
-		case closed == hongbao.StatusFailed:
+		case closed == rail.Closed:
 			return verdictOK
 		case paid || closed != "":
 			return verdictMismatch
@@ -566,7 +588,7 @@ func judge(stored string, prev store.Result, platform string) string {
 		return verdictClosed
 	case st == hongbao.StatusRefunded:
 		switch {
-		case closed == hongbao.StatusRefunded || paid:
+		case closed == rail.Returned || paid:
 			return verdictOK
 		case closed != "":
 			return verdictMismatch
@@ -615,8 +637,9 @@ func (rc *reconciler) resolveClosed(ctx context.Context, r *row, info *hongbao.H
 	res := store.Result{
 		Billno: r.billno,
 		OpenID: cur.OpenID,
+		Rail:   rc.client.Rail().Name(),
 		Amount: info.Amount,
-		Closed: info.Status,
+		Closed: closedState(info.Status),
 		At:     time.Now(),
 	}
 	if res.OpenID == "" {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/store/redisstore"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
@@ -51,7 +52,8 @@ func (c *campaignFixture) terms(openid string) string {
 	c.t.Helper()
 	id := c.billno(testCampaign, openid, 0)
 	_, _, err := c.store.AddTerms(context.Background(), id, store.Terms{
-		Amount: 100, SendName: "shop", Wishing: "happy new year", ActName: "new year", Remark: "thanks", DecidedAt: time.Now(),
+		Payout:    rail.Payout{Amount: 100, SendName: "shop", Wishing: "happy new year", ActName: "new year", Remark: "thanks"},
+		DecidedAt: time.Now(),
 	}, c.ttl)
 	if err != nil {
 		c.t.Fatal(err)
@@ -157,12 +159,12 @@ func TestReconcileStore(t *testing.T) {
 	// Attempt 0 closed, attempt 1 paid: both recorded.
 	c.terms("oSecond")
 	c.refused(b("oSecond", 0), "oSecond", "SEND_FAILED")
-	c.save(store.Result{Billno: b("oSecond", 0), OpenID: "oSecond", Amount: 100, Closed: hongbao.StatusFailed, At: time.Now()})
+	c.save(store.Result{Billno: b("oSecond", 0), OpenID: "oSecond", Amount: 100, Closed: rail.Closed, At: time.Now()})
 	c.paid(b("oSecond", 1), "oSecond")
 	// Attempt 0 closed, attempt 1 paid but not recorded.
 	c.terms("oLater")
 	c.refused(b("oLater", 0), "oLater", "SEND_FAILED")
-	c.save(store.Result{Billno: b("oLater", 0), OpenID: "oLater", Amount: 100, Closed: hongbao.StatusFailed, At: time.Now()})
+	c.save(store.Result{Billno: b("oLater", 0), OpenID: "oLater", Amount: 100, Closed: rail.Closed, At: time.Now()})
 	c.pay(b("oLater", 1), "oLater", 100)
 	// Paid, recorded, then refunded unopened.
 	c.terms("oRefunded")
@@ -190,7 +192,7 @@ func TestReconcileStore(t *testing.T) {
 	c.paid(orphan, "oOrphan")
 	// A grant of another merchant.
 	foreign, _ := hongbao.DeriveBillno([]byte(testBillnoKey), "1234567890", testCampaign, "oForeign")
-	if _, _, err := c.store.AddTerms(ctx, foreign, store.Terms{Amount: 100, DecidedAt: time.Now()}, c.ttl); err != nil {
+	if _, _, err := c.store.AddTerms(ctx, foreign, store.Terms{Payout: rail.Payout{Amount: 100}, DecidedAt: time.Now()}, c.ttl); err != nil {
 		t.Fatal(err)
 	}
 	before := len(c.srv.Requests())
@@ -249,15 +251,15 @@ func TestReconcileStore(t *testing.T) {
 	}
 	r.wantErr(t, "resolved 3")
 	res, ok, err := c.store.Result(ctx, b("oRefused", 0))
-	if err != nil || !ok || res.Closed != hongbao.StatusFailed || res.OpenID != "oRefused" || res.Amount != 100 || res.Paid() || res.At.IsZero() {
+	if err != nil || !ok || res.Closed != rail.Closed || res.OpenID != "oRefused" || res.Amount != 100 || res.Paid() || res.At.IsZero() {
 		t.Errorf("oRefused after -resolve: %+v %v %v", res, ok, err)
 	}
 	res, ok, _ = c.store.Result(ctx, b("oFailed", 0))
-	if !ok || res.Closed != hongbao.StatusFailed || res.Amount != 100 {
+	if !ok || res.Closed != rail.Closed || res.Amount != 100 {
 		t.Errorf("oFailed after -resolve: %+v", res)
 	}
 	res, ok, _ = c.store.Result(ctx, b("oExpired", 0))
-	if !ok || res.Closed != hongbao.StatusRefunded {
+	if !ok || res.Closed != rail.Returned {
 		t.Errorf("oExpired after -resolve: %+v", res)
 	}
 	// The closed number's reservation went back to the budget, as the
@@ -314,7 +316,7 @@ func TestReconcileOpenIDs(t *testing.T) {
 	c.paid(b("oPaid", 0), "oPaid")
 	c.terms("oSecond")
 	c.refused(b("oSecond", 0), "oSecond", "SEND_FAILED")
-	c.save(store.Result{Billno: b("oSecond", 0), OpenID: "oSecond", Amount: 100, Closed: hongbao.StatusFailed, At: time.Now()})
+	c.save(store.Result{Billno: b("oSecond", 0), OpenID: "oSecond", Amount: 100, Closed: rail.Closed, At: time.Now()})
 	c.paid(b("oSecond", 1), "oSecond")
 	// A grant in the Store that the file does not name.
 	c.terms("oOther")
@@ -416,7 +418,7 @@ func TestReconcileFollowsTermsOfAnyCampaign(t *testing.T) {
 	openid := "oTermsNameTheirGrant000000001"
 	id := c.billno(other, openid, 0)
 	if _, _, err := c.store.AddTerms(context.Background(), id, store.Terms{
-		Amount: 100, SendName: "shop", Wishing: "happy new year", ActName: "new year", Remark: "thanks",
+		Payout:    rail.Payout{Amount: 100, SendName: "shop", Wishing: "happy new year", ActName: "new year", Remark: "thanks"},
 		DecidedAt: time.Now(), Key: other, OpenID: openid,
 	}, c.ttl); err != nil {
 		t.Fatal(err)

@@ -178,7 +178,7 @@ func TestBudgetFollowsTheLifecycle(t *testing.T) {
 		billno := e.billno(t, "spring-2026", testOpenID)
 		// What a replica that died after reserving left behind.
 		ctx := context.Background()
-		if _, _, err := shared.AddTerms(ctx, billno, termsOf(testGrant(), time.Now()), time.Hour); err != nil {
+		if _, _, err := shared.AddTerms(ctx, billno, store.Terms{Payout: testGrant().Payout, DecidedAt: time.Now()}, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		if _, ok, err := shared.Budget(ctx, "spring-2026", store.BudgetOp{Step: store.BudgetReserve, Billno: billno, Amount: 100, Limit: budgets["spring-2026"]}); !ok || err != nil {

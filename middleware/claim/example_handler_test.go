@@ -15,6 +15,7 @@ import (
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -55,8 +56,8 @@ func ExampleNewHandler() {
 	send, err := claim.NewHandler(claim.HandlerConfig{
 		Client: client,
 		Policy: claim.PolicyFunc(func(ctx context.Context, u jwtauth.User, body []byte) (claim.Grant, error) {
-			return claim.Grant{Key: "spring-2026", Amount: 100, SendName: "Shop",
-				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}, nil
+			return claim.Grant{Key: "spring-2026", Payout: rail.Payout{Amount: 100, SendName: "Shop",
+				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}}, nil
 		}),
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
 
@@ -30,8 +31,8 @@ func ExampleRefusal() {
 			if u.Claims["member"] != true { // a claim of the user's verified token
 				return claim.Grant{}, &claim.Refusal{Code: "members_only", Message: "red packets are for members"}
 			}
-			return claim.Grant{Key: "spring-2026", Amount: 100, SendName: "Shop",
-				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}, nil
+			return claim.Grant{Key: "spring-2026", Payout: rail.Payout{Amount: 100, SendName: "Shop",
+				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}}, nil
 		}),
 	})
 	if err != nil {
@@ -76,8 +77,8 @@ func ExampleStatusOf() {
 	send, err := claim.NewHandler(claim.HandlerConfig{
 		Client: client,
 		Policy: claim.PolicyFunc(func(ctx context.Context, u jwtauth.User, body []byte) (claim.Grant, error) {
-			return claim.Grant{Key: "spring-2026", Amount: 100, SendName: "Shop",
-				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}, nil
+			return claim.Grant{Key: "spring-2026", Payout: rail.Payout{Amount: 100, SendName: "Shop",
+				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}}, nil
 		}),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			status, code := claim.StatusOf(err)

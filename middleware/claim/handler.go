@@ -15,6 +15,7 @@ import (
 
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/store"
 )
 
@@ -50,10 +51,15 @@ const (
 	maxPoll   = 500 * time.Millisecond
 )
 
-// HandlerConfig configures NewHandler. Client and Policy are required; every
-// other field documents its default.
+// HandlerConfig configures NewHandler. Policy and a rail (Rail, or Client
+// for the red packet) are required; every other field documents its
+// default.
 type HandlerConfig struct {
-	// Client pays the red packets.
+	// Rail pays the grants: the red packet (hongbao.Client.Rail) or
+	// another rail.Rail.
+	Rail rail.Rail
+	// Client is the red-packet rail's shorthand: Client: c means
+	// Rail: c.Rail(). Set Rail or Client, not both.
 	Client *hongbao.Client
 	// Policy decides what each user gets.
 	Policy Policy
@@ -108,8 +114,9 @@ type HandlerConfig struct {
 	MerchantProbe time.Duration
 	// MaxAttempts bounds the bill numbers one grant may use (attempt 0,
 	// 1, ...). The handler moves to the next only when the platform
-	// reports the current one closed (FAILED, or REFUND with
-	// Grant.Reclaim); when the last one is closed the tap is answered 410
+	// reports the current one closed (rail.Closed; rail.Returned or
+	// rail.Cancelled with Grant.Reclaim: the red packet's FAILED and
+	// REFUND); when the last one is closed the tap is answered 410
 	// "attempts_exhausted". Default 3; negative is an error.
 	MaxAttempts int
 	// StoreRetryAfter is how long the handler keeps to this process after
@@ -136,7 +143,8 @@ type HandlerConfig struct {
 // Handler is the red-packet claim handler: see the package documentation.
 // Create it with NewHandler; it is safe for concurrent use.
 type Handler struct {
-	client        *hongbao.Client
+	rail          rail.Rail
+	railName      string // rail.Name(), stored with every result
 	policy        Policy
 	store         store.Store
 	local         *store.MemoryStore // used when store fails
@@ -166,8 +174,14 @@ type Handler struct {
 // an Authenticator's Middleware: it answers 401 to requests without a
 // verified User in the context.
 func NewHandler(cfg HandlerConfig) (*Handler, error) {
-	if cfg.Client == nil {
-		return nil, errors.New("claim: HandlerConfig.Client is required")
+	r := cfg.Rail
+	switch {
+	case r != nil && cfg.Client != nil:
+		return nil, errors.New("claim: HandlerConfig sets both Rail and Client; set one")
+	case cfg.Client != nil:
+		r = cfg.Client.Rail()
+	case r == nil:
+		return nil, errors.New("claim: HandlerConfig.Rail (or Client) is required")
 	}
 	if cfg.Policy == nil {
 		return nil, errors.New("claim: HandlerConfig.Policy is required")
@@ -180,7 +194,8 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		return nil, errors.New("claim: HandlerConfig sizes and durations must not be negative")
 	}
 	h := &Handler{
-		client:        cfg.Client,
+		rail:          r,
+		railName:      r.Name(),
 		policy:        cfg.Policy,
 		store:         cfg.Store,
 		local:         store.NewMemoryStore(),
@@ -309,18 +324,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, t, fmt.Errorf("claim: the result of %s is for another openid", res.Billno))
 		return
 	}
-	params, err := h.client.BizRedPacketParams(&hongbao.SendResult{
-		Billno:     res.Billno,
-		OpenID:     res.OpenID,
-		Amount:     res.Amount,
-		SendListID: res.SendListID,
-		Package:    res.Package,
-	})
-	if err != nil {
-		h.fail(w, r, t, err)
+	if res.Rail != "" && res.Rail != h.railName {
+		h.fail(w, r, t, fmt.Errorf("claim: the result of %s was paid by rail %s, not %s", res.Billno, res.Rail, h.railName))
 		return
 	}
-	out, err := json.Marshal(params)
+	out, err := h.rail.AppendAnswer(make([]byte, 0, 256), res.Package)
 	if err != nil {
 		h.fail(w, r, t, err)
 		return
@@ -367,9 +375,10 @@ func (h *Handler) logTap(ctx context.Context, t *tap, status int, code string, e
 	if code != "" {
 		attrs = append(attrs, slog.String("code", code))
 	}
-	var pe *hongbao.Error
-	if err != nil && errors.As(err, &pe) && pe.ErrCode != "" {
-		attrs = append(attrs, slog.String("err_code", pe.ErrCode))
+	if err != nil {
+		if code := railCode(err); code != "" {
+			attrs = append(attrs, slog.String("err_code", code))
+		}
 	}
 	if t.source != "" {
 		attrs = append(attrs, slog.String("source", t.source))
@@ -393,12 +402,12 @@ func (h *Handler) allow(ctx context.Context, openID string) (bool, time.Duration
 }
 
 // newRun checks the policy's grant and starts the walk of its lifecycle. A
-// grant that breaks a platform rule is the policy's error (500).
+// grant that breaks a rule of the rail is the policy's error (500).
 func (h *Handler) newRun(g Grant, openID string) (*grantRun, error) {
-	if err := g.Validate(); err != nil {
+	if err := g.Validate(h.rail); err != nil {
 		return nil, policyError(err)
 	}
-	id, err := h.client.Billno(g.Key, openID)
+	id, err := h.rail.Billno(g.Key, openID, 0)
 	if err != nil {
 		return nil, policyError(err)
 	}

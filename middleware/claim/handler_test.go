@@ -21,6 +21,7 @@ import (
 
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/signer"
 	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/transport"
@@ -36,12 +37,14 @@ const testAttempts = 3
 
 func testGrant() Grant {
 	return Grant{
-		Key:      "spring-2026",
-		Amount:   100,
-		SendName: "天虹百货",
-		Wishing:  "恭喜发财，大吉大利",
-		ActName:  "新春红包",
-		Remark:   "快来抢",
+		Key: "spring-2026",
+		Payout: rail.Payout{
+			Amount:   100,
+			SendName: "天虹百货",
+			Wishing:  "恭喜发财，大吉大利",
+			ActName:  "新春红包",
+			Remark:   "快来抢",
+		},
 	}
 }
 

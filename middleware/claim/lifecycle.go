@@ -6,35 +6,24 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"time"
 
-	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/store"
 )
 
 // The grant lifecycle: a grant (Key, openid) is paid under a sequence of
-// bill numbers, attempt 0, 1, 2 ... (hongbao.Client.AttemptBillno; attempt
-// 0 is the number Client.Billno always gave). Its terms are recorded before
-// the first send and reused by every tap. The handler moves from attempt n
-// to n+1 only when the platform itself reports attempt n closed: gethbinfo
-// status FAILED, or REFUND when the grant allows re-claims. Anything else
-// (SENT, SENDING, RECEIVED, NOT_FOUND, an unknown outcome, an unknown
-// err_code) keeps attempt n, which the platform pays at most once.
+// bill numbers, attempt 0, 1, 2 ... (rail.Rail.Billno). Its terms are
+// recorded before the first send and reused by every tap. The handler moves
+// from attempt n to n+1 only when the platform itself reports attempt n
+// closed: rail.Closed, or rail.Returned and rail.Cancelled when the grant
+// allows re-claims. Anything else (pending, waiting, paid, not found, an
+// unknown outcome, a code the rail does not know) keeps attempt n, which
+// the platform pays at most once. The lifecycle acts on rail states only.
 
-// recheckAfter is how long a gethbinfo answer about a refused number is
+// recheckAfter is how long the platform's answer about a refused number is
 // trusted before a tap asks again.
 const recheckAfter = 30 * time.Second
-
-// refusalCodes are the definitive refusals after which the same number is
-// sent again on the next tap (the operator may have topped up, the day may
-// have turned), and the platform is asked whether the number is closed only
-// when it is refused again.
-var refusalCodes = slices.Concat(merchantCodes, userLimitCodes, []error{hongbao.ErrNoAuth})
-
-// userLimitCodes are the user's daily limits (SENDNUM_LIMIT,
-// RCVDAMOUNT_LIMIT).
-var userLimitCodes = []error{hongbao.ErrSendNumLimit, hongbao.ErrReceivedAmountLimit}
 
 // grantRun is the walk of one tap through a grant's attempts. It runs
 // detached from the request (a payout is never cut short by a user leaving)
@@ -50,7 +39,8 @@ type grantRun struct {
 	// lower is the latest moment known to precede any send of the
 	// current attempt that could pay: PaidAt of a success.
 	lower time.Time
-	// sentAt is gethbinfo's send_time of the current attempt, when known.
+	// sentAt is the platform's time of the current attempt's payout,
+	// when known (a query, the send's answer).
 	sentAt time.Time
 	// billno and attempt are where the walk stands, for the log.
 	billno  string
@@ -64,15 +54,14 @@ var errAttemptsExhausted = errors.New("claim: every attempt of the grant was clo
 // claim walks the grant's attempts and returns the paid result to hand out,
 // or the error to answer.
 func (h *Handler) claim(ctx context.Context, run *grantRun) (store.Result, string, error) {
-	first := termsOf(run.grant, h.now())
-	first.Key, first.OpenID = run.grant.Key, run.openID
+	first := store.Terms{Payout: run.grant.Payout, DecidedAt: h.now(), Key: run.grant.Key, OpenID: run.openID}
 	run.terms, run.fresh = h.recordTerms(ctx, run.id, first)
 	run.lower = run.terms.DecidedAt
 	for n := 0; n < h.maxAttempts; n++ {
 		billno := run.id
 		if n > 0 {
 			var err error
-			if billno, err = h.client.AttemptBillno(run.grant.Key, run.openID, n); err != nil {
+			if billno, err = h.rail.Billno(run.grant.Key, run.openID, n); err != nil {
 				return store.Result{}, "", err
 			}
 			run.sentAt = time.Time{}
@@ -136,21 +125,25 @@ func (h *Handler) attempt(ctx context.Context, run *grantRun, billno string) (re
 
 // settled answers a record that settles its number: a success (paid), or
 // the platform's report that the number is closed (the walk moves on, or,
-// for a refund without re-claims, 410).
+// for a payout returned or cancelled without re-claims, 410), or that the
+// user has it with nothing left to open.
 func (h *Handler) settled(ctx context.Context, run *grantRun, r store.Result, src string) (store.Result, string, bool, error) {
-	if r.Closed == "" {
+	switch {
+	case r.Closed == "":
 		h.commit(ctx, run, r)
 		return h.paid(ctx, run, r, src)
-	}
-	if run.closedAllowsNext(r.Closed) {
+	case r.Closed == rail.Paid:
+		h.commit(ctx, run, r)
+		return store.Result{}, "", false, errReceived(r.Billno)
+	case run.closedAllowsNext(r.Closed):
 		run.lower = later(run.lower, r.At)
 		return store.Result{}, "", true, nil
 	}
-	return store.Result{}, "", false, errExpired(r.Billno, "the platform refunded it")
+	return store.Result{}, "", false, errExpired(r.Billno, "the platform reports it "+string(r.Closed))
 }
 
 // paid answers a stored success, or moves on when its claim window is over
-// and the platform reports the packet refunded to a grant that allows
+// and the platform reports the payout returned to a grant that allows
 // re-claims.
 func (h *Handler) paid(ctx context.Context, run *grantRun, r store.Result, src string) (store.Result, string, bool, error) {
 	if h.now().Sub(r.PaidAt) < h.claimWindow {
@@ -161,79 +154,97 @@ func (h *Handler) paid(ctx context.Context, run *grantRun, r store.Result, src s
 		return store.Result{}, "", false, errExpired(r.Billno, "paid at "+r.PaidAt.Format(time.RFC3339))
 	}
 	// Re-claims, or a budget the refund gives back to: ask the platform.
-	info, err := h.query(ctx, r.Billno)
+	bill, err := h.query(ctx, r.Billno)
 	if err != nil {
-		return store.Result{}, "", false, errExpired(r.Billno, "gethbinfo: "+err.Error())
+		return store.Result{}, "", false, errExpired(r.Billno, "query: "+err.Error())
 	}
-	if info.Status == hongbao.StatusRefunded {
-		h.close(ctx, run, r.Billno, info.Status)
+	if bill.State == rail.Returned || bill.State == rail.Cancelled {
+		h.close(ctx, run, r.Billno, bill.State)
 		if !run.grant.Reclaim {
-			return store.Result{}, "", false, errExpired(r.Billno, "the platform refunded it")
+			return store.Result{}, "", false, errExpired(r.Billno, "the platform reports it "+bill.Status)
 		}
 		return store.Result{}, "", true, nil
 	}
-	return store.Result{}, "", false, errExpired(r.Billno, "the platform reports "+string(info.Status))
+	return store.Result{}, "", false, errExpired(r.Billno, "the platform reports "+bill.Status)
 }
 
-// recoverFrom asks gethbinfo about billno before a fresh grant sends it.
+// recoverFrom asks the platform about billno before a fresh grant sends it.
 // closed: the number is closed and the walk moves on. Otherwise the send
-// goes ahead, with the platform's terms when it already holds a packet.
+// goes ahead, with the platform's terms when it already holds a payout.
 func (h *Handler) recoverFrom(ctx context.Context, run *grantRun, billno string) (closed bool, err error) {
-	info, err := h.query(ctx, billno)
-	if err != nil {
-		// NOT_FOUND, or no answer: sending the same number is safe.
+	bill, err := h.query(ctx, billno)
+	if err != nil || bill.State == rail.NotFound {
+		// No answer, or nothing there: sending the same number is safe.
 		return false, nil
 	}
-	switch info.Status {
-	case hongbao.StatusFailed:
-		h.close(ctx, run, billno, info.Status)
-		return true, nil
-	case hongbao.StatusRefunded:
-		if run.closedAllowsNext(info.Status) {
-			h.close(ctx, run, billno, info.Status)
-			return true, nil
-		}
-		h.close(ctx, run, billno, info.Status)
-		return false, errExpired(billno, "the platform refunded it")
+	if next, settled, err := h.closedByPlatform(ctx, run, billno, bill); settled {
+		return next, err
 	}
-	h.adoptTerms(ctx, run, info)
+	h.adoptTerms(ctx, run, bill)
 	return false, nil
+}
+
+// closedByPlatform records a query's report that billno is closed
+// (settled): next when the walk moves on, else the 410 to answer.
+func (h *Handler) closedByPlatform(ctx context.Context, run *grantRun, billno string, bill rail.Bill) (next, settled bool, err error) {
+	switch bill.State {
+	case rail.Closed:
+		h.close(ctx, run, billno, bill.State)
+		return true, true, nil
+	case rail.Returned, rail.Cancelled:
+		h.close(ctx, run, billno, bill.State)
+		if run.closedAllowsNext(bill.State) {
+			return true, true, nil
+		}
+		return false, true, errExpired(billno, "the platform reports it "+bill.Status)
+	}
+	return false, false, nil
 }
 
 // afterFailure decides what a failed send of billno means for the grant.
 func (h *Handler) afterFailure(ctx context.Context, run *grantRun, billno string, prev store.Result, err error) (store.Result, string, bool, error) {
-	var pe *hongbao.Error
-	if !errors.As(err, &pe) || pe.Unknown {
-		return store.Result{}, "", false, err // never move on from an unknown outcome
+	var re *rail.Error
+	if !errors.As(err, &re) {
+		return store.Result{}, "", false, err
 	}
-	switch {
-	case pe.Status == hongbao.StatusFailed:
-		// PROCESSING, then gethbinfo said FAILED.
-		h.close(ctx, run, billno, pe.Status)
+	switch st := re.State; {
+	case st == rail.Closed:
+		// The platform reported the number closed (the red packet's
+		// PROCESSING, then gethbinfo FAILED).
+		h.close(ctx, run, billno, st)
 		return store.Result{}, "", true, nil
-	case errors.Is(pe, hongbao.ErrFatal):
+	case st == rail.Paid:
+		// The user has it and there is nothing left to open.
+		h.remember(ctx, run, billno, store.Result{Closed: rail.Paid})
+		return h.settled(ctx, run, store.Result{Billno: billno, Amount: run.terms.Amount, Closed: rail.Paid}, "platform")
+	case st == rail.Conflict:
 		return h.recoverTerms(ctx, run, billno, err)
-	case errors.Is(pe, hongbao.ErrSendFailed):
-		return h.refused(ctx, run, billno, prev, pe, err, true)
-	case isAny(pe, refusalCodes...):
-		if prev.Refused == "" && run.attempt == 0 && isAny(pe, merchantCodes...) {
+	case st == rail.Failed:
+		return h.refused(ctx, run, billno, prev, re.Code, err, true)
+	case st.Refused():
+		if prev.Refused == "" && run.attempt == 0 && st == rail.RefusedMerchant {
 			h.merchantDown(ctx)
 		}
-		return h.refused(ctx, run, billno, prev, pe, err, prev.Refused != "")
+		return h.refused(ctx, run, billno, prev, re.Code, err, prev.Refused != "")
 	}
+	// Unknown (never move on from it), throttled, rejected, invalid,
+	// unrecognized: nothing moves.
 	return store.Result{}, "", false, err
 }
 
-// refused handles a definitive refusal of billno: when ask, gethbinfo is
+// refused handles a definitive refusal of billno: when ask, the platform is
 // asked whether the number is closed (unless it was asked recently); the
 // refusal is remembered either way.
-func (h *Handler) refused(ctx context.Context, run *grantRun, billno string, prev store.Result, pe *hongbao.Error, err error, ask bool) (store.Result, string, bool, error) {
+func (h *Handler) refused(ctx context.Context, run *grantRun, billno string, prev store.Result, code string, err error, ask bool) (store.Result, string, bool, error) {
 	now := h.now()
-	r := store.Result{Refused: pe.ErrCode, CheckedAt: prev.CheckedAt}
+	r := store.Result{Refused: code, CheckedAt: prev.CheckedAt}
+	if r.Refused == "" {
+		r.Refused = string(rail.StateOf(err))
+	}
 	if ask && (prev.CheckedAt.IsZero() || now.Sub(prev.CheckedAt) >= recheckAfter) {
-		info, qerr := h.query(ctx, billno)
-		if qerr == nil && info.Status == hongbao.StatusFailed {
-			h.close(ctx, run, billno, info.Status)
+		bill, qerr := h.query(ctx, billno)
+		if qerr == nil && bill.State == rail.Closed {
+			h.close(ctx, run, billno, bill.State)
 			return store.Result{}, "", true, nil
 		}
 		r.CheckedAt = now
@@ -242,28 +253,20 @@ func (h *Handler) refused(ctx context.Context, run *grantRun, billno string, pre
 	return store.Result{}, "", false, err
 }
 
-// recoverTerms handles FATAL_ERROR: the platform holds billno with other
+// recoverTerms handles a conflict: the platform holds billno with other
 // terms (the records of the first send were lost and the policy decided
-// differently). The paid terms are read back from gethbinfo, recorded, and
-// sent again to obtain the package that was paid.
-func (h *Handler) recoverTerms(ctx context.Context, run *grantRun, billno string, fatal error) (store.Result, string, bool, error) {
-	info, err := h.query(ctx, billno)
-	if err != nil {
-		return store.Result{}, "", false, fatal
+// differently). The paid terms are read back from the platform, recorded,
+// and sent again to obtain the answer material of the payout.
+func (h *Handler) recoverTerms(ctx context.Context, run *grantRun, billno string, conflict error) (store.Result, string, bool, error) {
+	bill, err := h.query(ctx, billno)
+	if err != nil || bill.State == rail.NotFound {
+		return store.Result{}, "", false, conflict
 	}
-	switch info.Status {
-	case hongbao.StatusFailed:
-		h.close(ctx, run, billno, info.Status)
-		return store.Result{}, "", true, nil
-	case hongbao.StatusRefunded:
-		if run.closedAllowsNext(info.Status) {
-			h.close(ctx, run, billno, info.Status)
-			return store.Result{}, "", true, nil
-		}
-		return store.Result{}, "", false, errExpired(billno, "the platform refunded it")
+	if next, settled, err := h.closedByPlatform(ctx, run, billno, bill); settled {
+		return store.Result{}, "", next, err
 	}
-	if !h.adoptTerms(ctx, run, info) {
-		return store.Result{}, "", false, fatal
+	if !h.adoptTerms(ctx, run, bill) {
+		return store.Result{}, "", false, conflict
 	}
 	res, src, err := h.sendAttempt(ctx, run, billno)
 	if err != nil {
@@ -272,20 +275,15 @@ func (h *Handler) recoverTerms(ctx context.Context, run *grantRun, billno string
 	return h.settled(ctx, run, res, src)
 }
 
-// adoptTerms makes the platform's record of the grant's packet its terms:
-// amount and texts from gethbinfo, send_name and scene_id (which gethbinfo
-// does not report) from the current grant. It reports false when those
-// terms cannot be sent (a scene_id the platform required and the grant no
-// longer has).
-func (h *Handler) adoptTerms(ctx context.Context, run *grantRun, info *hongbao.HBInfo) bool {
+// adoptTerms makes the platform's record of the grant's payout its terms:
+// the fields the platform reports, over the current grant's (which fill
+// the fields it does not report: the red packet's send_name and scene_id).
+// It reports false when those terms cannot be sent (a field the platform
+// required and the grant no longer has).
+func (h *Handler) adoptTerms(ctx context.Context, run *grantRun, bill rail.Bill) bool {
 	t := store.Terms{
-		Amount:    info.Amount,
-		SendName:  run.grant.SendName,
-		Wishing:   info.Wishing,
-		ActName:   info.ActName,
-		Remark:    info.Remark,
-		Scene:     run.grant.Scene,
-		DecidedAt: info.SendTime,
+		Payout:    run.grant.Payout.Merge(bill.Payout),
+		DecidedAt: bill.At,
 		Recovered: true,
 		Key:       run.grant.Key,
 		OpenID:    run.openID,
@@ -293,55 +291,54 @@ func (h *Handler) adoptTerms(ctx context.Context, run *grantRun, info *hongbao.H
 	if t.DecidedAt.IsZero() {
 		t.DecidedAt = run.terms.DecidedAt
 	}
-	req := run.request(run.billno)
-	req.Amount, req.Wishing, req.ActName, req.Remark = t.Amount, t.Wishing, t.ActName, t.Remark
-	if err := req.Validate(); err != nil {
+	if err := h.rail.Check(t.Payout); err != nil {
 		h.log.LogAttrs(ctx, slog.LevelError, "hongbao: the platform's terms of a grant cannot be sent again",
 			slog.String("billno", run.billno), slog.String("error", err.Error()))
 		return false
 	}
-	run.terms, run.sentAt = t, info.SendTime
+	run.terms, run.sentAt = t, bill.At
 	run.lower = later(run.lower, t.DecidedAt)
 	h.saveTerms(ctx, run.id, t)
-	// The platform holds the packet: its money left, whatever the
+	// The platform holds the payout: its money left, whatever the
 	// budget's account says.
 	h.commit(ctx, run, store.Result{Billno: run.billno, Amount: t.Amount})
 	return true
 }
 
 // close records that the platform reported billno closed.
-func (h *Handler) close(ctx context.Context, run *grantRun, billno string, status hongbao.Status) {
-	h.remember(ctx, run, billno, store.Result{Closed: status})
+func (h *Handler) close(ctx context.Context, run *grantRun, billno string, state rail.State) {
+	h.remember(ctx, run, billno, store.Result{Closed: state})
 	h.release(ctx, run, billno)
 	run.lower = later(run.lower, h.now())
 	h.log.LogAttrs(ctx, slog.LevelInfo, "hongbao: bill number closed by the platform",
 		slog.String("openid", run.openID), slog.String("billno", billno),
-		slog.Int("attempt", run.attempt), slog.String("status", string(status)))
+		slog.Int("attempt", run.attempt), slog.String("state", string(state)))
 }
 
 // remember saves what the platform said of billno.
 func (h *Handler) remember(ctx context.Context, run *grantRun, billno string, r store.Result) {
-	r.Billno, r.OpenID, r.Amount = billno, run.openID, run.terms.Amount
+	r.Billno, r.OpenID, r.Rail, r.Amount = billno, run.openID, h.railName, run.terms.Amount
 	if r.At.IsZero() {
 		r.At = h.now()
 	}
 	h.save(ctx, billno, r)
 }
 
-// closedAllowsNext reports whether a number closed with status may be
-// followed by the next attempt: FAILED always; REFUND when the grant allows
-// re-claims.
-func (run *grantRun) closedAllowsNext(status hongbao.Status) bool {
-	return status == hongbao.StatusFailed || status == hongbao.StatusRefunded && run.grant.Reclaim
-}
-
-// request is the send of the grant's terms under billno.
-func (run *grantRun) request(billno string) *hongbao.SendRequest {
-	return grantOf(run.terms).request(billno, run.openID)
+// closedAllowsNext reports whether a number closed in state may be
+// followed by the next attempt: rail.Closed always; rail.Returned and
+// rail.Cancelled when the grant allows re-claims.
+func (run *grantRun) closedAllowsNext(state rail.State) bool {
+	switch state {
+	case rail.Closed:
+		return true
+	case rail.Returned, rail.Cancelled:
+		return run.grant.Reclaim
+	}
+	return false
 }
 
 // paidAt is the PaidAt of a success of the current attempt: the platform's
-// send_time when known, else the latest moment known to precede the send.
+// time when known, else the latest moment known to precede the send.
 func (run *grantRun) paidAt(now time.Time) time.Time {
 	if !run.sentAt.IsZero() {
 		return run.sentAt
@@ -372,33 +369,16 @@ func (h *Handler) saveTerms(ctx context.Context, id string, t store.Terms) {
 	}
 }
 
-// query asks gethbinfo about billno, bounded like a send.
-func (h *Handler) query(ctx context.Context, billno string) (*hongbao.HBInfo, error) {
+// query asks the platform about billno, bounded like a send.
+func (h *Handler) query(ctx context.Context, billno string) (rail.Bill, error) {
 	qctx, cancel := context.WithTimeout(ctx, h.lockTTL)
 	defer cancel()
-	info, err := h.client.QueryHB(qctx, billno)
+	bill, err := h.rail.Query(qctx, billno)
 	if err != nil {
-		h.log.LogAttrs(ctx, slog.LevelDebug, "hongbao: gethbinfo", slog.String("billno", billno), slog.String("error", err.Error()))
-		return nil, err
+		h.log.LogAttrs(ctx, slog.LevelDebug, "hongbao: query", slog.String("billno", billno), slog.String("error", err.Error()))
+		return rail.Bill{}, err
 	}
-	return info, nil
-}
-
-func termsOf(g Grant, now time.Time) store.Terms {
-	return store.Terms{
-		Amount:    g.Amount,
-		SendName:  g.SendName,
-		Wishing:   g.Wishing,
-		ActName:   g.ActName,
-		Remark:    g.Remark,
-		Scene:     g.Scene,
-		DecidedAt: now,
-	}
-}
-
-// grantOf is the Grant that sends t (without a Key).
-func grantOf(t store.Terms) Grant {
-	return Grant{Amount: t.Amount, SendName: t.SendName, Wishing: t.Wishing, ActName: t.ActName, Remark: t.Remark, Scene: t.Scene}
+	return bill, nil
 }
 
 func errExpired(billno, why string) *HandlerError {
@@ -408,18 +388,18 @@ func errExpired(billno, why string) *HandlerError {
 	return e
 }
 
+// errReceived answers a grant whose payout the user already has, with
+// nothing left to open.
+func errReceived(billno string) *HandlerError {
+	e := newError(http.StatusGone, "already_received", "the red packet was already received",
+		fmt.Errorf("claim: %s: the platform reports it paid to the user", billno))
+	e.Billno = billno
+	return e
+}
+
 func later(a, b time.Time) time.Time {
 	if b.After(a) {
 		return b
 	}
 	return a
-}
-
-func isAny(err error, targets ...error) bool {
-	for _, t := range targets {
-		if errors.Is(err, t) {
-			return true
-		}
-	}
-	return false
 }

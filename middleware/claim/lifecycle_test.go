@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -130,7 +131,7 @@ func TestTermsRecordedBeforeTheFirstSend(t *testing.T) {
 	billno := e.billno(t, "spring-2026", testOpenID)
 	e.host.Inject(wxpaytest.Fault{ErrCode: "SYSTEMERROR", Times: testAttempts, Match: onSend})
 	checkError(t, e.tap(t, e.token, ""), http.StatusServiceUnavailable, "outcome_unknown", true)
-	terms, added, err := shared.AddTerms(context.Background(), billno, store.Terms{Amount: 1}, time.Hour)
+	terms, added, err := shared.AddTerms(context.Background(), billno, store.Terms{Payout: rail.Payout{Amount: 1}}, time.Hour)
 	if err != nil || added {
 		t.Fatalf("terms not recorded before the send: %+v %v %v", terms, added, err)
 	}

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"time"
 
-	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/rail"
 )
 
 // The merchant gate paces new bill numbers (a grant's attempt 1, 2, ...)
-// while the merchant cannot pay (NOTENOUGH, SENDAMOUNT_LIMIT,
-// API_METHOD_CLOSED, PRODUCT_AUTHORITY_UNOPEN). When the platform records
+// while the merchant cannot pay (rail.RefusedMerchant: the red packet's
+// NOTENOUGH, SENDAMOUNT_LIMIT, API_METHOD_CLOSED, PRODUCT_AUTHORITY_UNOPEN;
+// the transfer's NOT_ENOUGH). When the platform records
 // such refusals as FAILED, every number sent meanwhile is closed, and grants
 // would use up their attempts during the outage.
 //
@@ -25,13 +26,11 @@ import (
 // DefaultMerchantProbe is the default of HandlerConfig.MerchantProbe.
 const DefaultMerchantProbe = 30 * time.Second
 
-// merchantCodes are the refusals that say the merchant cannot pay.
-var merchantCodes = []error{hongbao.ErrNotEnough, hongbao.ErrSendAmountLimit, hongbao.ErrAPIMethodClosed, hongbao.ErrProductAuthorityUnopen}
-
 var errMerchantDown = errors.New("claim: the merchant could not pay lately; new bill numbers wait")
 
-// gateKey is the Store lock of the merchant's gate.
-func (h *Handler) gateKey() string { return "merchant:" + h.client.MchID() }
+// gateKey is the Store lock of the merchant's gate: one per rail and
+// merchant account (the rail's Name).
+func (h *Handler) gateKey() string { return "merchant:" + h.railName }
 
 // probe takes the gate for one new number; ok is false while it is held
 // (another new number is in flight, or the merchant could not pay lately).
@@ -52,6 +51,5 @@ func (h *Handler) merchantDown(ctx context.Context) {
 
 // isMerchantRefusal reports whether err says the merchant cannot pay.
 func isMerchantRefusal(err error) bool {
-	var pe *hongbao.Error
-	return errors.As(err, &pe) && !pe.Unknown && isAny(pe, merchantCodes...)
+	return err != nil && rail.StateOf(err) == rail.RefusedMerchant
 }

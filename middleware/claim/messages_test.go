@@ -18,6 +18,7 @@ import (
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/httperr"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -55,6 +56,11 @@ func TestCatalogueCoversEveryCode(t *testing.T) {
 		errs = append(errs, &hongbao.Error{ErrCode: "X", Err: s})
 	}
 	errs = append(errs, &hongbao.Error{ErrCode: "SOMETHING_NEW"})
+	for _, st := range []rail.State{rail.Unknown, rail.NotFound, rail.Pending, rail.Waiting, rail.Paid, rail.Closed,
+		rail.Returned, rail.Cancelled, rail.Conflict, rail.Failed, rail.RefusedMerchant, rail.RefusedUser,
+		rail.RefusedRisk, rail.Throttled, rail.Rejected, rail.Invalid, rail.Unrecognized} {
+		errs = append(errs, &rail.Error{State: st})
+	}
 	for _, err := range errs {
 		e := classify(err)
 		if httperr.Message(e.Code, nil) == "" {
@@ -102,7 +108,8 @@ func newI18nEnv(t *testing.T, mod func(*HandlerConfig)) *i18nEnv {
 		t.Fatal(err)
 	}
 	e.policy = func() (Grant, error) {
-		return Grant{Key: "i18n", Amount: 100, SendName: "商店", Wishing: "恭喜发财", ActName: "新春", Remark: "谢谢"}, nil
+		return Grant{Key: "i18n", Payout: rail.Payout{Amount: 100, SendName: "商店", Wishing: "恭喜发财",
+			ActName: "新春", Remark: "谢谢"}}, nil
 	}
 	cfg := HandlerConfig{
 		Client:    client,
@@ -257,7 +264,8 @@ func TestClaimAnswersInChinese(t *testing.T) {
 		e.policy = func() (Grant, error) { return Grant{}, errors.New("db down") }
 		e.do(t, http.MethodPost, "/hongbao/send", tok, zh, "").check(t, 500, "policy_error", httperr.Chinese, zhOf("policy_error"))
 		e.policy = func() (Grant, error) {
-			return Grant{Key: "i18n", Amount: 100, SendName: "商店", Wishing: "", ActName: "a", Remark: "r"}, nil
+			return Grant{Key: "i18n", Payout: rail.Payout{Amount: 100, SendName: "商店", Wishing: "",
+				ActName: "a", Remark: "r"}}, nil
 		}
 		// The policy's mistake is the server's: no field for the client.
 		e.do(t, http.MethodPost, "/hongbao/send", tok, zh, "").check(t, 500, "policy_error", httperr.Chinese, zhOf("policy_error"))
@@ -265,7 +273,8 @@ func TestClaimAnswersInChinese(t *testing.T) {
 
 	t.Run("platform", func(t *testing.T) {
 		e.policy = func() (Grant, error) {
-			return Grant{Key: "i18n", Amount: 100, SendName: "商店", Wishing: "恭喜发财", ActName: "新春", Remark: "谢谢"}, nil
+			return Grant{Key: "i18n", Payout: rail.Payout{Amount: 100, SendName: "商店", Wishing: "恭喜发财",
+				ActName: "新春", Remark: "谢谢"}}, nil
 		}
 		onSend := func(path string, _ map[string]string) bool { return path == wxpaytest.PathSendMiniProgramHB }
 		for _, c := range []struct {

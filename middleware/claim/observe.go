@@ -2,11 +2,8 @@ package claim
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
-
-	"github.com/hongbao-go/hongbao"
 )
 
 // Observer is told of every tap the Handler answers, for metrics and traces
@@ -38,7 +35,8 @@ type Tap struct {
 	Source string
 	// Billno is the bill number the tap was about, once known.
 	Billno string
-	// ErrCode is the platform's err_code behind a failed tap, if any.
+	// ErrCode is the platform's code behind a failed tap (the red
+	// packet's err_code), if any.
 	ErrCode string
 	// Elapsed is the time from the tap's arrival to its answer.
 	Elapsed time.Duration
@@ -63,10 +61,7 @@ func (h *Handler) tapEnded(ctx context.Context, t *tap, status int, code string,
 	tp := Tap{Status: status, Code: code, Source: t.source, Billno: t.billno, Elapsed: time.Since(t.start)}
 	if err != nil {
 		tp.Err = err
-		var pe *hongbao.Error
-		if errors.As(err, &pe) {
-			tp.ErrCode = pe.ErrCode
-		}
+		tp.ErrCode = railCode(err)
 	}
 	h.obs.TapEnd(ctx, tp)
 }

@@ -9,25 +9,27 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/rail"
 )
 
 // Grant is the red packet a Policy grants to a user: everything of the send
 // except the openid, which is always the verified user's.
+//
+//	claim.Grant{Key: "spring-2026", Payout: rail.Payout{Amount: 100, SendName: "Shop",
+//		Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}}
 type Grant struct {
 	// Key is what makes two taps the same red packet, for example the
 	// campaign id ("spring-2026"), or campaign and day for a daily packet.
 	// The bill number is derived from Key and the openid, so a user gets
 	// at most one red packet per Key, whatever happens. Required.
 	Key string
-	// Amount in fen (1/100 yuan).
-	Amount int64
-	// SendName, Wishing, ActName and Remark are the texts of the packet;
-	// see hongbao.SendRequest for their limits.
-	SendName, Wishing, ActName, Remark string
-	// Scene is scene_id, required when Amount < 100 or Amount > 20000.
-	Scene hongbao.Scene
+	// Payout is what the grant pays: the amount in fen and the texts (see
+	// rail.Payout, and the rail's documentation for their limits). Its
+	// fields read as the grant's own (g.Amount). The first grant decided
+	// is the one paid: its Payout is recorded (store.Terms) and sent on
+	// every tap.
+	rail.Payout
 	// Campaign names the budget the grant counts against
 	// (HandlerConfig.Budgets); empty means Key. Grants with daily keys
 	// ("spring/day-3") share one campaign ("spring") this way.
@@ -39,37 +41,18 @@ type Grant struct {
 	Reclaim bool
 }
 
-// Validate checks g as the platform would check its send: a non-empty Key,
-// the amount, the texts' lengths, scene_id where the amount needs one. The
-// handler answers a grant that fails it 500 "policy_error"; a policy (or a
-// program at start-up) may call it to catch a bad campaign early. The error
-// is a *hongbao.ValidationError naming the field, or an error for the Key.
-func (g Grant) Validate() error {
+// Validate checks g as r checks a payout (rail.Rail.Check): for the red
+// packet the amount, the texts' lengths, scene_id where the amount needs
+// one; and a non-empty Key. The handler answers a grant that fails it 500
+// "policy_error"; a policy (or a program at start-up) may call it to catch
+// a bad campaign early. The error wraps the rail's (a
+// *hongbao.ValidationError naming the field, for the red packet), or is an
+// error for the Key.
+func (g Grant) Validate(r rail.Rail) error {
 	if g.Key == "" {
 		return errors.New("claim: the grant's key is empty")
 	}
-	return g.request(validationBillno, validationOpenID).Validate()
-}
-
-// A bill number and an openid of valid shape, for checking a grant's own
-// fields.
-const (
-	validationBillno = "1900000109000000000000000000"
-	validationOpenID = "oGrantCheck"
-)
-
-// request is the send of g to openID under billno.
-func (g Grant) request(billno, openID string) *hongbao.SendRequest {
-	return &hongbao.SendRequest{
-		Billno:   billno,
-		OpenID:   openID,
-		Amount:   g.Amount,
-		SendName: g.SendName,
-		Wishing:  g.Wishing,
-		ActName:  g.ActName,
-		Remark:   g.Remark,
-		Scene:    g.Scene,
-	}
+	return r.Check(g.Payout)
 }
 
 // Policy decides, on the server, whether and what the user gets. body is

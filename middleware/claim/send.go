@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/store"
 )
 
@@ -74,26 +73,24 @@ func (h *Handler) sendAttempt(base context.Context, run *grantRun, billno string
 	}
 	sctx, scancel := context.WithDeadline(base, lockedAt.Add(h.lockTTL))
 	defer scancel()
-	req := run.request(billno)
-	res, err := h.client.SendMiniProgramHB(sctx, req)
+	sent, err := h.rail.Send(sctx, billno, run.openID, run.terms.Payout)
 	if err != nil {
 		return store.Result{}, "", err
 	}
-	r := paidResult(req, res, run.paidAt(h.now()))
+	if !sent.At.IsZero() {
+		run.sentAt = sent.At
+	}
+	r := store.Result{
+		Billno:     billno,
+		OpenID:     run.openID,
+		Rail:       h.railName,
+		Package:    sent.Answer,
+		SendListID: sent.Order,
+		Amount:     run.terms.Amount,
+		PaidAt:     run.paidAt(h.now()),
+	}
 	h.save(base, billno, r)
 	return r, "platform", nil
-}
-
-// paidResult is what the Store keeps of the successful send req.
-func paidResult(req *hongbao.SendRequest, res *hongbao.SendResult, paidAt time.Time) store.Result {
-	return store.Result{
-		Billno:     req.Billno,
-		OpenID:     req.OpenID,
-		Package:    res.Package,
-		SendListID: res.SendListID,
-		Amount:     req.Amount,
-		PaidAt:     paidAt,
-	}
 }
 
 // waitOther polls the Store while another holder has the lock on billno,

@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/httperr"
+	"github.com/hongbao-go/hongbao/rail"
 )
 
 // HandlerError is how the handler answers a failed tap; ErrorHandler
@@ -34,29 +34,36 @@ func (e *HandlerError) Error() string {
 func (e *HandlerError) Unwrap() error { return e.Err }
 
 // StatusOf maps an error of a tap to the HTTP status and code the handler
-// answers; adapters and custom error handlers use it to stay consistent:
+// answers; adapters and custom error handlers use it to stay consistent.
+// Platform errors are mapped by their rail.State (rail.Classify: a
+// *rail.Error, or a rail's own error such as *hongbao.Error):
 //
 //	*HandlerError                      its Status and Code
 //	*Refusal / ErrRefused              403, the refusal's code ("refused")
-//	hongbao.ErrInvalidRequest          500 policy_error (the server decided
+//	rail.Invalid                       500 policy_error (the server decided
 //	                                   the grant: its mistake, not the client's)
 //	every attempt closed               410 attempts_exhausted
-//	outcome unknown (SYSTEMERROR or PROCESSING after retries, timeouts,
-//	  unreadable replies)              503 outcome_unknown
-//	FREQ_LIMIT after retries, or held
-//	  back by the send rate (ErrThrottled) 503 rate_limited_upstream
-//	NO_AUTH                            403 risk_control
-//	SENDNUM_LIMIT, RCVDAMOUNT_LIMIT    403 user_limit_reached
-//	FATAL_ERROR                        409 grant_conflict
-//	NOTENOUGH, SENDAMOUNT_LIMIT, API_METHOD_CLOSED,
-//	  PRODUCT_AUTHORITY_UNOPEN         503 merchant_unavailable
-//	SEND_FAILED, PROCESSING then
-//	  FAILED                           502 send_failed
-//	CA_ERROR, SIGN_ERROR, XML_ERROR, PARAM_ERROR, MONEY_LIMIT,
-//	  ILLEGAL_APPID, OPENID_ERROR, MSGAPPID_ERROR, ACCEPTMODE_ERROR,
-//	  return_code FAIL                 502 platform_rejected
-//	any other *hongbao.Error           502 platform_error
+//	rail.Unknown                       503 outcome_unknown (may have paid)
+//	rail.Throttled                     503 rate_limited_upstream
+//	rail.RefusedRisk                   403 risk_control
+//	rail.RefusedUser                   403 user_limit_reached
+//	rail.Conflict                      409 grant_conflict
+//	rail.RefusedMerchant               503 merchant_unavailable
+//	rail.Failed, rail.Closed           502 send_failed
+//	rail.Paid                          410 already_received
+//	rail.Rejected                      502 platform_rejected
+//	rail.Unrecognized, other states    502 platform_error
 //	anything else                      500 internal_error
+//
+// For the red packet: SYSTEMERROR or PROCESSING after retries, timeouts and
+// unreadable replies are Unknown; FREQ_LIMIT and hongbao.ErrThrottled
+// Throttled; NO_AUTH RefusedRisk; SENDNUM_LIMIT and RCVDAMOUNT_LIMIT
+// RefusedUser; FATAL_ERROR Conflict; NOTENOUGH, SENDAMOUNT_LIMIT,
+// API_METHOD_CLOSED and PRODUCT_AUTHORITY_UNOPEN RefusedMerchant;
+// SEND_FAILED (and PROCESSING then FAILED) Failed (Closed); CA_ERROR,
+// SIGN_ERROR, XML_ERROR, PARAM_ERROR, MONEY_LIMIT, ILLEGAL_APPID,
+// OPENID_ERROR, MSGAPPID_ERROR, ACCEPTMODE_ERROR and return_code FAIL
+// Rejected (see hongbao.Error.RailState).
 //
 // A nil error gives 200 and "".
 func StatusOf(err error) (status int, code string) {
@@ -109,50 +116,76 @@ func classify(err error) *HandlerError {
 	if errors.Is(err, ErrRefused) {
 		return newError(http.StatusForbidden, "refused", (*Refusal)(nil).message(), err)
 	}
-	if errors.Is(err, hongbao.ErrInvalidRequest) {
-		return policyError(err)
-	}
-	var pe *hongbao.Error
-	if errors.As(err, &pe) {
-		return classifyPlatform(pe, err)
+	if st, ok := rail.Classify(err); ok {
+		return classifyRail(st, err)
 	}
 	return newError(http.StatusInternalServerError, "internal_error", "internal error", err)
 }
 
-func classifyPlatform(pe *hongbao.Error, err error) *HandlerError {
-	is := func(targets ...error) bool { return isAny(pe, targets...) }
+// classifyRail answers a platform's failure in state st.
+func classifyRail(st rail.State, err error) *HandlerError {
 	var e *HandlerError
-	switch {
-	case pe.Unknown:
+	switch st {
+	case rail.Invalid:
+		return policyError(err)
+	case rail.Unknown:
 		e = newError(http.StatusServiceUnavailable, "outcome_unknown", "the red packet is not confirmed yet; retry shortly", err)
 		e.RetryAfter = retryAfterUnknown
-	case is(hongbao.ErrFrequency, hongbao.ErrThrottled):
+	case rail.Throttled:
 		e = newError(http.StatusServiceUnavailable, "rate_limited_upstream", "the payment platform is busy; retry shortly", err)
 		e.RetryAfter = retryAfterUpstream
-		if pe.RetryAfter > 0 {
-			// The client held the send back: its turn comes after
+		if wait := railRetryAfter(err); wait > 0 {
+			// The rail held the send back: its turn comes after
 			// RetryAfter. Spread the comebacks of a burst over twice
 			// that, so they do not all return at once.
-			e.RetryAfter = pe.RetryAfter + rand.N(pe.RetryAfter+1)
+			e.RetryAfter = wait + rand.N(wait+1)
 		}
-	case is(hongbao.ErrNoAuth):
+	case rail.RefusedRisk:
 		e = newError(http.StatusForbidden, "risk_control", "the payment platform does not allow this user a red packet", err)
-	case is(userLimitCodes...):
+	case rail.RefusedUser:
 		e = newError(http.StatusForbidden, "user_limit_reached", "the daily red packet limit of this user is reached", err)
-	case is(hongbao.ErrFatal):
+	case rail.Conflict:
 		e = newError(http.StatusConflict, "grant_conflict", "this red packet was already granted on other terms", err)
-	case is(merchantCodes...):
+	case rail.RefusedMerchant:
 		e = newError(http.StatusServiceUnavailable, "merchant_unavailable", "red packets are not available at the moment", err)
-	case is(hongbao.ErrSendFailed):
+	case rail.Failed, rail.Closed:
 		e = newError(http.StatusBadGateway, "send_failed", "the red packet could not be sent", err)
-	case is(hongbao.ErrCA, hongbao.ErrSign, hongbao.ErrXML, hongbao.ErrParam, hongbao.ErrMoneyLimit,
-		hongbao.ErrIllegalAppID, hongbao.ErrOpenID, hongbao.ErrMsgAppID, hongbao.ErrAcceptMode, hongbao.ErrReturnFail):
+	case rail.Paid:
+		e = newError(http.StatusGone, "already_received", "the red packet was already received", err)
+	case rail.Rejected:
 		e = newError(http.StatusBadGateway, "platform_rejected", "the payment platform rejected the request", err)
 	default:
 		e = newError(http.StatusBadGateway, "platform_error", "the payment platform returned an error", err)
 	}
-	e.Billno = pe.Billno
+	e.Billno = railBillno(err)
 	return e
+}
+
+// railRetryAfter is the RetryAfter of the *rail.Error in err's chain.
+func railRetryAfter(err error) time.Duration {
+	var re *rail.Error
+	if errors.As(err, &re) {
+		return re.RetryAfter
+	}
+	return 0
+}
+
+// railBillno is the bill number of the *rail.Error in err's chain.
+func railBillno(err error) string {
+	var re *rail.Error
+	if errors.As(err, &re) {
+		return re.Billno
+	}
+	return ""
+}
+
+// railCode is the platform's code of the *rail.Error in err's chain.
+func railCode(err error) string {
+	var re *rail.Error
+	if errors.As(err, &re) {
+		return re.Code
+	}
+	return ""
 }
 
 // handlerMessage is the message of a handler's answer e in the language of

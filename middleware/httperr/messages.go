@@ -59,6 +59,7 @@ var messages = map[string]messageText{
 	"scene_not_supported": {"red packets cannot be claimed from this scene",
 		"当前场景不支持领取红包"},
 	"attempts_exhausted": {"no attempts are left for this red packet", "领取次数已用完"},
+	"already_received":   {"the red packet was already received", "红包已领取"},
 	"budget_exhausted":   {"the red packets of this campaign are all given out", "红包已发完"},
 	"budget_unavailable": {"red packets are not available at the moment", "红包暂时无法发放，请稍后再试"},
 

@@ -20,6 +20,7 @@ var catalogueCodes = []string{
 	"grant_conflict", "merchant_unavailable", "send_failed", "platform_rejected", "platform_error",
 	"internal_error", "policy_error", "in_progress", "claim_window_expired", "body_too_large",
 	"refused", "scene_not_supported", "attempts_exhausted", "budget_exhausted", "budget_unavailable",
+	"already_received",
 }
 
 func hasHan(s string) bool {

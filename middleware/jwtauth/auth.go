@@ -601,8 +601,8 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 //     has the same status);
 //   - any ErrInvalidToken: error="invalid_token".
 //
-// The body is written by WriteError with the code of ErrorCode and a fixed
-// message in the language the request prefers (see Localize; the
+// The body is written by httperr.WriteError with the code of ErrorCode and a fixed
+// message in the language the request prefers (see httperr.Localize; the
 // challenge's error_description stays in English, as RFC 6750 allows only
 // ASCII there); Cache-Control is no-store. Errors this package does not know are
 // answered 500 "internal_error" without a challenge.

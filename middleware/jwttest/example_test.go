@@ -16,6 +16,7 @@ import (
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	"github.com/hongbao-go/hongbao/middleware/jwttest"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/signer"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -43,8 +44,8 @@ func Example() {
 	send, err := claim.NewHandler(claim.HandlerConfig{
 		Client: client,
 		Policy: claim.PolicyFunc(func(ctx context.Context, u jwtauth.User, body []byte) (claim.Grant, error) {
-			return claim.Grant{Key: "spring-2026", Amount: 100, SendName: "Shop",
-				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}, nil
+			return claim.Grant{Key: "spring-2026", Payout: rail.Payout{Amount: 100, SendName: "Shop",
+				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}}, nil
 		}),
 	})
 	if err != nil {

@@ -12,14 +12,15 @@ import (
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	"github.com/hongbao-go/hongbao/middleware/jwttest"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/signer"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
 
 // campaign stands for the application's own Policy.
 var campaign = claim.PolicyFunc(func(ctx context.Context, u jwtauth.User, body []byte) (claim.Grant, error) {
-	return claim.Grant{Key: "spring-2026", Amount: 100, SendName: "Shop",
-		Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}, nil
+	return claim.Grant{Key: "spring-2026", Payout: rail.Payout{Amount: 100, SendName: "Shop",
+		Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}}, nil
 })
 
 // TestClaimRedPacket is the test README.md shows under "Testing your

@@ -20,6 +20,7 @@ import (
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/signer"
 	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/store/redisstore"
@@ -53,12 +54,14 @@ func newWorld(t *testing.T) *world {
 		secret:    make([]byte, 32),
 		billnoKey: make([]byte, 32),
 		grant: claim.Grant{
-			Key:      "spring-" + rand.Text()[:8],
-			Amount:   100,
-			SendName: "hongbao",
-			Wishing:  "Happy new year",
-			ActName:  "spring campaign",
-			Remark:   "thanks",
+			Key: "spring-" + rand.Text()[:8],
+			Payout: rail.Payout{
+				Amount:   100,
+				SendName: "hongbao",
+				Wishing:  "Happy new year",
+				ActName:  "spring campaign",
+				Remark:   "thanks",
+			},
 		},
 		logs: &countingLog{},
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/store/redisstore"
 )
@@ -218,7 +219,7 @@ func TestTermsOnRedis(t *testing.T) {
 			if i%2 == 1 {
 				s = b
 			}
-			tr, ok, err := s.AddTerms(ctx, testBillno, store.Terms{Amount: int64(100 + i), Wishing: "w", DecidedAt: time.Now()}, time.Minute)
+			tr, ok, err := s.AddTerms(ctx, testBillno, store.Terms{Payout: rail.Payout{Amount: int64(100 + i), Wishing: "w"}, DecidedAt: time.Now()}, time.Minute)
 			if err != nil {
 				t.Errorf("AddTerms: %v", err)
 			}
@@ -241,22 +242,28 @@ func TestTermsOnRedis(t *testing.T) {
 	if ttl := c.PTTL(ctx, prefix+"terms:"+testBillno).Val(); ttl <= 0 || ttl > time.Minute {
 		t.Errorf("PTTL of the terms = %v", ttl)
 	}
-	if err := b.SaveTerms(ctx, testBillno, store.Terms{Amount: 777, Recovered: true}, time.Minute); err != nil {
+	if err := b.SaveTerms(ctx, testBillno, store.Terms{Payout: rail.Payout{Amount: 777}, Recovered: true}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if tr, ok, err := a.AddTerms(ctx, testBillno, store.Terms{Amount: 1}, time.Minute); err != nil || ok || tr.Amount != 777 || !tr.Recovered {
+	if tr, ok, err := a.AddTerms(ctx, testBillno, store.Terms{Payout: rail.Payout{Amount: 1}}, time.Minute); err != nil || ok || tr.Amount != 777 || !tr.Recovered {
 		t.Errorf("after SaveTerms: %+v %v %v", tr, ok, err)
 	}
 	// Garbage under the key is an error, not terms.
 	c.Set(ctx, prefix+"terms:other", "not json", time.Minute)
-	if _, _, err := a.AddTerms(ctx, "other", store.Terms{Amount: 1}, time.Minute); err == nil {
+	if _, _, err := a.AddTerms(ctx, "other", store.Terms{Payout: rail.Payout{Amount: 1}}, time.Minute); err == nil {
 		t.Error("garbage accepted as terms")
 	}
 	for _, bad := range []func() error{
-		func() error { _, _, err := a.AddTerms(ctx, "", store.Terms{Amount: 1}, time.Minute); return err },
-		func() error { _, _, err := a.AddTerms(ctx, "k", store.Terms{Amount: 1}, 0); return err },
-		func() error { return a.SaveTerms(ctx, "", store.Terms{Amount: 1}, time.Minute) },
-		func() error { return a.SaveTerms(ctx, "k", store.Terms{Amount: 1}, -1) },
+		func() error {
+			_, _, err := a.AddTerms(ctx, "", store.Terms{Payout: rail.Payout{Amount: 1}}, time.Minute)
+			return err
+		},
+		func() error {
+			_, _, err := a.AddTerms(ctx, "k", store.Terms{Payout: rail.Payout{Amount: 1}}, 0)
+			return err
+		},
+		func() error { return a.SaveTerms(ctx, "", store.Terms{Payout: rail.Payout{Amount: 1}}, time.Minute) },
+		func() error { return a.SaveTerms(ctx, "k", store.Terms{Payout: rail.Payout{Amount: 1}}, -1) },
 	} {
 		if bad() == nil {
 			t.Error("invalid arguments accepted")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/store"
 )
 
@@ -292,7 +293,21 @@ func (s *Store) Result(ctx context.Context, billno string) (store.Result, bool, 
 	if r.Billno != billno {
 		return store.Result{}, false, errors.New("redisstore: stored result is not a result for this bill number")
 	}
+	r.Closed = legacyClosed(r.Closed)
 	return r, true, nil
+}
+
+// legacyClosed reads the closing state of a result saved before rails,
+// which held the red packet's gethbinfo status: FAILED is rail.Closed,
+// REFUND rail.Returned. Any other state is returned as it is.
+func legacyClosed(s rail.State) rail.State {
+	switch s {
+	case "FAILED":
+		return rail.Closed
+	case "REFUND":
+		return rail.Returned
+	}
+	return s
 }
 
 // SaveResult implements store.Store with SET key json EX ttl (PX when

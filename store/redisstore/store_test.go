@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/store/redisstore"
 )
@@ -24,6 +25,7 @@ func sampleResult() store.Result {
 	return store.Result{
 		Billno:     testBillno,
 		OpenID:     "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+		Rail:       "redpacket:1900000109",
 		Package:    "sendid=abc&ver=8&sign=def&mchid=1900000109&appid=wx8888888888888888",
 		SendListID: "100004170120261128000000000001",
 		Amount:     100,
@@ -152,6 +154,23 @@ func TestResultOfAnotherBillnoIsAnError(t *testing.T) {
 		r, ok, err := s.Result(ctx, testBillno)
 		if err == nil || ok {
 			t.Errorf("Result of %s = %+v, ok %v, err %v; want an error", v, r, ok, err)
+		}
+	}
+}
+
+// Results saved before rails hold the red packet's gethbinfo status in
+// closed (FAILED, REFUND): they read as the rail states the handler acts on.
+func TestLegacyClosedResults(t *testing.T) {
+	prefix := newPrefix(t)
+	s := newStore(t, prefix)
+	ctx := context.Background()
+	c := newClient(t, redisURL)
+	for legacy, want := range map[string]rail.State{"FAILED": rail.Closed, "REFUND": rail.Returned, "returned": rail.Returned} {
+		v := `{"billno":"` + testBillno + `","openid":"oLegacy","amount":100,"closed":"` + legacy + `","at":"2026-02-10T09:00:00Z"}`
+		c.Set(ctx, prefix+"result:"+testBillno, v, time.Minute)
+		r, ok, err := s.Result(ctx, testBillno)
+		if err != nil || !ok || r.Closed != want || r.Paid() || r.Rail != "" {
+			t.Errorf("closed %q: %+v, ok %v, err %v; want %q", legacy, r, ok, err, want)
 		}
 	}
 }

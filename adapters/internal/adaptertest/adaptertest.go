@@ -20,6 +20,7 @@ import (
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/middleware/httperr"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/signer"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
@@ -74,12 +75,14 @@ func New(t testing.TB) *Env {
 		Client: client,
 		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
 			return claim.Grant{
-				Key:      Campaign,
-				Amount:   Amount,
-				SendName: "adapter test",
-				Wishing:  "恭喜发财",
-				ActName:  "adapter test",
-				Remark:   "adapter test",
+				Key: Campaign,
+				Payout: rail.Payout{
+					Amount:   Amount,
+					SendName: "adapter test",
+					Wishing:  "恭喜发财",
+					ActName:  "adapter test",
+					Remark:   "adapter test",
+				},
 			}, nil
 		}),
 	})

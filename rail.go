@@ -1,0 +1,197 @@
+package hongbao
+
+import (
+	"context"
+	"errors"
+
+	"github.com/hongbao-go/hongbao/rail"
+	"github.com/hongbao-go/hongbao/signer"
+)
+
+// Rail returns the client as the claim handler's red-packet rail (see
+// package rail): bill numbers from BillnoKey (DeriveAttemptBillno), a
+// payout sent with sendminiprogramhb, queried with gethbinfo, and answered
+// with the wx.sendBizRedPacket parameters of BizRedPacketParams. Its Name is
+// "redpacket:" followed by the mch_id.
+//
+// Every field of a rail.Payout is sent: Amount as total_amount, SendName,
+// Wishing, ActName, Remark, and Scene as scene_id. gethbinfo reports the
+// amount, wishing, act_name and remark of a number, not its send_name and
+// scene_id.
+func (c *Client) Rail() rail.Rail {
+	return &redPacketRail{c: c, name: "redpacket:" + c.mchID}
+}
+
+type redPacketRail struct {
+	c    *Client
+	name string
+}
+
+func (r *redPacketRail) Name() string { return r.name }
+
+func (r *redPacketRail) Billno(grantKey, openID string, attempt int) (string, error) {
+	return r.c.AttemptBillno(grantKey, openID, attempt)
+}
+
+func (r *redPacketRail) Check(p rail.Payout) error {
+	return railError(CheckPayout(p))
+}
+
+func (r *redPacketRail) Send(ctx context.Context, billno, openID string, p rail.Payout) (rail.Sent, error) {
+	res, err := r.c.SendMiniProgramHB(ctx, sendRequest(billno, openID, p))
+	if err != nil {
+		return rail.Sent{}, railError(err)
+	}
+	return rail.Sent{Answer: res.Package, Order: res.SendListID}, nil
+}
+
+func (r *redPacketRail) Query(ctx context.Context, billno string) (rail.Bill, error) {
+	info, err := r.c.QueryHB(ctx, billno)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return rail.Bill{State: rail.NotFound, Status: "NOT_FOUND"}, nil
+		}
+		return rail.Bill{}, railError(err)
+	}
+	return rail.Bill{
+		State:  railState(info.Status),
+		Status: string(info.Status),
+		Reason: info.Reason,
+		Payout: rail.Payout{Amount: info.Amount, Wishing: info.Wishing, ActName: info.ActName, Remark: info.Remark},
+		At:     info.SendTime,
+	}, nil
+}
+
+func (r *redPacketRail) AppendAnswer(dst []byte, material string) ([]byte, error) {
+	p, err := r.c.signer.BizRedPacketParams(r.c.appID, material, &signer.BizOptions{Rule: r.c.rule, Now: r.c.now})
+	if err != nil {
+		return dst, err
+	}
+	return appendBizRedPacket(dst, p), nil
+}
+
+// appendBizRedPacket appends p as the JSON object wx.sendBizRedPacket
+// takes. Its values are digits, letters and %XX escapes: nothing to quote.
+func appendBizRedPacket(dst []byte, p signer.BizRedPacket) []byte {
+	dst = append(dst, `{"timeStamp":"`...)
+	dst = append(dst, p.TimeStamp...)
+	dst = append(dst, `","nonceStr":"`...)
+	dst = append(dst, p.NonceStr...)
+	dst = append(dst, `","package":"`...)
+	dst = append(dst, p.Package...)
+	dst = append(dst, `","signType":"`...)
+	dst = append(dst, p.SignType...)
+	dst = append(dst, `","paySign":"`...)
+	dst = append(dst, p.PaySign...)
+	return append(dst, `"}`...)
+}
+
+// sendRequest is the one conversion of a payout to a send.
+func sendRequest(billno, openID string, p rail.Payout) *SendRequest {
+	return &SendRequest{
+		Billno:   billno,
+		OpenID:   openID,
+		Amount:   p.Amount,
+		SendName: p.SendName,
+		Wishing:  p.Wishing,
+		ActName:  p.ActName,
+		Remark:   p.Remark,
+		Scene:    Scene(p.Scene),
+	}
+}
+
+// A bill number and an openid of valid shape, for checking a payout's own
+// fields.
+const (
+	checkBillno = "1900000109000000000000000000"
+	checkOpenID = "oPayoutCheck"
+)
+
+// CheckPayout checks p as the platform checks a send of it: the amount,
+// the texts' lengths, scene_id where the amount needs one. The error is a
+// *ValidationError naming the field.
+func CheckPayout(p rail.Payout) error {
+	return sendRequest(checkBillno, checkOpenID, p).Validate()
+}
+
+// railState maps a gethbinfo status to the rail's states.
+func railState(s Status) rail.State {
+	switch s {
+	case StatusSending, StatusRefunding:
+		return rail.Pending
+	case StatusSent:
+		return rail.Waiting
+	case StatusReceived:
+		return rail.Paid
+	case StatusFailed:
+		return rail.Closed
+	case StatusRefunded:
+		return rail.Returned
+	}
+	return rail.Unknown
+}
+
+// The err_codes of each refusal state.
+var (
+	merchantRefusals = []error{ErrNotEnough, ErrSendAmountLimit, ErrAPIMethodClosed, ErrProductAuthorityUnopen}
+	userRefusals     = []error{ErrSendNumLimit, ErrReceivedAmountLimit}
+	rejections       = []error{ErrCA, ErrSign, ErrXML, ErrParam, ErrMoneyLimit, ErrIllegalAppID, ErrOpenID,
+		ErrMsgAppID, ErrAcceptMode, ErrReturnFail}
+)
+
+// railError wraps an error of the client in a *rail.Error with the state
+// the claim handler acts on; nil stays nil.
+func railError(err error) error {
+	if err == nil {
+		return nil
+	}
+	e := &rail.Error{State: rail.StateOf(err), Err: err}
+	var pe *Error
+	if errors.As(err, &pe) {
+		e.Billno, e.Code, e.RetryAfter = pe.Billno, pe.ErrCode, pe.RetryAfter
+	}
+	return e
+}
+
+// RailState is the rail state of a validation error: rail.Invalid.
+func (e *ValidationError) RailState() rail.State { return rail.Invalid }
+
+// RailState maps e to the state the claim handler acts on (see rail.State):
+// an unknown outcome is rail.Unknown; PROCESSING then FAILED is
+// rail.Closed; FATAL_ERROR rail.Conflict; SEND_FAILED rail.Failed;
+// NOTENOUGH, SENDAMOUNT_LIMIT, API_METHOD_CLOSED and
+// PRODUCT_AUTHORITY_UNOPEN rail.RefusedMerchant; SENDNUM_LIMIT and
+// RCVDAMOUNT_LIMIT rail.RefusedUser; NO_AUTH rail.RefusedRisk; FREQ_LIMIT
+// and ErrThrottled rail.Throttled; the configuration codes and return_code
+// FAIL rail.Rejected; anything else rail.Unrecognized.
+func (e *Error) RailState() rail.State {
+	is := func(targets ...error) bool {
+		for _, t := range targets {
+			if errors.Is(e, t) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case e.Unknown:
+		return rail.Unknown
+	case e.Status == StatusFailed:
+		return rail.Closed
+	case is(ErrFatal):
+		return rail.Conflict
+	case is(ErrSendFailed):
+		return rail.Failed
+	case is(merchantRefusals...):
+		return rail.RefusedMerchant
+	case is(userRefusals...):
+		return rail.RefusedUser
+	case is(ErrNoAuth):
+		return rail.RefusedRisk
+	case is(ErrFrequency, ErrThrottled):
+		return rail.Throttled
+	case is(rejections...):
+		return rail.Rejected
+	}
+	return rail.Unrecognized
+}
