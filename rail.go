@@ -11,15 +11,16 @@ import (
 // Rail returns the client as the claim handler's red-packet rail (see
 // package rail): bill numbers from BillnoKey (DeriveAttemptBillno), a
 // payout sent with sendminiprogramhb, queried with gethbinfo, and answered
-// with the wx.sendBizRedPacket parameters of BizRedPacketParams. Its Name is
-// "redpacket:" followed by the mch_id.
+// with the wx.sendBizRedPacket parameters of BizRedPacketParams, after
+// "rail":"redpacket" (the page's answer names its rail, so that one page
+// serves both rails). Its Name is "redpacket:" followed by the mch_id.
 //
 // Every field of a rail.Payout is sent: Amount as total_amount, SendName,
 // Wishing, ActName, Remark, and Scene as scene_id. gethbinfo reports the
 // amount, wishing, act_name and remark of a number, not its send_name and
 // scene_id.
 func (c *Client) Rail() rail.Rail {
-	return &redPacketRail{c: c, name: "redpacket:" + c.mchID}
+	return &redPacketRail{c: c, name: RailName + ":" + c.mchID}
 }
 
 type redPacketRail struct {
@@ -70,10 +71,16 @@ func (r *redPacketRail) AppendAnswer(dst []byte, material string) ([]byte, error
 	return appendBizRedPacket(dst, p), nil
 }
 
+// RailName is the red-packet rail's name in the page's answer
+// ("rail":"redpacket") and the head of its Name ("redpacket:" + mch_id).
+const RailName = "redpacket"
+
 // appendBizRedPacket appends p as the JSON object wx.sendBizRedPacket
-// takes. Its values are digits, letters and %XX escapes: nothing to quote.
+// takes, after the rail's name ("rail", which the page reads to choose the
+// API and leaves out of the call). Its values are digits, letters and %XX
+// escapes: nothing to quote.
 func appendBizRedPacket(dst []byte, p signer.BizRedPacket) []byte {
-	dst = append(dst, `{"timeStamp":"`...)
+	dst = append(dst, `{"rail":"`+RailName+`","timeStamp":"`...)
 	dst = append(dst, p.TimeStamp...)
 	dst = append(dst, `","nonceStr":"`...)
 	dst = append(dst, p.NonceStr...)
