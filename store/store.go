@@ -47,6 +47,11 @@ type Result struct {
 	// CheckedAt is when the platform was last asked about a refused
 	// number, so that taps do not ask it each time.
 	CheckedAt time.Time `json:"checked_at,omitzero"`
+	// Campaign is the budget account the number counts against (the
+	// grant's Campaign, or its Key), empty when it counts against none:
+	// news of the number that the platform pushes later (a notification)
+	// settles that account.
+	Campaign string `json:"campaign,omitempty"`
 }
 
 // Paid reports whether r is a successful send that can be handed out.

@@ -88,6 +88,7 @@ func (h *Handler) sendAttempt(base context.Context, run *grantRun, billno string
 		SendListID: sent.Order,
 		Amount:     run.terms.Amount,
 		PaidAt:     run.paidAt(h.now()),
+		Campaign:   h.campaignOf(run),
 	}
 	h.save(base, billno, r)
 	return r, "platform", nil
