@@ -64,6 +64,11 @@ type Result struct {
 	// that send paid, the packet dates from then. It is a hint for
 	// PaidAt, never an answer: the next tap sends the same number again.
 	LostAt time.Time `json:"lost_at,omitzero"`
+	// Campaign is the budget account the number counts against (the
+	// grant's Campaign, or its Key), empty when it counts against none:
+	// news of the number that the platform pushes later (a notification)
+	// settles that account.
+	Campaign string `json:"campaign,omitempty"`
 }
 
 // Paid reports whether r is a successful send that can be handed out.

@@ -67,12 +67,27 @@ func (h *Handler) paid(ctx context.Context, run *grantRun, r store.Result, src s
 			return store.Result{}, "", false, errExpired(r.Billno, "the platform reports it "+bill.Status)
 		}
 		return store.Result{}, "", true, nil
-	case !r.Exact && offered(bill.State) && !bill.At.IsZero():
-		r.PaidAt, r.Exact = bill.At, true
-		h.save(ctx, r.Billno, r)
-		if now.Sub(r.PaidAt) < h.claimWindow {
-			return r, src, false, nil
+	case bill.State == rail.Paid || bill.State == rail.Waiting:
+		// The user has it, or may still confirm it (waiting.go).
+		if res, ok, err := h.stillOffered(ctx, run, r, bill); ok {
+			return res, src, false, err
 		}
+		if !r.Exact && !bill.At.IsZero() {
+			return h.estimated(ctx, run, r, src, bill, now)
+		}
+	case !r.Exact && offered(bill.State) && !bill.At.IsZero():
+		return h.estimated(ctx, run, r, src, bill, now)
+	}
+	return store.Result{}, "", false, errExpired(r.Billno, "the platform reports "+bill.Status+" made at "+bill.At.Format(time.RFC3339))
+}
+
+// estimated replaces an estimated PaidAt with the platform's time of the
+// payout and answers it when that time is within the claim window.
+func (h *Handler) estimated(ctx context.Context, run *grantRun, r store.Result, src string, bill rail.Bill, now time.Time) (store.Result, string, bool, error) {
+	r.PaidAt, r.Exact = bill.At, true
+	h.save(ctx, r.Billno, r)
+	if now.Sub(r.PaidAt) < h.claimWindow {
+		return r, src, false, nil
 	}
 	return store.Result{}, "", false, errExpired(r.Billno, "the platform reports "+bill.Status+" made at "+bill.At.Format(time.RFC3339))
 }

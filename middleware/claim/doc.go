@@ -1,24 +1,25 @@
-// Package claim is the red-packet claim handler: the http.Handler behind
-// "user taps a button, gets a red packet", mounted behind a
-// jwtauth.Authenticator:
+// Package claim is the claim handler: the http.Handler behind "user taps a
+// button, gets a red packet", mounted behind a jwtauth.Authenticator. The
+// rail is a choice of configuration: HandlerConfig.Client (the APIv2 red
+// packet, hongbao.Client.Rail) or HandlerConfig.Rail (any rail.Rail, such
+// as the APIv3 merchant transfer's, transfer.Client.Rail, whose
+// notifications the handler's NotificationHandler receives):
 //
 //	h, err := claim.NewHandler(claim.HandlerConfig{Client: client, Policy: policy, Store: st})
 //	claim.Mount(mux, "/hongbao/send", auth, h) // adapters/{chi,gin,echo} for the others
-//
-// It pays through a rail.Rail: HandlerConfig.Client is the red packet's
-// (hongbao.Client.Rail), HandlerConfig.Rail any other, such as the APIv3
-// merchant transfer's. The lifecycle acts on rail states only.
+//	// the transfer: Rail: tr (tr, err := transferClient.Rail(transfer.RailConfig{NotifyURL: u}))
+//	nh, err := h.NotificationHandler() // mux.Handle("/hongbao/notify", nh), no JWT
 //
 // [Mount] routes every method of the path: POST through the Authenticator
 // to the handler, any other method to [MethodNotAllowed] before
 // authentication, the paths under it to [NotFound], so the route answers
 // the same JSON on every router.
 //
-// A tap is answered 200 with exactly the object the page passes to the
-// platform (the red packet's {timeStamp, nonceStr, package, signType,
-// paySign} for wx.sendBizRedPacket), and Cache-Control: no-store, after
-// these steps (ServeHTTP reads as this list; each step has
-// a file of its own):
+// A tap is answered 200 with the rail's name and the object the page
+// passes to the platform ({"rail":"redpacket", timeStamp, nonceStr,
+// package, signType, paySign} for wx.sendBizRedPacket; {"rail":"transfer",
+// mchId, appId, package} for wx.requestMerchantTransfer), Cache-Control:
+// no-store, after these steps (each has a file of its own):
 //
 //  1. the verified jwtauth.User from the context (500 without one);
 //  2. the per-openid rate limit of the store.Store (429, Retry-After);
@@ -37,9 +38,12 @@
 //     (send.go), the Store's failures survived (fallback.go);
 //  7. the paid result, answered with fresh parameters for the page.
 //
-// A repeat tap of a paid grant is answered from the Store alone. Why the
-// lifecycle is built this way, what each err_code and each refusal does to
-// a grant, and what a lost Store does to a budget, is in docs/design.md.
+// A repeat tap of a paid grant, or of a transfer waiting for the user's
+// confirmation, is answered from the Store alone; the platform's news
+// (notifications, Settle, Cancel) is recorded forward only under the
+// number's lock (notify.go, waiting.go). Why the lifecycle is built this
+// way, what each refusal does to a grant, and what a lost Store does to a
+// budget, is in docs/design.md.
 //
 // # Status codes
 //
@@ -59,7 +63,7 @@
 //	409 grant_conflict          FATAL_ERROR whose paid terms could not be recovered
 //	410 claim_window_expired    paid more than ClaimWindow ago, or refunded
 //	410 attempts_exhausted      every attempt of the grant was closed by the platform
-//	410 already_received        the user has the payout and nothing is left to open
+//	410 already_received        the user has the payout (transfer SUCCESS), nothing to open
 //	413 body_too_large          body over MaxBodyBytes
 //	429 rate_limited            the per-openid limit (Retry-After)
 //	500 policy_error            the Policy failed, or granted what breaks a platform rule

@@ -57,7 +57,8 @@ const (
 // default.
 type HandlerConfig struct {
 	// Rail pays the grants: the red packet (hongbao.Client.Rail) or
-	// another rail.Rail.
+	// another rail.Rail, such as the merchant transfer
+	// (transfer.Client.Rail, with NotificationHandler at its NotifyURL).
 	Rail rail.Rail
 	// Client is the red-packet rail's shorthand: Client: c means
 	// Rail: c.Rail(). Set Rail or Client, not both.
@@ -77,8 +78,11 @@ type HandlerConfig struct {
 	RateLimit  int
 	RateWindow time.Duration
 	// ClaimWindow is how long a paid red packet can be opened; a tap on a
-	// result older than this is answered 410 "claim_window_expired".
-	// Default 24 hours, the platform's.
+	// result older than this is answered 410 "claim_window_expired". On a
+	// rail whose offers wait for the user's confirmation (the transfer),
+	// it is when taps start asking the platform (with re-claims or a
+	// budget): an offer still waiting is answered again, a paid one
+	// already_received. Default 24 hours, the platform's.
 	ClaimWindow time.Duration
 	// ResultTTL is how long results are remembered. Default 30 days, the
 	// platform's record window; it must not be shorter than ClaimWindow.
