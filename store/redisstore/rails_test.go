@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -43,6 +44,7 @@ type railWorld struct {
 	key     []byte
 	grant   claim.Grant
 	budgets map[string]store.Budget
+	opened  atomic.Bool // the capped campaigns' accounts were opened
 	notify  struct {
 		srv *httptest.Server
 		mu  sync.Mutex
@@ -75,6 +77,9 @@ func newRailWorld(t *testing.T, kind string, opts wxpaytest.Options, budgets map
 	return w
 }
 
+// quiet is the rails' clients' logger: their records are not under test.
+var quiet = slog.New(slog.DiscardHandler)
+
 func (w *railWorld) newRail(t *testing.T) rail.Rail {
 	t.Helper()
 	retry := hongbao.RetryPolicy{Attempts: 3, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond, AttemptTimeout: 5 * time.Second}
@@ -87,12 +92,12 @@ func (w *railWorld) newRail(t *testing.T) rail.Rail {
 	}
 	vc := w.host.V3Config()
 	tr, err := apiv3.New(apiv3.Config{MchID: vc.MchID, CertPEM: vc.CertPEM, KeyPEM: vc.KeyPEM, APIv3Key: vc.APIv3Key,
-		PublicKeyID: vc.PublicKeyID, PublicKeyPEM: vc.PublicKeyPEM, RootCAs: vc.RootCAs, BaseURL: vc.BaseURL})
+		PublicKeyID: vc.PublicKeyID, PublicKeyPEM: vc.PublicKeyPEM, RootCAs: vc.RootCAs, BaseURL: vc.BaseURL, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tr.Close() })
-	c, err := transfer.New(transfer.Config{AppID: w.host.AppID, Transport: tr, BillnoKey: w.key, Retry: retry})
+	c, err := transfer.New(transfer.Config{AppID: w.host.AppID, Transport: tr, BillnoKey: w.key, Retry: retry, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +130,15 @@ func (w *railWorld) replica(t *testing.T) *railReplica {
 		t.Fatal(err)
 	}
 	r.h = h
+	// A capped campaign's account is opened once, at the campaign's
+	// first configuration (the first replica), never by a restart.
+	if !w.opened.Swap(true) {
+		for _, c := range h.Campaigns() {
+			if _, err := h.OpenBudget(context.Background(), c); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	key, err := jwtauth.HMACKey("", w.secret)
 	if err != nil {
 		t.Fatal(err)
