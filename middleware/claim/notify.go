@@ -95,9 +95,12 @@ func (h *Handler) notified(ctx context.Context, n rail.Notice) error {
 // end), and moves forward only: a number recorded Paid stays so (a later
 // FAIL or CANCELLED changes nothing), a number recorded closed keeps its
 // first final state, and the same report twice changes nothing but
-// repeats its (idempotent) budget step: commit on Paid, release on the
-// others. It returns nil only once the result is stored in the Store (no
-// fallback to this process) and the budget step is done.
+// repeats its (idempotent) budget step: commit on Paid (the amount the
+// platform reports, b.Payout.Amount, when it reports one), release on the
+// others. A budget step never opens an account: one the Store lost stays
+// missing (a paid number is written into it, and the loss logged) until
+// it is rebuilt. It returns nil only once the result is stored in the
+// Store (no fallback to this process) and the budget step is done.
 func (h *Handler) Settle(ctx context.Context, billno string, b rail.Bill) error {
 	return h.settle(ctx, billno, "", b)
 }
