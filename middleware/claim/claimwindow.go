@@ -88,10 +88,13 @@ func (h *Handler) paid(ctx context.Context, run *grantRun, r store.Result, src s
 // touch saves r, a success whose PaidAt or CheckedAt a query updated,
 // under its number's lock and only while the Store still holds the number
 // unsettled: a settlement recorded meanwhile (a notification, another
-// replica's query) is never written over. When the lock is busy nothing
-// is saved; the next tap asks again.
+// replica's query) is never written over. When the lock is busy, or the
+// Store fails, nothing is saved; the next tap asks again.
 func (h *Handler) touch(ctx context.Context, r store.Result) {
 	st := h.shared()
+	if st != h.store {
+		return // the Store fails: nothing kept in this process for it
+	}
 	release, ok, err := st.TryLock(ctx, r.Billno, h.lockTTL)
 	if err != nil || !ok {
 		return

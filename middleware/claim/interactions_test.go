@@ -323,3 +323,43 @@ func TestTransferCommitsThePaidAmount(t *testing.T) {
 		})
 	}
 }
+
+// A replica cut off from the Store keeps an offer in its process while
+// another replica stores the SUCCESS notification of that number; when
+// the Store answers again, the kept offer is not written over the
+// settlement: the number stays paid, and the user is already_received.
+func TestTransferFlushNeverOverwritesASettlement(t *testing.T) {
+	shared := store.NewMemoryStore()
+	cut := &flakyStore{MemoryStore: shared}
+	w := newWorld(t, transfers, wxpaytest.Options{}, cut, func(c *HandlerConfig) { c.StoreRetryAfter = 20 * time.Millisecond })
+	a := w.replica(t)
+	w.store = shared
+	b := w.replica(t) // receives the notifications
+	const u = "oFlushOver"
+	billno := w.billno(t, u, 0)
+	cut.down.Store(true)
+	res := w.tap(t, a, u)
+	w.answer(t, res, billno)
+	if _, ok, _ := shared.Result(context.Background(), billno); ok {
+		t.Fatal("saved while the Store was down")
+	}
+	w.confirm(t, res, billno, u)
+	if got := w.stored(t, billno); got.Closed != rail.Paid {
+		t.Fatalf("the notification stored %+v", got)
+	}
+	cut.down.Store(false)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(a.h.pending.snapshot()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the kept result was never flushed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := w.stored(t, billno); got.Closed != rail.Paid || got.Package != "" {
+		t.Errorf("the flush wrote over the settlement: %+v", got)
+	}
+	checkError(t, w.tap(t, b, u), http.StatusGone, "already_received", false)
+	if w.host.BillsCreated() != 1 {
+		t.Errorf("%d bills", w.host.BillsCreated())
+	}
+}
