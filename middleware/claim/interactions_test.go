@@ -240,9 +240,12 @@ func TestTransferOfferPastTheWindow(t *testing.T) {
 		t.Errorf("asked again within %v", recheckAfter)
 	}
 
-	w.host.InjectV3(wxpaytest.V3Fault{Times: 2 * testAttempts, Status: http.StatusInternalServerError, Code: "SYSTEM_ERROR",
+	w.host.InjectV3(wxpaytest.V3Fault{Times: testAttempts, Status: http.StatusInternalServerError, Code: "SYSTEM_ERROR",
 		Match: func(q wxpaytest.V3Request) bool { return q.Method == http.MethodGet }})
 	checkError(t, w.tap(t, r, late), http.StatusServiceUnavailable, "outcome_unknown", true)
+	if got := w.stored(t, lateNo); !got.Paid() {
+		t.Errorf("the offer changed without the platform's word: %+v", got)
+	}
 
 	w.confirm(t, res, billno, u)
 	checkError(t, w.tap(t, r, u), http.StatusGone, "already_received", false)
