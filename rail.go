@@ -11,8 +11,9 @@ import (
 // Rail returns the client as the claim handler's red-packet rail (see
 // package rail): bill numbers from BillnoKey (DeriveAttemptBillno), a
 // payout sent with sendminiprogramhb, queried with gethbinfo, and answered
-// with the wx.sendBizRedPacket parameters of BizRedPacketParams. Its Name is
-// "redpacket:" followed by the mch_id.
+// with the wx.sendBizRedPacket parameters of BizRedPacketParams, after
+// "rail":"redpacket" (the page's answer names its rail, so that one page
+// serves both rails). Its Name is "redpacket:" followed by the mch_id.
 //
 // Every field of a rail.Payout is sent: Amount as total_amount, SendName,
 // Wishing, ActName, Remark, and Scene as scene_id. gethbinfo reports the
@@ -21,7 +22,7 @@ import (
 func (c *Client) Rail() rail.Rail {
 	return &redPacketRail{
 		c:    c,
-		name: "redpacket:" + c.mchID,
+		name: RailName + ":" + c.mchID,
 		macs: newBillnoMACs(c.billnoKey),
 		biz:  signer.BizOptions{Rule: c.rule, Now: c.now},
 	}
@@ -70,8 +71,22 @@ func (r *redPacketRail) Query(ctx context.Context, billno string) (rail.Bill, er
 }
 
 func (r *redPacketRail) AppendAnswer(dst []byte, material string) ([]byte, error) {
-	return r.c.signer.AppendBizRedPacket(dst, r.c.appID, material, &r.biz)
+	// The rail's name first ("rail", which the page reads to choose the
+	// API and leaves out of the call), then the signer's object without
+	// its opening brace: moved in place, nothing allocated.
+	dst = append(dst, `{"rail":"`+RailName+`",`...)
+	mark := len(dst)
+	out, err := r.c.signer.AppendBizRedPacket(dst, r.c.appID, material, &r.biz)
+	if err != nil {
+		return dst[:mark-len(`{"rail":"`+RailName+`",`)], err
+	}
+	copy(out[mark:], out[mark+1:])
+	return out[:len(out)-1], nil
 }
+
+// RailName is the red-packet rail's name in the page's answer
+// ("rail":"redpacket") and the head of its Name ("redpacket:" + mch_id).
+const RailName = "redpacket"
 
 // sendRequest is the one conversion of a payout to a send.
 func sendRequest(billno, openID string, p rail.Payout) *SendRequest {

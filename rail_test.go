@@ -147,12 +147,16 @@ func TestRailSendQueryAnswer(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(out), "prefix:") {
 		t.Fatalf("AppendAnswer: %q %v", out, err)
 	}
-	var p signer.BizRedPacket
+	var answer struct {
+		Rail string `json:"rail"`
+		signer.BizRedPacket
+	}
 	dec := json.NewDecoder(strings.NewReader(strings.TrimPrefix(string(out), "prefix:")))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
+	if err := dec.Decode(&answer); err != nil || answer.Rail != "redpacket" {
 		t.Fatalf("%s: %v", out, err)
 	}
+	p := answer.BizRedPacket
 	if raw, err := url.PathUnescape(p.Package); err != nil || raw != sent.Answer || p.SignType != "MD5" {
 		t.Fatalf("answer %+v", p)
 	}

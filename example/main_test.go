@@ -166,8 +166,9 @@ func do(t *testing.T, method, url, token, body string) (*http.Response, []byte) 
 	return resp, b
 }
 
-// checkClaim checks a 200 answer with exactly the five fields of
-// wx.sendBizRedPacket; with a non-empty apiKey it verifies paySign too.
+// checkClaim checks a 200 answer with exactly the rail's name and the five
+// fields of wx.sendBizRedPacket; with a non-empty apiKey it verifies
+// paySign too.
 func checkClaim(t *testing.T, resp *http.Response, body []byte, appID, apiKey string) signer.BizRedPacket {
 	t.Helper()
 	if resp.StatusCode != http.StatusOK {
@@ -182,8 +183,8 @@ func checkClaim(t *testing.T, resp *http.Response, body []byte, appID, apiKey st
 			t.Errorf("field %q missing in %s", k, body)
 		}
 	}
-	if len(fields) != 5 {
-		t.Errorf("%d fields, want 5: %s", len(fields), body)
+	if len(fields) != 6 || fields["rail"] != "redpacket" {
+		t.Errorf("%d fields, want 6 with rail redpacket: %s", len(fields), body)
 	}
 	p := signer.BizRedPacket{
 		TimeStamp: fields["timeStamp"], NonceStr: fields["nonceStr"], Package: fields["package"],

@@ -23,34 +23,29 @@
 // Cancelled when it allows re-claims, and a number whose outcome is
 // Unknown is sent again, never replaced.
 //
-// # Implementing a rail
+// # The two rails
 //
-// A rail for the APIv3 transfer (package transfer) would:
+// The red packet is hongbao.Client.Rail ("redpacket:" + mch_id); the
+// merchant transfer is transfer.Client.Rail ("transfer:" + mch_id), whose
+// bills out_bill_no are derived in a domain of their own. Each page answer
+// names its rail ("rail":"redpacket" or "transfer"), so that one page
+// serves both. Each rail documents which Payout fields it sends where.
 //
-//   - Name: "transfer:" + mch_id.
-//   - Billno: out_bill_no, at most 32 letters and digits, an HMAC of the
-//     grant key, the openid and the attempt under a key and a domain
-//     separate from the red packet's (never one of its mch_billno).
-//   - Check: transfer_amount within the scene's bounds (at least 10 fen),
-//     the texts it sends within 32 characters (transfer_remark, and the
-//     two transfer_scene_report_infos of scene 1000), which fields of
-//     Payout feed which being the rail's documented choice.
-//   - Send: POST transfer-bills with user_recv_style RED_PACKET. A 200
-//     with WAIT_USER_CONFIRM is a Sent with Answer = package_info, Order =
-//     transfer_bill_no, At = create_time. Any non-200 keeps the number:
-//     429 and 5xx are Throttled or Unknown after the rail's own retries;
-//     403 NOT_ENOUGH is RefusedMerchant. A re-submission whose answer is
-//     unclear, or a state without package_info, is resolved by querying
-//     the bill before answering (a final SUCCESS without package_info is
-//     an *Error with State Paid: nothing to open).
-//   - Query: GET the bill by out_bill_no; 404 is NotFound; FAIL with
-//     fail_reason OVERDUE_CLOSE is Returned, any other FAIL Closed.
-//   - AppendAnswer: {"mchId":..., "appId":..., "package": material} for
-//     wx.requestMerchantTransfer (no server signature).
+// # Optional parts
 //
-// Settlement news that a platform pushes (the transfer's
-// MCHTRANSFER.BILL.FINISHED notification) reaches the handler through the
-// Store: the notification's handler saves the number's closing State as a
+// A rail may also implement:
+//
+//   - [ConfirmedPayout]: its Sent is an offer the user must still accept
+//     (the transfer's WAIT_USER_CONFIRM); the handler keeps the amount
+//     reserved in the budget until the number is Paid;
+//   - [Notifier]: its platform pushes the final state of numbers (the
+//     transfer's MCHTRANSFER.BILL.FINISHED); the handler serves the
+//     notify URL with it and records each [Notice] forward only;
+//   - [Canceller]: it can withdraw an offer not accepted yet (the
+//     transfer's cancel, at a campaign's end).
+//
+// News a platform pushes reaches the taps through the Store: the
+// notification's handler saves the number's closing State as a
 // store.Result (Closed, Returned, Cancelled, or Paid), and the next tap
 // acts on it as on a Query.
 package rail

@@ -41,8 +41,8 @@ const lockSweepEvery = 1024
 //
 // Expiry follows the real clock (time.Now).
 type MemoryStore struct {
-	railsMu sync.Mutex
-	rails   atomic.Pointer[[]string] // the names of Result.Rail, written under railsMu
+	rails     names // of Result.Rail
+	campaigns names // of Result.Campaign
 
 	budgetMu sync.Mutex
 	budgets  map[string]*memBudget
@@ -243,7 +243,7 @@ func (m *MemoryStore) Result(ctx context.Context, billno string) (Result, bool, 
 	}
 	switch r := v.(type) {
 	case *packedResult:
-		return r.unpack(m.railNames()), true, nil
+		return r.unpack(m.rails.all(), m.campaigns.all()), true, nil
 	case Result:
 		return r, true, nil
 	}
@@ -257,8 +257,7 @@ func (m *MemoryStore) SaveResult(ctx context.Context, billno string, r Result, t
 	if err := checkKeyTTL(ctx, billno, ttl); err != nil {
 		return err
 	}
-	idx, railOK := m.railIndex(r.Rail)
-	p, ok := pack(r, idx, railOK)
+	p, ok := pack(r, &m.rails, &m.campaigns)
 	if !ok {
 		m.results.Set(billno, r, ttl)
 		return nil
@@ -286,54 +285,70 @@ type packedResult struct {
 	exact  bool
 	// rail is Result.Rail's index in MemoryStore.rails plus one (0: no
 	// rail): every result of a handler names the same rail, kept once.
-	rail uint8
+	// campaign is Result.Campaign's the same way.
+	rail, campaign uint8
 }
 
-// railIndex returns the index plus one of name in m.rails, adding it;
-// 0 for the empty name, and ok=false when 255 rails are known already.
-func (m *MemoryStore) railIndex(name string) (idx uint8, ok bool) {
+// names interns the few names that results repeat (the rails, the
+// campaigns): a packed result keeps a one-byte index into it.
+type names struct {
+	mu   sync.Mutex
+	list atomic.Pointer[[]string] // written under mu
+}
+
+// index returns the index plus one of name, adding it; 0 for the empty
+// name, and ok=false when 255 names are known already.
+func (t *names) index(name string) (idx uint8, ok bool) {
 	if name == "" {
 		return 0, true
 	}
-	if names := m.railNames(); names != nil {
-		for i, n := range names {
-			if n == name {
-				return uint8(i + 1), true
-			}
-		}
-	}
-	m.railsMu.Lock()
-	defer m.railsMu.Unlock()
-	names := m.railNames()
-	for i, n := range names {
+	for i, n := range t.all() {
 		if n == name {
 			return uint8(i + 1), true
 		}
 	}
-	if len(names) >= math.MaxUint8 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	known := t.all()
+	for i, n := range known {
+		if n == name {
+			return uint8(i + 1), true
+		}
+	}
+	if len(known) >= math.MaxUint8 {
 		return 0, false
 	}
-	grown := append(slices.Clip(names), strings.Clone(name))
-	m.rails.Store(&grown)
+	grown := append(slices.Clip(known), strings.Clone(name))
+	t.list.Store(&grown)
 	return uint8(len(grown)), true
 }
 
-// railNames returns the rails known, in the order of their indexes.
-func (m *MemoryStore) railNames() []string {
-	if p := m.rails.Load(); p != nil {
+// all returns the names known, in the order of their indexes.
+func (t *names) all() []string {
+	if p := t.list.Load(); p != nil {
 		return *p
 	}
 	return nil
 }
 
+// name returns the name of index idx (0: none).
+func name(list []string, idx uint8) string {
+	if idx > 0 && int(idx) <= len(list) {
+		return list[idx-1]
+	}
+	return ""
+}
+
 // pack packs r; ok is false when a string is too long to pack or the
 // times are in different locations.
-func pack(r Result, railIdx uint8, railOK bool) (*packedResult, bool) {
-	if !railOK {
+func pack(r Result, rails, campaigns *names) (*packedResult, bool) {
+	railIdx, railOK := rails.index(r.Rail)
+	campaignIdx, campaignOK := campaigns.index(r.Campaign)
+	if !railOK || !campaignOK {
 		return nil, false
 	}
 	parts := [...]string{r.Billno, r.OpenID, r.Package, r.SendListID, string(r.Closed), string(r.Refusal), r.Refused}
-	p := &packedResult{amount: r.Amount, exact: r.Exact, rail: railIdx}
+	p := &packedResult{amount: r.Amount, exact: r.Exact, rail: railIdx, campaign: campaignIdx}
 	n := 0
 	for i, s := range parts {
 		if i < len(p.lens) {
@@ -366,7 +381,7 @@ func pack(r Result, railIdx uint8, railOK bool) (*packedResult, bool) {
 }
 
 // unpack returns the Result; its strings share p's memory.
-func (p *packedResult) unpack(rails []string) Result {
+func (p *packedResult) unpack(rails, campaigns []string) Result {
 	var parts [7]string
 	rest := p.s
 	for i, n := range p.lens {
@@ -379,12 +394,9 @@ func (p *packedResult) unpack(rails []string) Result {
 			times[i] = time.Unix(p.sec[i], int64(p.nsec[i])).In(p.loc)
 		}
 	}
-	var railName string
-	if p.rail > 0 && int(p.rail) <= len(rails) {
-		railName = rails[p.rail-1]
-	}
 	return Result{
-		Rail:       railName,
+		Rail:       name(rails, p.rail),
+		Campaign:   name(campaigns, p.campaign),
 		Billno:     parts[0],
 		OpenID:     parts[1],
 		Package:    parts[2],

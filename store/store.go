@@ -52,7 +52,8 @@ type Result struct {
 	// At is when Closed or Refused was learnt.
 	At time.Time `json:"at,omitzero"`
 	// CheckedAt is when the platform was last asked about a refused
-	// number, so that taps do not ask it each time.
+	// number, or about an offer past its claim window still waiting for
+	// the user's confirmation, so that taps do not ask it each time.
 	CheckedAt time.Time `json:"checked_at,omitzero"`
 	// Refusal is the rail's state of Refused (rail.RefusedMerchant,
 	// RefusedUser, RefusedRisk, Failed): what the refusal holds back.
@@ -64,6 +65,11 @@ type Result struct {
 	// that send paid, the packet dates from then. It is a hint for
 	// PaidAt, never an answer: the next tap sends the same number again.
 	LostAt time.Time `json:"lost_at,omitzero"`
+	// Campaign is the budget account the number counts against (the
+	// grant's Campaign, or its Key), empty when it counts against none:
+	// news of the number that the platform pushes later (a notification)
+	// settles that account.
+	Campaign string `json:"campaign,omitempty"`
 }
 
 // Paid reports whether r is a successful send that can be handed out.

@@ -63,6 +63,7 @@ func TestMemoryStoreResultPacked(t *testing.T) {
 		"empty":     {},
 		"paid":      {Billno: "k1", OpenID: "o1", Rail: "redpacket:1900000109", Package: "sendid=1&ver=8", SendListID: "100", Amount: 100, PaidAt: at, Exact: true},
 		"lost":      {Billno: "k7", OpenID: "o7", Amount: 100, LostAt: at, Refused: "NOTENOUGH", Refusal: rail.RefusedMerchant, At: at.Add(-time.Hour)},
+		"campaign":  {Billno: "k8", OpenID: "o8", Rail: "transfer:1900000109", Package: "pkg", Amount: 100, PaidAt: at, Exact: true, Campaign: "spring-2026"},
 		"closed":    {Billno: "k2", OpenID: "o2", Amount: 100, Closed: rail.Returned, Refused: "NOT_ENOUGH", Refusal: rail.RefusedMerchant, At: at, PaidAt: at.Add(-time.Hour)},
 		"refused":   {Billno: "k3", OpenID: "o3", Amount: 1, Refused: "NOTENOUGH", At: at, CheckedAt: at.Add(time.Minute)},
 		"other":     {Billno: "not-the-key", OpenID: "o4", Package: "p", At: time.Unix(-1e11, 1).In(time.Local)},
@@ -79,7 +80,7 @@ func TestMemoryStoreResultPacked(t *testing.T) {
 		}
 	}
 	// pack and unpack know every field of a Result.
-	if n := reflect.TypeOf(Result{}).NumField(); n != 14 {
+	if n := reflect.TypeOf(Result{}).NumField(); n != 15 {
 		t.Errorf("Result has %d fields: pack and unpack them all, then count them here", n)
 	}
 	// A time read from the clock comes back without its monotonic reading.

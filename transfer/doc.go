@@ -49,6 +49,17 @@
 // documented by the platform: this package takes a 200 with the bill, and
 // returns any error as it is.
 //
+// # The claim handler's rail
+//
+// Client.Rail(RailConfig{NotifyURL, Perception}) is the rail.Rail of
+// middleware/claim (HandlerConfig.Rail): a grant's rail.Payout becomes a
+// bill (Amount as transfer_amount, Wishing as transfer_remark, ActName as
+// 活动名称, Remark as 奖励说明, RED_PACKET, perception 活动奖励 unless set),
+// the page's answer is {"rail":"transfer","mchId","appId","package"} for
+// wx.requestMerchantTransfer, and Rail.Send and Rail.Query document how
+// answers and states map to rail states. The handler's
+// NotificationHandler serves NotifyURL; Rail.Cancel withdraws an offer.
+//
 // # Outcomes
 //
 // QueryByOutBillNo and QueryByTransferBillNo return the bill's state,

@@ -37,7 +37,7 @@ func Example() {
 
 	parts.show(r, "/hongbao/send", "/hongbao/send/extra")
 	// Output:
-	// POST /hongbao/send 200 [nonceStr package paySign signType timeStamp]
+	// POST /hongbao/send 200 [nonceStr package paySign rail signType timeStamp]
 	// GET /hongbao/send 405 method_not_allowed Allow: POST
 	// GET /hongbao/send/extra 404 {"code":"not_found","message":"the requested path was not found"}
 }
@@ -56,7 +56,7 @@ func ExampleRoutes() {
 
 	parts.show(r, "/hongbao/send")
 	// Output:
-	// POST /hongbao/send 200 [nonceStr package paySign signType timeStamp]
+	// POST /hongbao/send 200 [nonceStr package paySign rail signType timeStamp]
 	// GET /hongbao/send 405 method_not_allowed Allow: POST
 }
 

@@ -46,7 +46,7 @@ func Example() {
 
 	parts.show(e, "/hongbao/send", "/me")
 	// Output:
-	// POST /hongbao/send 200 [nonceStr package paySign signType timeStamp]
+	// POST /hongbao/send 200 [nonceStr package paySign rail signType timeStamp]
 	// GET /hongbao/send 405 method_not_allowed Allow: POST
 	// GET /me 200 {"openid":"oDemoUser00000000000000000001"}
 }
@@ -66,7 +66,7 @@ func ExampleHandler() {
 
 	parts.show(e, "/hongbao/send")
 	// Output:
-	// POST /hongbao/send 200 [nonceStr package paySign signType timeStamp]
+	// POST /hongbao/send 200 [nonceStr package paySign rail signType timeStamp]
 	// GET /hongbao/send 405 Allow: OPTIONS, POST
 }
 

@@ -48,7 +48,7 @@ func Example() {
 
 	parts.show(r, "/hongbao/send", "/me")
 	// Output:
-	// POST /hongbao/send 200 [nonceStr package paySign signType timeStamp]
+	// POST /hongbao/send 200 [nonceStr package paySign rail signType timeStamp]
 	// GET /hongbao/send 405 method_not_allowed Allow: POST
 	// GET /me 200 {"openid":"oDemoUser00000000000000000001"}
 }
@@ -69,7 +69,7 @@ func ExampleHandler() {
 
 	parts.show(r, "/hongbao/send")
 	// Output:
-	// POST /hongbao/send 200 [nonceStr package paySign signType timeStamp]
+	// POST /hongbao/send 200 [nonceStr package paySign rail signType timeStamp]
 	// GET /hongbao/send 404
 }
 

@@ -57,7 +57,8 @@ const (
 // default.
 type HandlerConfig struct {
 	// Rail pays the grants: the red packet (hongbao.Client.Rail) or
-	// another rail.Rail.
+	// another rail.Rail, such as the merchant transfer
+	// (transfer.Client.Rail, with NotificationHandler at its NotifyURL).
 	Rail rail.Rail
 	// Client is the red-packet rail's shorthand: Client: c means
 	// Rail: c.Rail(). Set Rail or Client, not both.
@@ -77,7 +78,11 @@ type HandlerConfig struct {
 	RateLimit  int
 	RateWindow time.Duration
 	// ClaimWindow is how long a paid red packet can be opened; a tap on a
-	// result older than this is answered 410 "claim_window_expired".
+	// result older than this is answered 410 "claim_window_expired". On a
+	// rail whose offers wait for the user's confirmation (the transfer),
+	// the platform closes an offer itself, so past ClaimWindow taps ask it
+	// (at most every 30 seconds a number): an offer still waiting is
+	// answered again, a paid one already_received, a closed one 410.
 	// Default 24 hours, the platform's.
 	ClaimWindow time.Duration
 	// ResultTTL is how long results are remembered. Default 30 days, the
@@ -98,8 +103,10 @@ type HandlerConfig struct {
 	// claim body, from wx.getLaunchOptionsSync or wx.getEnterOptionsSync)
 	// from which a red packet can be opened; a claim naming another scene
 	// is answered 403 "scene_not_supported" before anything is paid.
-	// Default DefaultScenes. The scene is the client's word: it protects
-	// users from packets they could not open, never the money.
+	// Default DefaultScenes on the red-packet rail; on a rail whose page
+	// opens payouts from any scene (the transfer's, see rail.SceneLimited)
+	// no gate unless Scenes is set. The scene is the client's word: it
+	// protects users from packets they could not open, never the money.
 	Scenes []int
 	// SceneOptional accepts claims whose body names no scene. By default
 	// such a claim is answered 400 "scene_required" before anything is
@@ -217,7 +224,7 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		waitTimeout:   orDefault(cfg.WaitTimeout, DefaultWaitTimeout),
 		storeRetry:    orDefault(cfg.StoreRetryAfter, DefaultStoreRetryAfter),
 		maxAttempts:   int(orDefault(int64(cfg.MaxAttempts), DefaultMaxAttempts)),
-		scenes:        newSceneGate(cfg.Scenes, cfg.RequireScene || !cfg.SceneOptional),
+		scenes:        newSceneGate(cfg.Scenes, cfg.RequireScene || !cfg.SceneOptional, !rail.LaunchScenesLimited(r)),
 		budgets:       maps.Clone(cfg.Budgets),
 		merchantProbe: orDefault(cfg.MerchantProbe, DefaultMerchantProbe),
 		saveTimeout:   saveTimeout,

@@ -229,8 +229,9 @@ func (e *hbEnv) tap(t testing.TB, token, body string) response {
 }
 
 // checkParams checks a 200 answer against the host's packet for billno and
-// returns the parameters: exactly the five fields, package URL-encoded as
-// the host issued it, paySign verified under the default rule.
+// returns the parameters: exactly the rail's name and the five fields,
+// package URL-encoded as the host issued it, paySign verified under the
+// default rule.
 func (e *hbEnv) checkParams(t testing.TB, res response, billno string) signer.BizRedPacket {
 	t.Helper()
 	if res.status != http.StatusOK {
@@ -246,8 +247,8 @@ func (e *hbEnv) checkParams(t testing.TB, res response, billno string) signer.Bi
 	if err := json.Unmarshal([]byte(res.body), &fields); err != nil {
 		t.Fatalf("body %q: %v", res.body, err)
 	}
-	if len(fields) != 5 {
-		t.Errorf("body has %d fields, want 5: %s", len(fields), res.body)
+	if len(fields) != 6 || fields["rail"] != "redpacket" {
+		t.Errorf("body has %d fields, want 6 with rail redpacket: %s", len(fields), res.body)
 	}
 	for _, k := range []string{"timeStamp", "nonceStr", "package", "signType", "paySign"} {
 		if _, ok := fields[k].(string); !ok {

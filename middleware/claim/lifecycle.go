@@ -179,7 +179,7 @@ func (h *Handler) attempt(ctx context.Context, run *grantRun, billno string) (re
 func (h *Handler) settled(ctx context.Context, run *grantRun, r store.Result, src string) (store.Result, string, bool, error) {
 	switch {
 	case r.Closed == "":
-		h.commit(ctx, run, r)
+		h.commitOffer(ctx, run, r)
 		return h.paid(ctx, run, r, src)
 	case r.Closed == rail.Paid:
 		h.commit(ctx, run, r)
@@ -280,6 +280,11 @@ func (h *Handler) afterFailure(ctx context.Context, run *grantRun, billno string
 		// The user has it and there is nothing left to open.
 		h.remember(ctx, run, billno, store.Result{Closed: rail.Paid})
 		return h.settled(ctx, run, store.Result{Billno: billno, Amount: run.terms.Amount, Closed: rail.Paid}, "platform")
+	case st == rail.Returned || st == rail.Cancelled:
+		// The send found the number closed (a transfer bill that
+		// closed unconfirmed, or was cancelled).
+		next, _, err := h.closedByPlatform(ctx, run, billno, rail.Bill{State: st, Status: re.Code})
+		return store.Result{}, "", next, err
 	case st == rail.Conflict:
 		return h.recoverTerms(ctx, run, billno, err)
 	case st == rail.Failed:
@@ -363,6 +368,7 @@ func (h *Handler) lost(ctx context.Context, run *grantRun, billno string, prev s
 	}
 	r := prev
 	r.Billno, r.OpenID, r.Rail, r.Amount, r.LostAt = billno, run.openID, h.railName, run.terms.Amount, run.sendStart
+	r.Campaign = h.campaignOf(run)
 	// Never over a record saved meanwhile by another replica.
 	if cur, ok := h.lookup(ctx, billno); ok && (cur.Paid() || cur.Closed != "") {
 		return
@@ -426,8 +432,14 @@ func (h *Handler) adoptTerms(ctx context.Context, run *grantRun, bill rail.Bill)
 	}
 	run.terms, run.sentAt = t, bill.At
 	h.saveTerms(ctx, run.id, t)
-	// The platform holds the payout: its money left, whatever the
-	// budget's account says.
+	// The platform holds the payout: it counts, whatever the budget's
+	// account says (beyond the cap if need be). Its money left unless it
+	// is an offer the user must still confirm, which stays reserved
+	// until the platform reports it paid or closed (waiting.go).
+	if h.paidOnConfirmation() && bill.State != rail.Paid {
+		_, _, _ = h.account(ctx, run, store.BudgetOp{Step: store.BudgetRestore, Billno: run.billno, Amount: t.Amount})
+		return nil
+	}
 	h.commit(ctx, run, store.Result{Billno: run.billno, Amount: t.Amount})
 	return nil
 }
@@ -457,7 +469,11 @@ func (h *Handler) close(ctx context.Context, run *grantRun, billno string, state
 
 // remember saves what the platform said of billno.
 func (h *Handler) remember(ctx context.Context, run *grantRun, billno string, r store.Result) {
-	r.Billno, r.OpenID, r.Rail, r.Amount = billno, run.openID, h.railName, run.terms.Amount
+	r.Billno, r.OpenID, r.Rail = billno, run.openID, h.railName
+	if r.Amount == 0 {
+		r.Amount = run.terms.Amount // else the amount the platform reports
+	}
+	r.Campaign = h.campaignOf(run)
 	if r.At.IsZero() {
 		r.At = h.now()
 	}

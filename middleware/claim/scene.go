@@ -24,10 +24,17 @@ var DefaultScenes = []int{1011, 1025, 1047, 1124}
 type sceneGate struct {
 	allowed  []int
 	required bool // a claim without a scene is refused too
+	off      bool // the rail opens payouts from any scene (rail.SceneLimited)
 }
 
-func newSceneGate(allowed []int, required bool) sceneGate {
+// newSceneGate gates claims to allowed (DefaultScenes when nil). A rail
+// whose page opens payouts from any launch scene is not gated unless
+// allowed is configured.
+func newSceneGate(allowed []int, required, anyScene bool) sceneGate {
 	if allowed == nil {
+		if anyScene {
+			return sceneGate{off: true}
+		}
 		allowed = DefaultScenes
 	}
 	return sceneGate{allowed: slices.Clone(allowed), required: required}
@@ -39,6 +46,9 @@ var errNoScene = &HandlerError{Status: http.StatusForbidden, Code: "scene_not_su
 // check reads {"scene": <number>} from body (a JSON value or nil) and
 // answers whether the claim may go on.
 func (g sceneGate) check(body []byte) *HandlerError {
+	if g.off {
+		return nil
+	}
 	scene, present, herr := sceneOf(body)
 	if herr != nil {
 		return herr

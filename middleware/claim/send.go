@@ -88,6 +88,7 @@ func (h *Handler) sendAttempt(base context.Context, run *grantRun, billno string
 		Package:    sent.Answer,
 		SendListID: sent.Order,
 		Amount:     run.terms.Amount,
+		Campaign:   h.campaignOf(run),
 	}
 	h.stamp(base, run, &r)
 	h.save(base, billno, r)

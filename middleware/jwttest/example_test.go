@@ -104,6 +104,6 @@ func Example() {
 	}
 	fmt.Println(pkt.Status, pkt.Amount, pkt.OpenID)
 	// Output:
-	// 200 [nonceStr package paySign signType timeStamp]
+	// 200 [nonceStr package paySign rail signType timeStamp]
 	// RECEIVED 100 oUpF8uMuAJO_M2pxb1Q9zNjWeS6o
 }

@@ -135,8 +135,8 @@ func (e *Env) CheckClaim(t testing.TB, resp *http.Response, body []byte, openID 
 			t.Errorf("field %q missing or empty in %s", k, body)
 		}
 	}
-	if len(fields) != 5 {
-		t.Errorf("%d fields, want 5: %s", len(fields), body)
+	if len(fields) != 6 || fields["rail"] != "redpacket" {
+		t.Errorf("%d fields, want the rail's name and the five: %s", len(fields), body)
 	}
 	var p signer.BizRedPacket
 	dec := json.NewDecoder(bytes.NewReader(body))
