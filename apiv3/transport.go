@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -44,11 +43,6 @@ const (
 	// DefaultMaxNotificationBytes is the largest notification body read
 	// when Config.MaxNotificationBytes is 0.
 	DefaultMaxNotificationBytes = 64 << 10
-
-	maxIdleConnsPerHost = 32
-	dialTimeout         = 10 * time.Second
-	tlsHandshakeTimeout = 10 * time.Second
-	idleConnTimeout     = 90 * time.Second
 )
 
 // Config configures a Transport. MchID, the merchant key (with its
@@ -255,24 +249,12 @@ func New(cfg Config) (*Transport, error) {
 	case maxConns < 0:
 		maxConns = 0 // http.Transport: no limit
 	}
-	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
-	t.pool = &http.Transport{
-		Proxy:       http.ProxyFromEnvironment,
-		DialContext: dialer.DialContext,
-		TLSClientConfig: &tls.Config{
-			MinVersion: tls.VersionTLS12,
-			RootCAs:    roots,
-			NextProtos: []string{"http/1.1"},
-		},
-		TLSHandshakeTimeout:   tlsHandshakeTimeout,
-		ForceAttemptHTTP2:     false,
-		DisableCompression:    true, // the signature covers the body as sent
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   maxIdleConnsPerHost,
-		MaxConnsPerHost:       maxConns,
-		IdleConnTimeout:       idleConnTimeout,
-		ExpectContinueTimeout: time.Second,
-	}
+	t.pool = transport.NewPool(&tls.Config{
+		MinVersion: tls.VersionTLS12,
+		RootCAs:    roots,
+		NextProtos: []string{"http/1.1"},
+	}, maxConns)
+	t.pool.DisableCompression = true // the signature covers the body as sent
 	t.Base = t.pool
 	t.bg, t.stopBg = context.WithCancel(context.Background())
 	t.done = make(chan struct{})

@@ -64,7 +64,7 @@
 // expiry within 30 days. Reload swaps it atomically: every call that starts
 // after Reload returns presents the new one (see Reload for proxies).
 //
-// New builds a private keep-alive *http.Transport (never
+// New builds a private keep-alive *http.Transport (NewPool; never
 // http.DefaultTransport): proxy from the environment, 10 s dial and TLS
 // handshake timeouts, up to MaxIdleConnsPerHost idle connections closed
 // after 90 s, Config.MaxConnsPerHost connections, HTTP/1.1. Sequential calls

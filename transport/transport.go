@@ -246,38 +246,51 @@ func rootPool(extra *x509.CertPool, pemCerts []byte) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// newPool builds the private keep-alive transport, after
+// NewPool returns a private keep-alive *http.Transport to a platform host,
+// as New builds for APIv2 and apiv3.New for APIv3, after
 // hashicorp/go-cleanhttp's pooled transport: proxy from the environment,
-// bounded dial and handshake times, idle connections kept 90 s. It speaks
-// HTTP/1.1 only (the platform's APIv2 host does; one call per connection
-// at a time keeps the behaviour of a dropped connection plain).
-func (t *Transport) newPool() *http.Transport {
+// dial and TLS handshake bounded (10 s each), TCP keep-alive every 30 s, up
+// to MaxIdleConnsPerHost idle connections closed after 90 s idle, at most
+// maxConns connections in use or idle (0: no cap). tlsConf (the roots that
+// verify the platform, a client certificate) is used as given. It speaks
+// HTTP/1.1 only (the platform's hosts do; one call per connection at a time
+// keeps the behaviour of a dropped connection plain). The caller may adjust
+// the result before its first use.
+func NewPool(tlsConf *tls.Config, maxConns int) *http.Transport {
 	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{
-		Proxy:       http.ProxyFromEnvironment,
-		DialContext: dialer.DialContext,
-		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return t.dialTLS(ctx, dialer, network, addr)
-		},
-		// Used for HTTPS through a proxy, where DialTLSContext is not.
-		TLSClientConfig:       t.tlsConf,
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       tlsConf,
 		TLSHandshakeTimeout:   tlsHandshakeTimeout,
 		ForceAttemptHTTP2:     false,
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   MaxIdleConnsPerHost,
-		MaxConnsPerHost:       t.maxConns,
+		MaxConnsPerHost:       maxConns,
 		IdleConnTimeout:       idleConnTimeout,
 		ExpectContinueTimeout: time.Second,
 	}
+}
+
+// newPool builds the private transport of APIv2: NewPool, its direct
+// connections dialled by dialTLS (TLSClientConfig still serves HTTPS
+// through a proxy, where DialTLSContext is not used).
+func (t *Transport) newPool() *http.Transport {
+	p := NewPool(t.tlsConf, t.maxConns)
+	dial := p.DialContext
+	p.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return t.dialTLS(ctx, dial, network, addr)
+	}
+	return p
 }
 
 // dialTLS dials and handshakes a direct connection to the platform. The
 // connection remembers the certificate generation it was made under, so
 // that after a Reload it is closed at the start of its next call instead
 // of presenting the old certificate for as long as it stays busy.
-func (t *Transport) dialTLS(ctx context.Context, dialer *net.Dialer, network, addr string) (net.Conn, error) {
+func (t *Transport) dialTLS(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), network, addr string) (net.Conn, error) {
 	gen := t.gen.Load()
-	raw, err := dialer.DialContext(ctx, network, addr)
+	raw, err := dial(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/middleware/jwttest"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -31,7 +32,8 @@ type benchStack struct {
 }
 
 func newBenchStack(b *testing.B, flow hongbao.FlowControl, tokenCache int) *benchStack {
-	k := getKeys()
+	// Tokens on the real clock: the token cache ages its entries by it.
+	tokens := jwttest.HS256(b, jwttest.Config{Issuer: testIssuer, Audience: testAudience})
 	host := wxpaytest.Start(b, wxpaytest.Options{})
 	cert := host.ClientCertificate()
 	client, err := hongbao.New(hongbao.Config{
@@ -46,9 +48,12 @@ func newBenchStack(b *testing.B, flow hongbao.FlowControl, tokenCache int) *benc
 	if err != nil {
 		b.Fatal(err)
 	}
-	auth := newAuth(b, []jwtauth.Key{must(jwtauth.HMACKey("", k.hmac))}, func(c *jwtauth.Config) {
-		c.Now, c.TokenCache = nil, tokenCache
-	})
+	authCfg := tokens.AuthConfig()
+	authCfg.TokenCache = tokenCache
+	auth, err := jwtauth.NewAuthenticator(authCfg)
+	if err != nil {
+		b.Fatal(err)
+	}
 	h, err := NewHandler(HandlerConfig{
 		SceneOptional: true,
 		Client:        client,
@@ -58,7 +63,8 @@ func newBenchStack(b *testing.B, flow hongbao.FlowControl, tokenCache int) *benc
 	if err != nil {
 		b.Fatal(err)
 	}
-	keyfunc := func(*jwt.Token) (any, error) { return k.hmac, nil }
+	secret := tokens.Secret()
+	keyfunc := func(*jwt.Token) (any, error) { return secret, nil }
 	return &benchStack{
 		stack: auth.Middleware(h),
 		// The floor of any authenticated route: verify the same JWT with
@@ -78,11 +84,7 @@ func newBenchStack(b *testing.B, flow hongbao.FlowControl, tokenCache int) *benc
 			w.WriteHeader(http.StatusOK)
 			_, _ = io.WriteString(w, `{"ok":true}`)
 		}),
-		token: func(openID string) string {
-			now := time.Now()
-			return sign(b, jwt.SigningMethodHS256, k.hmac, "", jwt.MapClaims{"sub": openID, "iss": testIssuer,
-				"aud": testAudience, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
-		},
+		token: func(openID string) string { return tokens.MustToken(b, openID) },
 	}
 }
 

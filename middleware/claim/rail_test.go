@@ -19,8 +19,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/store"
@@ -307,7 +305,7 @@ func newBillEnv(t *testing.T, mod func(*HandlerConfig)) *billEnv {
 	e.rail = &billRail{host: e.host, hc: e.host.srv.Client()}
 	e.grant = Grant{Key: "autumn-2026", Payout: rail.Payout{Amount: 88, SendName: "商店", Wishing: "中秋快乐",
 		ActName: "中秋", Remark: "谢谢"}}
-	auth := newAuth(t, mixedKeys(getKeys()), nil)
+	auth := newAuth(t, nil)
 	cfg := HandlerConfig{
 		Rail:      e.rail,
 		Policy:    PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) { return e.grant, nil }),
@@ -332,7 +330,7 @@ func newBillEnv(t *testing.T, mod func(*HandlerConfig)) *billEnv {
 	Mount(mux, sendPath, auth, e.h)
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
-	e.token = sign(t, jwt.SigningMethodHS256, getKeys().hmac, "", goodClaims(nil))
+	e.token = tokenFor(t, testOpenID)
 	return e
 }
 

@@ -22,6 +22,18 @@
 // same way. Options make the tokens a test needs to see refused: Expired,
 // NotYetValid, and Claim to set or remove any claim.
 //
+// Forgeries goes further: the requests a route behind the Signer's
+// Authenticator must refuse with 401 before its handler runs (the algorithm
+// "none", another algorithm or key, a tampered payload, an out-of-date
+// token, a token outside the Authorization header...), each with the jwtauth
+// error Authenticate returns for it. A test sends each one (NewRequest) and
+// checks that nothing was paid:
+//
+//	for _, f := range tokens.MustForgeries(t, "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o") {
+//		req, err := f.NewRequest(http.MethodPost, srv.URL+"/hongbao/send", strings.NewReader(`{"scene": 1047}`))
+//		...
+//	}
+//
 // Nothing is refused silently: every mistake (an empty openid, a negative
 // TTL, an empty claim name) is an error from Token and the constructors,
 // and the variants taking a testing.TB (HS256, ES256, MustToken) fail the

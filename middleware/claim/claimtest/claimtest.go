@@ -11,6 +11,11 @@
 //
 // Each scenario logs its figures (users paid, bill numbers used per
 // grant, answers) with t.Logf.
+//
+// NewRoute builds what a router's Mount takes for a claim route (an
+// Authenticator, a claim handler and a token) on a fake platform, and
+// Route.Show prints what the mounted route answers to a claim, a stray GET
+// and other paths: the examples of the router adapters run on it.
 package claimtest
 
 import (
