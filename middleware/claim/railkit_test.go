@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/apiv3"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
@@ -102,7 +100,7 @@ func newWorld(t *testing.T, kind string, opts wxpaytest.Options, st store.Store,
 	opts.Now = w.clock.Now
 	opts.V3.NotifyClient = w.recv.srv.Client()
 	w.host = wxpaytest.Start(t, opts)
-	w.auth = newAuth(t, mixedKeys(getKeys()), nil)
+	w.auth = newAuth(t, nil)
 	g := testGrant()
 	w.grant.Store(&g)
 	w.rail0 = w.newRail(t)
@@ -189,7 +187,7 @@ func (w *world) replica(t *testing.T) *replica {
 }
 
 func (w *world) token(t testing.TB, openID string) string {
-	return sign(t, jwt.SigningMethodHS256, getKeys().hmac, "", goodClaims(map[string]any{"sub": openID}))
+	return tokenFor(t, openID)
 }
 
 // tap is one tap of openID on r.

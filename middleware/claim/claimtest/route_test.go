@@ -26,7 +26,7 @@ func TestRoute(t *testing.T) {
 	if err := r.Show(&out, mux, "/hongbao/send", "/elsewhere"); err != nil {
 		t.Fatal(err)
 	}
-	want := "POST /hongbao/send 200 [nonceStr package paySign signType timeStamp]\n" +
+	want := "POST /hongbao/send 200 [nonceStr package paySign rail signType timeStamp]\n" +
 		"GET /hongbao/send 405 method_not_allowed Allow: POST\n" +
 		"GET /elsewhere 404 404 page not found\n"
 	if out.String() != want {
