@@ -24,6 +24,7 @@
 //	hongbao billno [-campaign KEY] [-attempts N] [-transfer] OPENID...
 //	hongbao reconcile [-openids FILE [-transfer]] [-campaign KEY] [-attempts N] [-rate N] [-workers N]
 //	                  [-resolve] [-prefix PREFIX] [-ttl DURATION] [-progress DURATION] [-timeout DURATION]
+//	hongbao cancel [-campaign NAME] [-openids FILE [-key KEY]] [-dry-run] [-wait DURATION] [-rate N]
 //	hongbao budget [-campaign NAME] [-open | -rebuild [-openids FILE] [-key KEY]] [-attempts N] [-rate N]
 //	hongbao fake [-addr HOST:PORT] [-dir DIR] [-trust MODE] [-mch-id ID] [-appid APPID]
 //	             [-api-key KEY] [-billno-key KEY] [-balance FEN] [-apiv3-key KEY] [-notify-url URL]
@@ -61,6 +62,10 @@
 // platform's state (gethbinfo's status, or the transfer bill's), with a
 // verdict; -resolve writes the final states the Store does not know
 // (README.md lists the verdicts).
+//
+// cancel closes, at a campaign's end, the transfer bills still waiting for
+// the users (grants of the Store or of -openids FILE), and records each
+// cancelled, its amount released, once the platform reports CANCELLED.
 //
 // budget shows a campaign's budget account in the Store; -open opens a new
 // campaign's account (refused when the Store holds grants of it: its
