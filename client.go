@@ -91,8 +91,12 @@ type Config struct {
 	// default); the zero value means its defaults.
 	Flow FlowControl
 	// Logger receives one record per attempt (op, billno, attempt,
-	// err_code, duration). Nil means silent. Keys, signatures and sign
-	// inputs are never logged.
+	// err_code, duration; a failed attempt is a warning, except the
+	// NOT_FOUND of a gethbinfo, the expected answer for a packet not
+	// sent yet). Nil means slog.Default(); pass
+	// slog.New(slog.DiscardHandler) for silence. It is also the
+	// transport's Logger when Transport.Logger is nil. Keys, signatures
+	// and sign inputs are never logged.
 	Logger *slog.Logger
 	// BillnoKey keys the bill number derivation (Client.Billno): required,
 	// at least 16 random bytes, the same on every replica, and stable for
@@ -153,6 +157,9 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hongbao: %w", err)
 	}
+	if cfg.Transport.Logger == nil {
+		cfg.Transport.Logger = cfg.Logger // nil: both log to slog.Default()
+	}
 	t, err := transport.New(observedTransport(&cfg))
 	if err != nil {
 		return nil, err
@@ -162,7 +169,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = slog.Default()
 	}
 	now := cfg.Now
 	if now == nil {
@@ -464,7 +471,7 @@ func (c *Client) withRetry(ctx context.Context, op, url, billno string, params m
 
 func (c *Client) logAttempt(ctx context.Context, op, billno string, attempt int, start time.Time, err *Error) {
 	level, code := slog.LevelInfo, "SUCCESS"
-	if err != nil {
+	if err != nil && !(op == "gethbinfo" && err.ErrCode == "NOT_FOUND") {
 		level = slog.LevelWarn
 	}
 	if !c.log.Enabled(ctx, level) {
@@ -500,6 +507,9 @@ func (c *Client) attempt(ctx context.Context, op, url, billno string, params map
 		var te *transport.Error
 		if errors.As(err, &te) {
 			return nil, transportError(op, billno, te)
+		}
+		if e := tlsError(op, billno, err); e != nil {
+			return nil, e
 		}
 		if !wrote.Load() {
 			return nil, &Error{Op: op, Billno: billno, Retryable: true, Message: "the request was not sent", Err: err}

@@ -55,9 +55,11 @@
 //
 // # Logging and secrets
 //
-// Config.Logger (a *slog.Logger, nil for silence) receives one record per
+// Config.Logger (a *slog.Logger; nil means slog.Default(), and
+// slog.New(slog.DiscardHandler) silences it) receives one record per
 // attempt with op, billno, attempt, err_code, whether it will be retried,
-// and the elapsed time. The API key, signatures and sign inputs are never
+// and the elapsed time; a failed attempt is a warning, but for the
+// NOT_FOUND of a gethbinfo. The API key, signatures and sign inputs are never
 // logged and never appear in errors.
 //
 // # Metrics and traces

@@ -138,7 +138,7 @@ var (
 	merchantRefusals = []error{ErrNotEnough, ErrSendAmountLimit, ErrAPIMethodClosed, ErrProductAuthorityUnopen}
 	userRefusals     = []error{ErrSendNumLimit, ErrReceivedAmountLimit}
 	rejections       = []error{ErrCA, ErrSign, ErrXML, ErrParam, ErrMoneyLimit, ErrIllegalAppID, ErrOpenID,
-		ErrMsgAppID, ErrAcceptMode, ErrReturnFail}
+		ErrMsgAppID, ErrAcceptMode, ErrReturnFail, ErrTLS}
 )
 
 // railError wraps an error of the client in a *rail.Error with the state
@@ -164,8 +164,9 @@ func (e *ValidationError) RailState() rail.State { return rail.Invalid }
 // NOTENOUGH, SENDAMOUNT_LIMIT, API_METHOD_CLOSED and
 // PRODUCT_AUTHORITY_UNOPEN rail.RefusedMerchant; SENDNUM_LIMIT and
 // RCVDAMOUNT_LIMIT rail.RefusedUser; NO_AUTH rail.RefusedRisk; FREQ_LIMIT
-// and ErrThrottled rail.Throttled; the configuration codes and return_code
-// FAIL rail.Rejected; anything else rail.Unrecognized.
+// and ErrThrottled rail.Throttled; the configuration codes, return_code
+// FAIL and a refused TLS handshake (ErrTLS) rail.Rejected; anything else
+// rail.Unrecognized.
 func (e *Error) RailState() rail.State {
 	is := func(targets ...error) bool {
 		for _, t := range targets {

@@ -120,7 +120,8 @@ func burstOnce(b *testing.B, users int, window time.Duration, flow hongbao.FlowC
 	grant := claim.Grant{Key: "launch-" + rand.Text()[:8], Payout: rail.Payout{Amount: 100,
 		SendName: "hongbao", Wishing: "Happy new year", ActName: "launch", Remark: "thanks"}}
 	h, err := claim.NewHandler(claim.HandlerConfig{
-		Client: client,
+		SceneOptional: true,
+		Client:        client,
 		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
 			return grant, nil
 		}),

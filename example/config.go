@@ -51,6 +51,9 @@ const (
 	envBudget           = "HONGBAO_BUDGET"
 	envBudgetPackets    = "HONGBAO_BUDGET_PACKETS"
 	envMetricsAddr      = "HONGBAO_METRICS_ADDR"
+	envAppSecret        = "HONGBAO_APP_SECRET"
+	envLoginBaseURL     = "HONGBAO_LOGIN_BASE_URL"
+	envSkipCheck        = "HONGBAO_SKIP_PLATFORM_CHECK"
 )
 
 // The standard OpenTelemetry variables the example reads; the OTLP
@@ -84,14 +87,12 @@ const (
 	filesReserved = 256
 )
 
-// routers are the accepted values of HONGBAO_ROUTER.
-var routers = []string{"nethttp", "chi", "gin", "echo"}
-
 // merchantVars only make sense with HONGBAO_MCH_ID: setting one of them in
 // demo mode is a mistake worth stopping for, not a silent fallback to the
 // fake platform.
 var merchantVars = []string{
 	envAppID, envAPIKey, envCertFile, envKeyFile, envP12File, envP12Password, envBaseURL, envCAFile,
+	envAppSecret, envLoginBaseURL,
 }
 
 // config is the validated configuration of one run.
@@ -111,6 +112,13 @@ type config struct {
 	// empty and run generates a random secret.
 	jwtKeys                []jwtauth.Key
 	jwtIssuer, jwtAudience string
+	jwtSecret              []byte // HONGBAO_JWT_SECRET: also signs the login route's tokens
+
+	// The login route (configured mode): the mini program's app secret
+	// and the code2Session host; no secret, no login route.
+	appSecret, loginBaseURL string
+	// skipCheck starts without proving the credentials to the platform.
+	skipCheck bool
 
 	billnoKey []byte
 	grant     claim.Grant // the campaign: the same grant for every user
@@ -152,8 +160,12 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	if c.router == "" {
 		c.router = defaultRouter
 	}
-	if !slices.Contains(routers, c.router) {
-		bad("%s=%q is not one of %s", envRouter, c.router, strings.Join(routers, ", "))
+	switch {
+	case slices.Contains(routers, c.router):
+	case slices.Contains(allRouters, c.router):
+		bad("%s=%s needs the full example, which adds chi, gin, echo, OpenTelemetry and Prometheus: go run -tags full ./example", envRouter, c.router)
+	default:
+		bad("%s=%q is not one of %s", envRouter, c.router, strings.Join(allRouters, ", "))
 	}
 	c.demo = c.mchID == ""
 
@@ -185,6 +197,7 @@ func loadConfig(getenv func(string) string) (*config, error) {
 			bad("%s is %d bytes; use a random secret of at least 32 bytes (HS256)", envJWTSecret, len(secret))
 		} else {
 			c.jwtKeys = []jwtauth.Key{k}
+			c.jwtSecret = []byte(secret)
 		}
 	case pubFile != "":
 		pem, err := os.ReadFile(pubFile)
@@ -201,6 +214,17 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	case !c.demo:
 		bad("set %s (HS256, at least 32 bytes) or %s (PEM public key for RS256, ES256/384/512 or EdDSA) to verify the app's login tokens",
 			envJWTSecret, envJWTPublicKeyFile)
+	}
+
+	if c.appSecret != "" && c.jwtSecret == nil && pubFile != "" {
+		bad("%s (the login route) signs tokens with %s: a public key (%s) cannot sign them", envAppSecret, envJWTSecret, envJWTPublicKeyFile)
+	}
+	switch v := strings.ToLower(get(envSkipCheck)); v {
+	case "", "0", "false":
+	case "1", "true":
+		c.skipCheck = true
+	default:
+		bad("%s=%q: use 1 to start without proving the credentials to the platform, or unset it", envSkipCheck, v)
 	}
 
 	switch v := getenv(envBillnoKey); {
@@ -391,6 +415,14 @@ func (c *config) loadMerchant(getenv func(string) string, bad func(string, ...an
 		c.baseURL = transport.DefaultBaseURL
 	} else if !strings.HasPrefix(c.baseURL, "https://") {
 		bad("%s=%q must be an https URL", envBaseURL, c.baseURL)
+	}
+	c.appSecret = getenv(envAppSecret)
+	c.loginBaseURL = get(envLoginBaseURL)
+	if c.loginBaseURL != "" && !strings.HasPrefix(c.loginBaseURL, "https://") {
+		bad("%s=%q must be an https URL", envLoginBaseURL, c.loginBaseURL)
+	}
+	if c.loginBaseURL != "" && c.appSecret == "" {
+		bad("%s is set without %s (the mini program's app secret, which the login route needs)", envLoginBaseURL, envAppSecret)
 	}
 	if f := get(envCAFile); f != "" {
 		b, err := os.ReadFile(f)

@@ -10,13 +10,24 @@
 //	go run ./example
 //
 // With HONGBAO_MCH_ID and the other merchant variables set it pays real red
-// packets; README.md lists every variable. HONGBAO_ROUTER chooses the HTTP
-// router: nethttp (default), chi, gin or echo.
+// packets, after proving the credentials with one query to the platform;
+// README.md lists every variable. The login route (POST /hongbao/login)
+// exchanges a wx.login code for a token whose subject is the openid: in
+// demo mode against a fake code2Session, with HONGBAO_APP_SECRET against
+// the platform's.
+//
+// This build serves net/http and nothing else; the full one,
+//
+//	go run -tags full ./example
+//
+// adds chi, gin and echo (HONGBAO_ROUTER) and the metrics and traces
+// (HONGBAO_METRICS_ADDR, OTLP).
 package main
 
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -33,15 +44,20 @@ import (
 
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/middleware/httperr"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/middleware/wxlogin"
 	"github.com/hongbao-go/hongbao/store"
-	"github.com/hongbao-go/hongbao/store/redisstore"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
 
 const (
 	claimPath = "/hongbao/send"
+	loginPath = "/hongbao/login"
+	// demoCodePath stands in for wx.login in demo mode: it issues a code
+	// of the fake code2Session for ?openid= (default demoOpenID).
+	demoCodePath = "/demo/code"
 	// demoOpenID is the user of the printed demo token.
 	demoOpenID = "oDemoUser_hongbao_example_01"
 	// shutdownTimeout bounds the wait for claims in progress at shutdown.
@@ -90,13 +106,22 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	}
 
 	// The platform: the real one, or an in-process fake.
-	var hcfg hongbao.Config
+	var (
+		hcfg      hongbao.Config
+		fake      *wxpaytest.Server
+		loginHost *wxpaytest.LoginHost // the demo's code2Session
+	)
 	if cfg.demo {
-		fake, err := wxpaytest.NewServer(wxpaytest.Options{})
+		fake, err = wxpaytest.NewServer(wxpaytest.Options{})
 		if err != nil {
 			return fmt.Errorf("hongbao example: starting the demo platform: %w", err)
 		}
 		defer fake.Close()
+		loginHost, err = fake.NewLoginHost(wxpaytest.LoginOptions{})
+		if err != nil {
+			return fmt.Errorf("hongbao example: starting the demo login host: %w", err)
+		}
+		defer loginHost.Close()
 		hcfg = hongbao.Config{
 			AppID: fake.AppID,
 			Transport: transport.Config{
@@ -122,36 +147,34 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	// one send rate.
 	var store store.Store = store.NewMemoryStore()
 	if cfg.redisURL != "" {
-		rs, err := redisstore.NewFromURL(cfg.redisURL, redisstore.Options{})
+		rs, shared, closeRedis, err := openRedis(ctx, cfg.redisURL)
 		if err != nil {
-			return fmt.Errorf("hongbao example: %s: %w", envRedisURL, err)
+			return err
 		}
-		defer rs.Close()
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = rs.Ping(pctx)
-		cancel()
-		if errors.Is(err, redisstore.ErrClusterNode) || errors.Is(err, redisstore.ErrNotCluster) {
-			return fmt.Errorf("hongbao example: %s: %w", envRedisURL, err)
-		}
-		if err != nil {
-			return fmt.Errorf("hongbao example: %s: Redis does not answer: %w", envRedisURL, err)
-		}
+		defer closeRedis()
 		store = rs
-		hcfg.Flow.Shared = rs
+		hcfg.Flow.Shared = shared
 		fmt.Fprintf(stdout, "hongbao example: results, locks, rate limits and the send rate are shared through Redis (%s)\n", envRedisURL)
 	}
 	hcfg.Logger = logger
 	hcfg.Transport.Logger = logger
-	if tel.observer != nil {
-		hcfg.Observer = tel.observer
-	}
+	hcfg.Observer = tel.clientObserver()
 	client, err := hongbao.New(hcfg)
 	if err != nil {
 		return cfg.explainClientError(err)
 	}
+	if !cfg.demo {
+		// One signed query of a bill number that does not exist proves
+		// the key, the certificate, the appid and the CA before any user
+		// taps.
+		if err := cfg.provePlatform(ctx, client, logger, stdout); err != nil {
+			return err
+		}
+	}
 
 	// Token verification: the configured key, or a random demo secret.
 	keys := cfg.jwtKeys
+	signSecret := cfg.jwtSecret // signs the login route's tokens
 	var demoSecret []byte
 	if len(keys) == 0 {
 		demoSecret = make([]byte, 32)
@@ -163,6 +186,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 			return fmt.Errorf("hongbao example: %w", err)
 		}
 		keys = []jwtauth.Key{k}
+		signSecret = demoSecret
 	}
 	auth, err := jwtauth.NewAuthenticator(jwtauth.Config{
 		Keys:     keys,
@@ -173,6 +197,32 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		return fmt.Errorf("hongbao example: %w", err)
 	}
 
+	// The login route: a wx.login code for a token whose subject is the
+	// openid, signed with the HS256 secret the authenticator verifies.
+	var login *wxlogin.Handler
+	if signSecret != nil && (cfg.demo || cfg.appSecret != "") {
+		key, err := wxlogin.HMACSecret("", signSecret)
+		if err != nil {
+			return fmt.Errorf("hongbao example: %s: %w", envJWTSecret, err)
+		}
+		lcfg := wxlogin.Config{
+			AppID: hcfg.AppID, AppSecret: cfg.appSecret, Key: key,
+			Issuer: cfg.jwtIssuer, Audience: cfg.jwtAudience,
+			BaseURL: cfg.loginBaseURL, RootCAPEM: cfg.rootCAPEM, Logger: logger,
+		}
+		if cfg.demo {
+			lcfg.AppSecret, lcfg.BaseURL, lcfg.RootCAPEM = loginHost.AppSecret, loginHost.URL, fake.CACertPEM()
+		}
+		if login, err = wxlogin.New(lcfg); err != nil {
+			return fmt.Errorf("hongbao example: the login route (%s, %s): %w", envAppSecret, envLoginBaseURL, err)
+		}
+		if !cfg.demo {
+			if err := cfg.proveLogin(ctx, login, stdout); err != nil {
+				return err
+			}
+		}
+	}
+
 	policy := campaignPolicy(cfg)
 	hdcfg := claim.HandlerConfig{
 		Client:      client,
@@ -181,9 +231,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		Logger:      logger,
 		MaxAttempts: cfg.maxAttempts,
 		Budgets:     cfg.budgets(),
-	}
-	if tel.observer != nil {
-		hdcfg.Observer = tel.observer
+		Observer:    tel.tapObserver(),
 	}
 	handler, err := claim.NewHandler(hdcfg)
 	if err != nil {
@@ -192,20 +240,27 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	if err := openBudgets(ctx, handler, cfg.redisURL == "", stdout); err != nil {
 		return err
 	}
-	if tel.observer != nil && len(hdcfg.Budgets) > 0 {
+	if len(hdcfg.Budgets) > 0 {
 		// hongbao_budget_remaining, _reserved, _committed.
-		reg, err := tel.observer.ObserveBudgets(handler)
+		stopBudgets, err := tel.observeBudgets(handler)
 		if err != nil {
 			return fmt.Errorf("hongbao example: the budget metrics: %w", err)
 		}
-		defer reg.Unregister()
+		defer stopBudgets()
 	}
 
 	mode := "configured"
 	if cfg.demo {
 		mode = "demo"
 	}
-	router, err := newRouter(cfg.router, auth, handler, indexHandler(mode, cfg.router))
+	rt := routes{auth: auth, claim: handler, index: indexHandler(mode, cfg.router, login != nil)}
+	if login != nil {
+		rt.login = login
+	}
+	if cfg.demo {
+		rt.demo = demoCodes(loginHost)
+	}
+	router, err := newRouter(cfg.router, rt)
 	if err != nil {
 		return err
 	}
@@ -240,6 +295,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 
 	url := "http://" + addr + claimPath
 	fmt.Fprintf(stdout, "hongbao example: router %s, listening on http://%s (claim route: POST %s), at most %d connections at once\n", cfg.router, addr, claimPath, cfg.maxConns)
+	if login != nil {
+		fmt.Fprintf(stdout, "hongbao example: login route: POST %s {\"code\": <code of wx.login>} answers a token whose subject is the openid\n", loginPath)
+	}
+	if cfg.demo && login != nil {
+		fmt.Fprintf(stdout, "log in as the mini program does, with a code of GET %s (wx.login's stand-in in demo mode):\ncurl -s http://%s%s\ncurl -s -X POST -H 'Content-Type: application/json' -d '{\"code\":\"<the code>\"}' http://%s%s\n",
+			demoCodePath, addr, demoCodePath, addr, loginPath)
+	}
 	if demoSecret != nil {
 		token, exp, err := demoToken(demoSecret, cfg.jwtIssuer, cfg.jwtAudience)
 		if err != nil {
@@ -247,9 +309,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 			return fmt.Errorf("hongbao example: signing the demo token: %w", err)
 		}
 		fmt.Fprintf(stdout, "demo token (HS256, sub=%s, expires %s):\n%s\n", demoOpenID, exp.Format(time.RFC3339), token)
-		fmt.Fprintf(stdout, "claim a red packet:\ncurl -i -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{}' %s\n", token, url)
+		fmt.Fprintf(stdout, "claim a red packet:\ncurl -i -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"scene\":1047}' %s\n", token, url)
 	} else {
-		fmt.Fprintf(stdout, "claim a red packet with a token from your app's login flow:\ncurl -i -X POST -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{}' %s\n", url)
+		fmt.Fprintf(stdout, "claim a red packet with a token of the login route:\ncurl -i -X POST -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{\"scene\":1047}' %s\n", url)
 	}
 
 	errc := make(chan error, 1)
@@ -303,6 +365,25 @@ func demoToken(secret []byte, issuer, audience string) (string, time.Time, error
 	}
 	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
 	return token, exp, err
+}
+
+// demoCodes answers GET /demo/code?openid= with {"code"}: a code of the
+// demo's fake code2Session for that user (demoOpenID by default), as
+// wx.login gives the mini program one.
+func demoCodes(l *wxpaytest.LoginHost) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		openID := r.URL.Query().Get("openid")
+		if openID == "" {
+			openID = demoOpenID
+		}
+		if len(openID) > 64 {
+			httperr.WriteError(w, http.StatusBadRequest, "malformed_openid", "openid is longer than 64 characters")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(map[string]string{"code": l.IssueCode(wxpaytest.LoginUser{OpenID: openID})})
+	})
 }
 
 // campaignPolicy is the example's Policy: every user may claim one red

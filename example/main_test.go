@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	neturl "net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -220,7 +219,7 @@ func TestPackageRule(t *testing.T) {
 	for name, rule := range rules {
 		t.Run("rule="+name, func(t *testing.T) {
 			base, out := start(t, map[string]string{envPackageRule: name})
-			resp, body := do(t, http.MethodPost, base+claimPath, demoTokenOf(t, out.String()), `{}`)
+			resp, body := do(t, http.MethodPost, base+claimPath, demoTokenOf(t, out.String()), `{"scene":1047}`)
 			p := checkClaim(t, resp, body, wxpaytest.DefaultAppID, "")
 			for _, other := range []signer.PackageRule{signer.EncodedLowerRule, signer.EncodedUpperRule, signer.RawPackageRule} {
 				err := s.VerifyBizRedPacket(wxpaytest.DefaultAppID, p, other)
@@ -245,15 +244,15 @@ func TestDemo(t *testing.T) {
 			}
 			token := demoTokenOf(t, out.String())
 
-			resp, body := do(t, http.MethodPost, base+claimPath, token, `{}`)
+			resp, body := do(t, http.MethodPost, base+claimPath, token, `{"scene":1047}`)
 			first := checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey)
-			resp, body = do(t, http.MethodPost, base+claimPath, token, "")
+			resp, body = do(t, http.MethodPost, base+claimPath, token, `{"scene":1047}`)
 			again := checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey)
 			if again.Package != first.Package {
 				t.Errorf("repeat tap: package %q, first %q", again.Package, first.Package)
 			}
 
-			resp, body = do(t, http.MethodPost, base+claimPath, "", `{}`)
+			resp, body = do(t, http.MethodPost, base+claimPath, "", `{"scene":1047}`)
 			if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != "Bearer" {
 				t.Errorf("no token: status %d, WWW-Authenticate %q; body %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
 			}
@@ -298,8 +297,8 @@ func TestDemoToken(t *testing.T) {
 
 // A scene makes amounts outside 100..20000 fen acceptable.
 func TestDemoWithScene(t *testing.T) {
-	base, out := start(t, map[string]string{envAmount: "50", envSceneID: "PRODUCT_2", envRouter: "chi"})
-	resp, body := do(t, http.MethodPost, base+claimPath, demoTokenOf(t, out.String()), "")
+	base, out := start(t, map[string]string{envAmount: "50", envSceneID: "PRODUCT_2", envRouter: routers[len(routers)/2]})
+	resp, body := do(t, http.MethodPost, base+claimPath, demoTokenOf(t, out.String()), `{"scene":1047}`)
 	checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey)
 }
 
@@ -397,9 +396,9 @@ func TestConfigured(t *testing.T) {
 			}
 			const openID = "oConfiguredUser_01"
 			token := m.token(t, openID)
-			resp, body := do(t, http.MethodPost, base+claimPath, token, `{"anything":"ignored"}`)
+			resp, body := do(t, http.MethodPost, base+claimPath, token, `{"scene":1047,"anything":"ignored"}`)
 			checkClaim(t, resp, body, m.host.AppID, m.host.APIKey)
-			resp, body = do(t, http.MethodPost, base+claimPath, token, "")
+			resp, body = do(t, http.MethodPost, base+claimPath, token, `{"scene":1047}`)
 			checkClaim(t, resp, body, m.host.AppID, m.host.APIKey)
 
 			billno, err := hongbao.DeriveBillno([]byte("configured-billno-key"), m.host.MchID, "spring", openID)
@@ -437,7 +436,7 @@ func TestConfiguredPublicKey(t *testing.T) {
 	delete(env, envJWTSecret)
 	env[envJWTPublicKeyFile] = keyFile
 	env[envJWTIssuer] = "https://login.example"
-	env[envRouter] = "echo"
+	env[envRouter] = routers[len(routers)-1] // echo in the full build
 	base, _ := start(t, env)
 
 	now := time.Now()
@@ -450,13 +449,13 @@ func TestConfiguredPublicKey(t *testing.T) {
 		}
 		return s
 	}
-	resp, body := do(t, http.MethodPost, base+claimPath, sign("https://other.example"), "")
+	resp, body := do(t, http.MethodPost, base+claimPath, sign("https://other.example"), `{"scene":1047}`)
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("token of another issuer: status %d, want 401; body %s", resp.StatusCode, body)
 	}
-	resp, body = do(t, http.MethodPost, base+claimPath, sign("https://login.example"), "")
+	resp, body = do(t, http.MethodPost, base+claimPath, sign("https://login.example"), `{"scene":1047}`)
 	checkClaim(t, resp, body, m.host.AppID, m.host.APIKey)
-	resp, body = do(t, http.MethodPost, base+claimPath, m.token(t, "oEdDSAUser"), "")
+	resp, body = do(t, http.MethodPost, base+claimPath, m.token(t, "oEdDSAUser"), `{"scene":1047}`)
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("HS256 token: status %d, want 401; body %s", resp.StatusCode, body)
 	}
@@ -581,65 +580,6 @@ func TestAddressInUse(t *testing.T) {
 	}
 }
 
-// TestDemoRedis runs the demo on a real Redis when the test environment
-// provides one (.ci/run does), so two taps share the store.
-func TestDemoRedis(t *testing.T) {
-	url := os.Getenv("HONGBAO_TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("HONGBAO_TEST_REDIS_URL is not set under CI")
-		}
-		t.Skip("set HONGBAO_TEST_REDIS_URL=redis://127.0.0.1:6379/0 to run the example on Redis")
-	}
-	base, out := start(t, map[string]string{envRedisURL: url, envCampaign: "redis-" + rand.Text()})
-	if !strings.Contains(out.String(), "shared through Redis") {
-		t.Errorf("Redis not announced:\n%s", out)
-	}
-	token := demoTokenOf(t, out.String())
-	resp, body := do(t, http.MethodPost, base+claimPath, token, `{}`)
-	first := checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey)
-	resp, body = do(t, http.MethodPost, base+claimPath, token, `{}`)
-	if again := checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey); again.Package != first.Package {
-		t.Errorf("repeat tap: package %q, first %q", again.Package, first.Package)
-	}
-	// The send was paced on the send rate kept in Redis, not on the
-	// process's own.
-	if !strings.Contains(out.String(), "the send rate are shared through Redis") ||
-		strings.Contains(out.String(), "shared send rate is unavailable") {
-		t.Errorf("the send rate is not shared through Redis:\n%s", out)
-	}
-
-	// On a cluster (a URL with addr=), the single-server URL of one of its
-	// nodes is refused at start-up, and the message names the cluster form.
-	u, err := neturl.Parse(url)
-	if err != nil || !u.Query().Has("addr") {
-		return
-	}
-	err = startErr(t, map[string]string{envRedisURL: "redis://" + u.Host + "/0"})
-	if !strings.Contains(err.Error(), envRedisURL) || !strings.Contains(err.Error(), "cluster form") {
-		t.Errorf("a cluster node as a single server: %v; want the cluster form named", err)
-	}
-}
-
-func TestRedisURLErrors(t *testing.T) {
-	for name, c := range map[string]struct{ url, want string }{
-		"malformed":   {"mysql://user:secret@127.0.0.1/0", "invalid Redis URL"},
-		"hosts":       {"redis://:secret@127.0.0.1:7000,127.0.0.1:7001/0", "?addr="},
-		"cluster db":  {"redis://:secret@127.0.0.1:7000/2?addr=127.0.0.1:7001", "only database 0"},
-		"unreachable": {"redis://:secret@127.0.0.1:1/0?max_retries=-1&dial_timeout=200ms", "does not answer"},
-	} {
-		t.Run(name, func(t *testing.T) {
-			err := startErr(t, map[string]string{envRedisURL: c.url})
-			if !strings.Contains(err.Error(), envRedisURL) || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("err = %v", err)
-			}
-			if strings.Contains(err.Error(), "secret") {
-				t.Fatalf("the password leaked: %v", err)
-			}
-		})
-	}
-}
-
 // TestAmountRange: HONGBAO_AMOUNT=MIN-MAX draws each user's amount from the
 // range, the same on every call; a range's ends are checked like a fixed
 // amount; HONGBAO_MAX_ATTEMPTS is read.
@@ -707,13 +647,13 @@ func TestBudget(t *testing.T) {
 		return s
 	}
 	first := token("oBudgetFirst0000000000000001")
-	resp, body := do(t, http.MethodPost, base+claimPath, first, `{}`)
+	resp, body := do(t, http.MethodPost, base+claimPath, first, `{"scene":1047}`)
 	checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey)
-	resp, body = do(t, http.MethodPost, base+claimPath, token("oBudgetSecond000000000000001"), `{}`)
+	resp, body = do(t, http.MethodPost, base+claimPath, token("oBudgetSecond000000000000001"), `{"scene":1047}`)
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), `"budget_exhausted"`) {
 		t.Errorf("second user: %d %s", resp.StatusCode, body)
 	}
-	resp, body = do(t, http.MethodPost, base+claimPath, first, `{}`)
+	resp, body = do(t, http.MethodPost, base+claimPath, first, `{"scene":1047}`)
 	checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey)
 	for _, bad := range []map[string]string{{envBudget: "0"}, {envBudgetPackets: "-3"}, {envBudget: "ten"}} {
 		if _, err := loadConfig(getenv(bad)); err == nil {

@@ -5,75 +5,76 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync"
 
-	"github.com/gin-gonic/gin"
-	"github.com/go-chi/chi/v5"
-	"github.com/labstack/echo/v4"
-
-	hongbaochi "github.com/hongbao-go/hongbao/adapters/chi"
-	hongbaoecho "github.com/hongbao-go/hongbao/adapters/echo"
-	hongbaogin "github.com/hongbao-go/hongbao/adapters/gin"
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
+	"github.com/hongbao-go/hongbao/middleware/wxlogin"
 )
 
-// newRouter serves GET / with index and POST /hongbao/send with the
-// red-packet handler behind auth, on the router named kind. The claim route
-// is mounted by the Mount of each router's package, so that other methods
-// on it get the same JSON 405 (with "Allow: POST"), and the paths under it
-// the same JSON 404, on every router, in the language the client asks for.
-// Other methods on / are answered 405 by the router itself.
-func newRouter(kind string, auth *jwtauth.Authenticator, h http.Handler, index http.HandlerFunc) (http.Handler, error) {
-	switch kind {
-	case "nethttp":
+// allRouters are the values of HONGBAO_ROUTER; routers are those of this
+// build: net/http, and chi, gin and echo with the build tag full
+// (routes_full.go), which keeps their modules out of the first run.
+var allRouters = []string{"nethttp", "chi", "gin", "echo"}
+
+var routers = []string{"nethttp"}
+
+// routes is what a router serves.
+type routes struct {
+	auth  *jwtauth.Authenticator
+	claim http.Handler // POST claimPath, behind auth
+	login http.Handler // POST loginPath; nil: no login route
+	demo  http.Handler // GET demoCodePath (demo mode only); nil: none
+	index http.HandlerFunc
+}
+
+// routerBuilders build the routers other than net/http (routes_full.go).
+var routerBuilders = map[string]func(routes) http.Handler{}
+
+// newRouter serves GET / with the index, POST /hongbao/login with the
+// login handler, POST /hongbao/send with the red-packet handler behind auth
+// and, in demo mode, GET /demo/code, on the router named kind. The claim
+// and login routes are mounted by the Mount and MountLogin of each router's
+// package, so that other methods on them get the same JSON 405 (with
+// "Allow: POST"), and the paths under them the same JSON 404, on every
+// router, in the language the client asks for.
+func newRouter(kind string, r routes) (http.Handler, error) {
+	if kind == "nethttp" {
 		mux := http.NewServeMux()
-		mux.HandleFunc("GET /{$}", index)
-		claim.Mount(mux, claimPath, auth, h)
+		mux.HandleFunc("GET /{$}", r.index)
+		claim.Mount(mux, claimPath, r.auth, r.claim)
+		if r.login != nil {
+			wxlogin.Mount(mux, loginPath, r.login)
+		}
+		if r.demo != nil {
+			mux.Handle("GET "+demoCodePath, r.demo)
+		}
 		return mux, nil
-
-	case "chi":
-		r := chi.NewRouter()
-		r.Get("/", index)
-		hongbaochi.Mount(r, claimPath, auth, h)
-		return r, nil
-
-	case "gin":
-		ginQuiet.Do(func() { gin.SetMode(gin.ReleaseMode) })
-		r := gin.New()
-		r.HandleMethodNotAllowed = true
-		r.GET("/", gin.WrapF(index))
-		hongbaogin.Mount(r, claimPath, auth, h)
-		return r, nil
-
-	case "echo":
-		e := echo.New()
-		e.HideBanner = true
-		e.HidePort = true
-		e.GET("/", echo.WrapHandler(index))
-		hongbaoecho.Mount(e, claimPath, auth, h)
-		return e, nil
+	}
+	if b, ok := routerBuilders[kind]; ok {
+		return b(r), nil
 	}
 	return nil, fmt.Errorf("hongbao example: unknown router %q", kind)
 }
 
-// ginQuiet switches gin out of debug mode, which prints every route.
-var ginQuiet sync.Once
-
 // indexHandler answers GET / with what this server is and how to claim.
-func indexHandler(mode, router string) http.HandlerFunc {
+func indexHandler(mode, router string, login bool) http.HandlerFunc {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(map[string]string{
+	about := map[string]string{
 		"service": "hongbao example: WeChat mini-program red packets",
 		"mode":    mode,
 		"router":  router,
 		"claim":   "POST " + claimPath,
+		"body":    `{"scene": <the launch scene, wx.getEnterOptionsSync().scene>}`,
 		"auth":    "Authorization: Bearer <JWT whose sub is the user's openid>",
 		"answer":  "{timeStamp, nonceStr, package, signType, paySign} for wx.sendBizRedPacket",
-	})
+	}
+	if login {
+		about["login"] = "POST " + loginPath + ` {"code": <code of wx.login>}: {token, expiresIn, expiresAt}`
+	}
+	_ = enc.Encode(about)
 	body := buf.Bytes()
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")

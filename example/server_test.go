@@ -75,7 +75,7 @@ func TestHeaderCap(t *testing.T) {
 	}
 
 	// A claim with a header of 12 KiB in all is served.
-	req, _ := http.NewRequest(http.MethodPost, base+claimPath, strings.NewReader(`{}`))
+	req, _ := http.NewRequest(http.MethodPost, base+claimPath, strings.NewReader(`{"scene":1047}`))
 	req.Header.Set("Authorization", "Bearer "+demoTokenOf(t, out.String()))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Padding", strings.Repeat("p", 11<<10))

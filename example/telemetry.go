@@ -1,3 +1,5 @@
+//go:build full
+
 package main
 
 import (
@@ -24,6 +26,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/middleware/claim"
 	otelhongbao "github.com/hongbao-go/hongbao/otel"
 )
 
@@ -114,6 +118,35 @@ func startTelemetry(ctx context.Context, cfg *config, logger *slog.Logger, stdou
 		return tel, fmt.Errorf("hongbao example: %w", err)
 	}
 	return tel, nil
+}
+
+// clientObserver is the client's Observer; nil when telemetry is off.
+func (t *telemetry) clientObserver() hongbao.Observer {
+	if t.observer == nil {
+		return nil
+	}
+	return t.observer
+}
+
+// tapObserver is the handler's Observer; nil when telemetry is off.
+func (t *telemetry) tapObserver() claim.Observer {
+	if t.observer == nil {
+		return nil
+	}
+	return t.observer
+}
+
+// observeBudgets reports the budget gauges of h (hongbao_budget_remaining,
+// _reserved, _committed) until the returned function is called.
+func (t *telemetry) observeBudgets(h *claim.Handler) (func(), error) {
+	if t.observer == nil {
+		return func() {}, nil
+	}
+	reg, err := t.observer.ObserveBudgets(h)
+	if err != nil {
+		return nil, err
+	}
+	return func() { _ = reg.Unregister() }, nil
 }
 
 // failed reports the metrics listener's failure, if it stopped serving.

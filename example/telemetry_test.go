@@ -1,3 +1,5 @@
+//go:build full
+
 package main
 
 import (
@@ -108,9 +110,9 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 
 	token := demoTokenOf(t, out.String())
-	resp, body := do(t, http.MethodPost, base+claimPath, token, `{}`)
+	resp, body := do(t, http.MethodPost, base+claimPath, token, `{"scene":1047}`)
 	checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey)
-	resp, body = do(t, http.MethodPost, base+claimPath, token, `{}`)
+	resp, body = do(t, http.MethodPost, base+claimPath, token, `{"scene":1047}`)
 	checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey)
 
 	text, samples := scrape(t, url)
@@ -282,7 +284,7 @@ func TestOTLP(t *testing.T) {
 	if !strings.Contains(out.String(), "traces exported by OTLP") || !strings.Contains(out.String(), "metrics exported by OTLP") {
 		t.Errorf("OTLP export not announced:\n%s", out)
 	}
-	resp, body := do(t, http.MethodPost, "http://"+addr+claimPath, demoTokenOf(t, out.String()), `{}`)
+	resp, body := do(t, http.MethodPost, "http://"+addr+claimPath, demoTokenOf(t, out.String()), `{"scene":1047}`)
 	checkClaim(t, resp, body, wxpaytest.DefaultAppID, wxpaytest.DefaultAPIKey)
 
 	// Shutting down exports what is left.

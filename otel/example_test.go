@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -59,7 +60,7 @@ func Example() {
 	}
 
 	// One tap, as the Authenticator passes it on.
-	r := httptest.NewRequest(http.MethodPost, "/hongbao/send", nil)
+	r := httptest.NewRequest(http.MethodPost, "/hongbao/send", strings.NewReader(`{"scene": 1047}`))
 	r = r.WithContext(jwtauth.ContextWithUser(r.Context(), jwtauth.User{OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}))
 	send.ServeHTTP(httptest.NewRecorder(), r)
 

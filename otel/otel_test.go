@@ -493,7 +493,8 @@ func tap(h http.Handler, openID string) *httptest.ResponseRecorder {
 func TestTaps(t *testing.T) {
 	e := newEnv(t, wxpaytest.Options{})
 	h, err := claim.NewHandler(claim.HandlerConfig{
-		Client: e.client,
+		SceneOptional: true,
+		Client:        e.client,
 		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
 			return claim.Grant{Key: "spring", Payout: rail.Payout{Amount: 100, SendName: "Shop",
 				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}}, nil
@@ -584,7 +585,8 @@ func gauge(t *testing.T, rm metricdata.ResourceMetrics, name string, want map[st
 func TestBudgetGauges(t *testing.T) {
 	e := newEnv(t, wxpaytest.Options{})
 	h, err := claim.NewHandler(claim.HandlerConfig{
-		Client: e.client,
+		SceneOptional: true,
+		Client:        e.client,
 		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
 			return claim.Grant{Key: "spring", Payout: rail.Payout{Amount: 150, SendName: "Shop",
 				Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}}, nil

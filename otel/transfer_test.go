@@ -94,10 +94,11 @@ func TestTransferTapsAndNotifications(t *testing.T) {
 		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
 			return claim.Grant{Key: "spring", Payout: rail.Payout{Amount: 100, Wishing: "Happy new year", ActName: "New year", Remark: "Thanks"}}, nil
 		}),
-		RateLimit: -1,
-		Now:       now,
-		Logger:    quiet,
-		Observer:  e.obs,
+		RateLimit:     -1,
+		SceneOptional: true,
+		Now:           now,
+		Logger:        quiet,
+		Observer:      e.obs,
 	})
 	if err != nil {
 		t.Fatal(err)

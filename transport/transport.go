@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -99,7 +100,8 @@ type Config struct {
 	// packets and transfers).
 	UnsignedReply func(path string) bool
 	// Logger receives the warning about a client certificate that
-	// expires within 30 days. nil means silent.
+	// expires within 30 days. Nil means slog.Default() (hongbao.New
+	// passes its own Logger); slog.New(slog.DiscardHandler) is silent.
 	Logger *slog.Logger
 	// OnCertificate, when not nil, is called by New and after each
 	// successful Reload with the leaf of the client certificate now
@@ -175,7 +177,7 @@ func New(cfg Config) (*Transport, error) {
 		maxReply: cfg.MaxReplyBytes,
 		maxConns: cfg.MaxConnsPerHost,
 		unsigned: cfg.UnsignedReply,
-		logger:   cfg.Logger,
+		logger:   cmp.Or(cfg.Logger, slog.Default()),
 		onCert:   cfg.OnCertificate,
 		now:      cfg.Now,
 		rand:     cfg.Rand,

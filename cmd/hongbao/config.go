@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -239,6 +240,8 @@ func (m *merchant) clientConfig(billnoKey []byte, retry hongbao.RetryPolicy) hon
 		},
 		BillnoKey: billnoKey,
 		Retry:     retry,
+		// The command reports every outcome itself, on its own lines.
+		Logger: slog.New(slog.DiscardHandler),
 	}
 }
 

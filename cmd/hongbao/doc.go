@@ -26,8 +26,9 @@
 //	                  [-resolve] [-prefix PREFIX] [-ttl DURATION] [-progress DURATION] [-timeout DURATION]
 //	hongbao cancel [-campaign NAME] [-openids FILE [-key KEY]] [-dry-run] [-wait DURATION] [-rate N]
 //	hongbao budget [-campaign NAME] [-open | -rebuild [-openids FILE] [-key KEY]] [-attempts N] [-rate N]
-//	hongbao fake [-addr HOST:PORT] [-dir DIR] [-trust MODE] [-mch-id ID] [-appid APPID]
-//	             [-api-key KEY] [-billno-key KEY] [-balance FEN] [-apiv3-key KEY] [-notify-url URL]
+//	hongbao fake [-addr HOST:PORT] [-login-addr HOST:PORT] [-dir DIR] [-trust MODE] [-mch-id ID]
+//	             [-appid APPID] [-api-key KEY] [-app-secret SECRET] [-billno-key KEY] [-balance FEN]
+//	             [-apiv3-key KEY] [-notify-url URL]
 //
 // Exit codes: 0 success; 1 a problem (check found one, a query or a write
 // failed, the configuration is wrong, the run was interrupted); 2 a
@@ -56,12 +57,11 @@
 //
 // billno prints the bill numbers the services derive for each openid's
 // grant (-campaign, else HONGBAO_CAMPAIGN, else demo-campaign), attempts
-// 0 to N-1 (-transfer: the out_bill_no of transfer bills). reconcile
-// writes a CSV with one row per bill number: the Store's record
-// (HONGBAO_REDIS_URL, or the grants of -openids FILE) beside the
-// platform's state (gethbinfo's status, or the transfer bill's), with a
-// verdict; -resolve writes the final states the Store does not know
-// (README.md lists the verdicts).
+// 0 to N-1 (-transfer: transfer bills' out_bill_no). reconcile writes a
+// CSV row per bill number: the Store's record (HONGBAO_REDIS_URL, or the
+// grants of -openids FILE) beside the platform's state (gethbinfo's, the
+// transfer bill's) with a verdict; -resolve writes the final states the
+// Store does not know (README.md lists the verdicts).
 //
 // cancel closes, at a campaign's end, the transfer bills still waiting for
 // the users (grants of the Store or of -openids FILE), and records each
@@ -72,9 +72,9 @@
 // account was lost); -rebuild rebuilds a lost one from the platform (paid
 // numbers committed, open ones reserved), then opens it and taps resume.
 //
-// fake runs transport/wxpaytest as a standalone host: red packets over
-// mutual TLS and APIv3 transfer bills, answers signed as -trust says. It
-// writes its CA, a merchant certificate and key, the public key
-// (pub_key.pem) and hongbao.env into -dir, prints the variables that use
-// them and runs until interrupted.
+// fake runs transport/wxpaytest as a standalone host on -addr: red packets
+// over mutual TLS and APIv3 transfer bills, answers signed as -trust says;
+// and code2Session (wx.login's server side) on -login-addr. It writes its
+// CA, a merchant certificate and key, the public key (pub_key.pem) and
+// hongbao.env into -dir, prints the variables and runs until interrupted.
 package main

@@ -21,8 +21,19 @@ const (
 	fakePubFile  = "pub_key.pem"
 )
 
-// defaultFakeAddr is where fake listens unless told otherwise.
-const defaultFakeAddr = "127.0.0.1:8443"
+// defaultFakeAddr is where fake listens unless told otherwise, and
+// defaultFakeLoginAddr its code2Session host.
+const (
+	defaultFakeAddr      = "127.0.0.1:8443"
+	defaultFakeLoginAddr = "127.0.0.1:8444"
+)
+
+// The login route's variables (the example's HONGBAO_APP_SECRET and
+// HONGBAO_LOGIN_BASE_URL), printed by fake.
+const (
+	envAppSecret    = "HONGBAO_APP_SECRET"
+	envLoginBaseURL = "HONGBAO_LOGIN_BASE_URL"
+)
 
 func runFake(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("fake")
@@ -36,6 +47,8 @@ func runFake(ctx context.Context, e *env, args []string) int {
 	apiv3Key := fs.String("apiv3-key", "", "the APIv3 `KEY`, 32 bytes (default: random)")
 	notifyURL := fs.String("notify-url", "", "where to post the MCHTRANSFER.BILL.FINISHED notifications of transfer bills created without a notify_url (`URL`; default: none)")
 	trustFlag := fs.String("trust", "public-key", "how APIv3 answers are signed: `MODE` public-key (the WeChat Pay public key, written to "+fakePubFile+"), certificates (platform certificates) or both")
+	loginAddr := fs.String("login-addr", defaultFakeLoginAddr, "the code2Session host (wx.login's server side) listens on `HOST:PORT`")
+	appSecret := fs.String("app-secret", "", "the mini program's app `SECRET` the code2Session host expects (default: random)")
 	operands, code, done := parse(fs, args)
 	if done {
 		return code
@@ -79,6 +92,16 @@ func runFake(ctx context.Context, e *env, args []string) int {
 		return exitProblems
 	}
 	defer srv.Close()
+	secret := *appSecret
+	if secret == "" {
+		secret = randomHex(16)
+	}
+	login, err := srv.NewLoginHost(wxpaytest.LoginOptions{AppSecret: secret, Addr: *loginAddr})
+	if err != nil {
+		e.errorf("fake: the code2Session host: %v", err)
+		return exitProblems
+	}
+	defer login.Close()
 
 	where, cleanup, err := fakeDir(*dir)
 	if err != nil {
@@ -117,6 +140,8 @@ func runFake(ctx context.Context, e *env, args []string) int {
 		envCAFile + "=" + shellQuote(filepath.Join(where, fakeCAFile)),
 		envBaseURL + "=" + srv.URL,
 		envAPIv3Key + "=" + srv.APIv3Key(),
+		envAppSecret + "=" + login.AppSecret,
+		envLoginBaseURL + "=" + login.URL,
 	}
 	if trust != wxpaytest.TrustCertificates {
 		lines = append(lines, envPublicKeyID+"="+srv.PublicKeyID(), envPublicKeyFile+"="+shellQuote(filepath.Join(where, fakePubFile)))
@@ -135,9 +160,12 @@ func runFake(ctx context.Context, e *env, args []string) int {
 hongbao fake: a user confirms a transfer bill with POST %s {"mchId","appId","package","openId"} (test only)
 hongbao fake: its CA, client certificate and key are in %s; the lines on stdout are also in %s:
 hongbao fake:   set -a; . %s; set +a
+hongbao fake: a code2Session host (the server side of wx.login) at %s; a code for an openid, as wx.login gives one:
+hongbao fake:   curl --cacert %s '%s%s?openid=oFakeUser_0001'
 hongbao fake: the example server needs HONGBAO_JWT_SECRET too (its login tokens); stop with Ctrl-C
 `, srv.URL, srv.MchID, srv.AppID, map[wxpaytest.Trust]string{wxpaytest.TrustPublicKey: "the public key " + srv.PublicKeyID(), wxpaytest.TrustCertificates: "platform certificates", wxpaytest.TrustBoth: "the public key " + srv.PublicKeyID() + " or platform certificates"}[trust],
-		srv.URL+wxpaytest.PathRequestMerchantTransfer, where, envPath, shellQuote(envPath))
+		srv.URL+wxpaytest.PathRequestMerchantTransfer, where, envPath, shellQuote(envPath),
+		login.URL, shellQuote(filepath.Join(where, fakeCAFile)), login.URL, wxpaytest.PathIssueCode)
 	fmt.Fprint(e.stdout, text)
 
 	<-ctx.Done()

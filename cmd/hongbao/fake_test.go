@@ -70,7 +70,7 @@ func startFake(t *testing.T, args ...string) (env map[string]string, stderr *syn
 
 func TestFake(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "fake")
-	env, stderr, stop := startFake(t, "-addr", "127.0.0.1:0", "-dir", dir, "-balance", "10000")
+	env, stderr, stop := startFake(t, "-addr", "127.0.0.1:0", "-login-addr", "127.0.0.1:0", "-dir", dir, "-balance", "10000")
 	for _, k := range []string{envMchID, envAppID, envAPIKey, envCertFile, envKeyFile, envCAFile, envBaseURL, envBillnoKey} {
 		if env[k] == "" {
 			t.Errorf("%s not printed: %v", k, env)
@@ -163,7 +163,7 @@ func TestFake(t *testing.T) {
 }
 
 func TestFakeTemporaryDir(t *testing.T) {
-	env, _, stop := startFake(t, "-addr", "127.0.0.1:0", "-mch-id", "1234567890", "-appid", "wx1111111111111111",
+	env, _, stop := startFake(t, "-addr", "127.0.0.1:0", "-login-addr", "127.0.0.1:0", "-mch-id", "1234567890", "-appid", "wx1111111111111111",
 		"-api-key", strings.Repeat("k", 32), "-billno-key", "a key of the test, long enough")
 	if env[envMchID] != "1234567890" || env[envAppID] != "wx1111111111111111" || env[envAPIKey] != strings.Repeat("k", 32) ||
 		env[envBillnoKey] != "a key of the test, long enough" {
@@ -182,7 +182,7 @@ func TestFakeTemporaryDir(t *testing.T) {
 }
 
 func TestFakeTrust(t *testing.T) {
-	env, _, _ := startFake(t, "-addr", "127.0.0.1:0", "-trust", "certificates")
+	env, _, _ := startFake(t, "-addr", "127.0.0.1:0", "-login-addr", "127.0.0.1:0", "-trust", "certificates")
 	if env[envPlatformCerts] != "true" || env[envPublicKeyID] != "" || len(env[envAPIv3Key]) != 32 {
 		t.Errorf("variables: %v", env)
 	}
@@ -190,7 +190,7 @@ func TestFakeTrust(t *testing.T) {
 	r.wantCode(t, exitOK)
 	r.wantOut(t, "ok    APIv3 platform certificates: 1 downloaded", "answered 404 NOT_FOUND", "check: passed")
 
-	env, _, _ = startFake(t, "-addr", "127.0.0.1:0", "-trust", "both")
+	env, _, _ = startFake(t, "-addr", "127.0.0.1:0", "-login-addr", "127.0.0.1:0", "-trust", "both")
 	if env[envPlatformCerts] != "true" || !strings.HasPrefix(env[envPublicKeyID], "PUB_KEY_ID_") || env[envPublicKeyFile] == "" {
 		t.Errorf("variables: %v", env)
 	}

@@ -38,7 +38,7 @@ func TestFakeAPIv3(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer receiver.Close()
-	env, stderr, _ := startFake(t, "-addr", "127.0.0.1:0", "-apiv3-key", strings.Repeat("v", 32), "-notify-url", receiver.URL+"/notify")
+	env, stderr, _ := startFake(t, "-addr", "127.0.0.1:0", "-login-addr", "127.0.0.1:0", "-apiv3-key", strings.Repeat("v", 32), "-notify-url", receiver.URL+"/notify")
 	if env[envAPIv3Key] != strings.Repeat("v", 32) || !strings.HasPrefix(env[envPublicKeyID], "PUB_KEY_ID_") {
 		t.Fatalf("variables %v", env)
 	}

@@ -1,11 +1,25 @@
-// claim.js: claim a red packet from the hongbao server and open it.
+// claim.js: log in, claim a red packet from the hongbao server and open it.
 //
-// Call claimRedPacket(token) from a tap handler. token is the JWT your
-// app's login flow issued (its sub is the user's openid); the server decides
-// the amount. The request carries only the launch scene, {"scene": 1047}.
+// Call claimRedPacket() from a tap handler:
 //
 //   const { claimRedPacket } = require('./claim.js');
-//   Page({ onClaimTap() { claimRedPacket(getApp().globalData.token); } });
+//   Page({ onClaimTap() { claimRedPacket(); } });
+//
+// It logs in first when it holds no valid token: wx.login gives a code,
+// which the server's login route (LOGIN_URL, POST {"code": ...}) exchanges
+// with WeChat for the user's openid and answers with a token whose sub is
+// that openid, {token, expiresIn}. The token is kept (wx storage) until a
+// minute before it expires, so later taps do not log in again; a claim
+// answered 401 with a kept token logs in once more and claims again. An
+// app with a login flow of its own passes its token instead:
+// claimRedPacket(token). The server decides the amount: the claim carries
+// only the launch scene, {"scene": 1047}, and the WeChat client's language
+// (wx.getAppBaseInfo().language) as Accept-Language.
+//
+// Set SERVER below to your server: an https origin on the mini program's
+// request-domain list (服务器域名, request 合法域名). For a try against a
+// local server, tick the developer tool's 不校验合法域名 (do not verify
+// domain names) and use its http address.
 //
 // Before anything is paid it checks the launch scene: wx.sendBizRedPacket
 // opens a packet only when the mini program was opened by scanning a code
@@ -26,7 +40,14 @@
 
 'use strict';
 
-const CLAIM_URL = 'https://your-server.example.com/hongbao/send';
+const SERVER = 'https://your-server.example.com';
+const CLAIM_URL = SERVER + '/hongbao/send';
+const LOGIN_URL = SERVER + '/hongbao/login';
+
+// The kept session: {token, expiresAt (ms)} under this storage key.
+const SESSION_KEY = 'hongbao.session';
+// A kept token is not used in its last minute.
+const SESSION_MARGIN_MS = 60 * 1000;
 
 // The launch scenes from which wx.sendBizRedPacket can open a packet:
 // QR code, barcode, mini-program code, "一物一码" code.
@@ -63,6 +84,10 @@ const MESSAGES = {
   cancelled: '已取消，24小时内可再次领取',
   opened: '领取成功',
   other: '领取失败，请稍后再试',
+  loginFailed: '微信登录失败，请稍后再试',
+  loginBusy: '微信登录繁忙，请稍后再试',
+  loginBlocked: '当前微信账号存在风险，暂时无法登录',
+  loginMisconfigured: '登录服务设置有误，请联系客服',
 };
 
 // launchScene returns the scene the mini program was opened from: the
@@ -135,13 +160,83 @@ function messageFor(status, body) {
   return MESSAGES.other + '（' + status + '）';
 }
 
+// language is the WeChat client's language ("zh_CN", "en", ...), sent as
+// Accept-Language so that the server's messages match it.
+function language(wx) {
+  try {
+    const info = wx.getAppBaseInfo ? wx.getAppBaseInfo() : wx.getSystemInfoSync();
+    if (info && typeof info.language === 'string' && info.language) return info.language;
+  } catch (_) { /* an old base library: fall through */ }
+  return 'zh_CN';
+}
+
+// keptSession returns the kept token while it is valid, else ''.
+function keptSession(wx) {
+  let s;
+  try { s = wx.getStorageSync(SESSION_KEY); } catch (_) { return ''; }
+  if (!s || typeof s.token !== 'string' || typeof s.expiresAt !== 'number') return '';
+  return Date.now() < s.expiresAt - SESSION_MARGIN_MS ? s.token : '';
+}
+
+function keepSession(wx, token, expiresIn) {
+  try {
+    wx.setStorageSync(SESSION_KEY, { token: token, expiresAt: Date.now() + expiresIn * 1000 });
+  } catch (_) { /* storage full: the next tap logs in again */ }
+}
+
+function dropSession(wx) {
+  try { wx.removeStorageSync(SESSION_KEY); } catch (_) { /* nothing kept */ }
+}
+
+// loginMessage is the message of a failed login answer.
+function loginMessage(status, body) {
+  const code = body && typeof body.code === 'string' ? body.code : '';
+  if (code === 'login_blocked') return MESSAGES.loginBlocked;
+  if (code === 'login_misconfigured') return MESSAGES.loginMisconfigured;
+  if (status === 429 || status === 503) return MESSAGES.loginBusy;
+  return MESSAGES.loginFailed;
+}
+
+// login calls wx.login and the server's login route; it resolves to
+// {token} or {status, code, message}. A code is good for one login only.
+function login(wx, loginUrl) {
+  return new Promise(function (resolve) {
+    wx.login({
+      success: function (r) {
+        if (!r || !r.code) {
+          resolve({ status: 0, code: 'wx_login_failed', message: MESSAGES.loginFailed });
+          return;
+        }
+        wx.request({
+          url: loginUrl,
+          method: 'POST',
+          header: { 'Content-Type': 'application/json', 'Accept-Language': language(wx) },
+          data: { code: r.code },
+          dataType: 'json',
+          success: function (res) {
+            const body = res.data && typeof res.data === 'object' ? res.data : {};
+            if (res.statusCode === 200 && typeof body.token === 'string' && body.token && body.expiresIn > 0) {
+              keepSession(wx, body.token, body.expiresIn);
+              resolve({ token: body.token });
+              return;
+            }
+            resolve({ status: res.statusCode, code: body.code || '', message: loginMessage(res.statusCode, body) });
+          },
+          fail: function () { resolve({ status: 0, code: 'network_error', message: MESSAGES.network }); },
+        });
+      },
+      fail: function () { resolve({ status: 0, code: 'wx_login_failed', message: MESSAGES.loginFailed }); },
+    });
+  });
+}
+
 function showError(wx, message) {
   wx.showModal({ title: '领取失败', content: message, showCancel: false });
 }
 
 // post sends one claim and resolves to {res} or {err} (no answer at all).
 function post(wx, url, token, scene) {
-  const header = { 'Content-Type': 'application/json', 'Accept-Language': 'zh-CN' };
+  const header = { 'Content-Type': 'application/json', 'Accept-Language': language(wx) };
   if (token) header.Authorization = 'Bearer ' + token;
   return new Promise(function (resolve) {
     wx.request({
@@ -204,10 +299,22 @@ function globalWx() {
   return typeof wx !== 'undefined' ? wx : undefined;
 }
 
+// claimRedPacket([token], [options]) claims and opens a red packet. Without
+// a token (or with options alone) it manages the session itself, logging in
+// through LOGIN_URL when it holds no valid token. options (all optional):
+// url, loginUrl, wx (default: the global wx), maxTries, maxRetryWait
+// (seconds).
 function claimRedPacket(token, options) {
+  if (token && typeof token === 'object') {
+    options = token;
+    token = undefined;
+  }
   options = options || {};
   const wx = options.wx || globalWx();
   const url = options.url || CLAIM_URL;
+  const loginUrl = options.loginUrl || LOGIN_URL;
+  // The session is claim.js's own unless the caller brought a token.
+  const managed = token === undefined || token === null;
   const maxTries = Math.max(1, options.maxTries || MAX_TRIES);
   const maxWait = options.maxRetryWait === undefined ? MAX_RETRY_WAIT : options.maxRetryWait;
 
@@ -228,18 +335,44 @@ function claimRedPacket(token, options) {
 
   wx.showLoading({ title: '领取中', mask: true });
   let tries = 0;
-  function attempt() {
+  let relogged = false;
+  // session resolves to a token: the caller's, the kept one or a new one.
+  function session(fresh) {
+    if (!managed) return Promise.resolve({ token: token, given: true });
+    const kept = fresh ? '' : keptSession(wx);
+    if (kept) return Promise.resolve({ token: kept, kept: true });
+    return login(wx, loginUrl);
+  }
+  function attempt(fresh) {
+    return session(fresh).then(function (s) {
+      if (!s.token && !s.given) {
+        wx.hideLoading();
+        return failed(s.status, s.code, s.message, tries);
+      }
+      return claimWith(s.token, s.kept);
+    });
+  }
+  function claimWith(tok, kept) {
     tries++;
-    return post(wx, url, token, scene).then(function (r) {
+    return post(wx, url, tok, scene).then(function (r) {
       if (r.err) {
         wx.hideLoading();
         return failed(0, 'network_error', MESSAGES.network, tries);
       }
       const res = r.res;
+      if (res.statusCode === 401 && managed) {
+        // The kept token expired early or the server's key changed: log
+        // in once more (a new wx.login code) and claim again.
+        dropSession(wx);
+        if (kept && !relogged) {
+          relogged = true;
+          return attempt(true);
+        }
+      }
       if (res.statusCode === 503 && tries < maxTries) {
         const wait = retryAfter(res);
         if (wait >= 0 && wait <= maxWait) {
-          return sleep(wait).then(attempt);
+          return sleep(wait).then(function () { return claimWith(tok, kept); });
         }
       }
       wx.hideLoading();
@@ -251,7 +384,7 @@ function claimRedPacket(token, options) {
       return failed(res.statusCode, body.code || '', messageFor(res.statusCode, body), tries);
     });
   }
-  return attempt();
+  return attempt(false);
 }
 
 if (typeof module !== 'undefined' && module.exports) {
@@ -261,6 +394,9 @@ if (typeof module !== 'undefined' && module.exports) {
     launchScene: launchScene,
     canOpenFromScene: canOpenFromScene,
     CLAIM_URL: CLAIM_URL,
+    LOGIN_URL: LOGIN_URL,
+    SESSION_KEY: SESSION_KEY,
+    language: language,
     OPEN_SCENES: OPEN_SCENES,
     MAX_TRIES: MAX_TRIES,
     MAX_RETRY_WAIT: MAX_RETRY_WAIT,

@@ -41,11 +41,27 @@ function paySignOf(p) {
 // reports; sentScene, when set, replaces the scene in the request body (a
 // client that lies to the server); open is what wx.sendBizRedPacket does
 // after checking its parameters: 'success' or an errMsg to fail with.
-function fakeWx({ scene, sentScene, enterOptions = true, open = 'success' }) {
-  const rec = { requests: [], modals: [], toasts: [], packets: [], problems: [], loading: 0 };
+// language is the client's (wx.getAppBaseInfo().language). codeUrl is
+// where wx.login gets its code (the example's GET /demo/code, standing in
+// for WeChat); without one wx.login fails. storage is wx's storage.
+function fakeWx({ scene, sentScene, enterOptions = true, open = 'success', language = 'zh_CN', codeUrl, storage = new Map() }) {
+  const rec = { requests: [], modals: [], toasts: [], packets: [], problems: [], loading: 0, logins: 0, storage };
   const wx = {
     rec,
     canIUse: (name) => name === 'sendBizRedPacket',
+    getAppBaseInfo: () => ({ language, SDKVersion: '3.7.0' }),
+    getStorageSync: (k) => (storage.has(k) ? storage.get(k) : ''),
+    setStorageSync: (k, v) => { storage.set(k, v); },
+    removeStorageSync: (k) => { storage.delete(k); },
+    login(o) {
+      rec.logins++;
+      if (!codeUrl) {
+        setImmediate(() => o.fail({ errMsg: 'login:fail' }));
+        return;
+      }
+      fetch(codeUrl).then((r) => r.json()).then((b) => o.success({ code: b.code, errMsg: 'login:ok' }),
+        (err) => o.fail({ errMsg: 'login:fail ' + err.message }));
+    },
     getLaunchOptionsSync: () => ({ scene, path: 'pages/index/index', query: {} }),
     showLoading: () => { rec.loading++; },
     hideLoading: () => { rec.loading--; },
@@ -124,7 +140,8 @@ async function startExample() {
         child.removeAllListeners('exit');
         child.stdout.removeAllListeners('data');
         child.stdout.resume(); // keep reading its log
-        resolve({ child, url: url[1], token: token[1], dir });
+        const base = url[1].replace(/\/hongbao\/send$/, '');
+        resolve({ child, url: url[1], token: token[1], dir, base, loginUrl: base + '/hongbao/login' });
       }
     });
   });
@@ -176,13 +193,79 @@ describe('claim.js against the example server', () => {
     assert.equal(sent.method, 'POST');
     assert.deepEqual(sent.data, { scene: 1047 });
     assert.equal(sent.header.Authorization, 'Bearer ' + srv.token);
-    assert.equal(sent.header['Accept-Language'], 'zh-CN');
+    assert.equal(sent.header['Accept-Language'], 'zh_CN');
 
     const again = fakeWx({ scene: 1011, enterOptions: false });
     const second = await claim.claimRedPacket(srv.token, { wx: again, url: srv.url });
     assert.deepEqual(again.rec.problems, []);
     assert.equal(second.result, 'opened', JSON.stringify(second));
     assert.equal(again.rec.packets[0].package, wx.rec.packets[0].package);
+  });
+
+  it('logs in with wx.login, claims and opens, and keeps the token until it expires', async () => {
+    const openid = 'oClaimJsLogin_' + crypto.randomBytes(6).toString('hex');
+    const codeUrl = srv.base + '/demo/code?openid=' + openid;
+    const storage = new Map();
+    const wx = fakeWx({ scene: 1047, codeUrl, storage });
+    const opts = { wx, url: srv.url, loginUrl: srv.loginUrl };
+    const first = await claim.claimRedPacket(opts);
+    assert.deepEqual(wx.rec.problems, []);
+    assert.equal(first.result, 'opened', JSON.stringify(first));
+    assert.equal(wx.rec.logins, 1);
+    const [loginReq, claimReq] = wx.rec.requests;
+    assert.equal(loginReq.url, srv.loginUrl);
+    assert.equal(loginReq.method, 'POST');
+    assert.ok(typeof loginReq.data.code === 'string' && loginReq.data.code.length > 0);
+    const kept = storage.get(claim.SESSION_KEY);
+    assert.ok(kept && kept.expiresAt > Date.now() + 3600 * 1000, JSON.stringify(kept));
+    assert.equal(claimReq.header.Authorization, 'Bearer ' + kept.token);
+    // The token's subject is the openid wx.login's code was issued for.
+    const claims = JSON.parse(Buffer.from(kept.token.split('.')[1], 'base64url').toString());
+    assert.equal(claims.sub, openid);
+
+    // A second tap reuses the kept token: no wx.login, the same packet.
+    const again = fakeWx({ scene: 1047, codeUrl, storage });
+    const second = await claim.claimRedPacket({ ...opts, wx: again });
+    assert.equal(second.result, 'opened', JSON.stringify(second));
+    assert.equal(again.rec.logins, 0);
+    assert.equal(again.rec.requests.length, 1);
+    assert.equal(again.rec.packets[0].package, wx.rec.packets[0].package);
+
+    // In its last minute the token is not used: a new login, the same user.
+    storage.set(claim.SESSION_KEY, { ...kept, expiresAt: Date.now() + 30 * 1000 });
+    const late = fakeWx({ scene: 1047, codeUrl, storage });
+    const third = await claim.claimRedPacket({ ...opts, wx: late });
+    assert.equal(third.result, 'opened', JSON.stringify(third));
+    assert.equal(late.rec.logins, 1);
+    assert.equal(late.rec.packets[0].package, wx.rec.packets[0].package);
+  });
+
+  it('logs in again when the kept token is refused', async () => {
+    const openid = 'oClaimJsRelogin_' + crypto.randomBytes(6).toString('hex');
+    const storage = new Map([[claim.SESSION_KEY, { token: 'not.a.token', expiresAt: Date.now() + 3600 * 1000 }]]);
+    const wx = fakeWx({ scene: 1011, codeUrl: srv.base + '/demo/code?openid=' + openid, storage });
+    const out = await claim.claimRedPacket({ wx, url: srv.url, loginUrl: srv.loginUrl });
+    assert.equal(out.result, 'opened', JSON.stringify(out));
+    assert.equal(wx.rec.logins, 1);
+    assert.deepEqual(wx.rec.requests.map((r) => r.url), [srv.url, srv.loginUrl, srv.url]);
+    assert.notEqual(storage.get(claim.SESSION_KEY).token, 'not.a.token');
+  });
+
+  it("sends the client's language", async () => {
+    const wx = fakeWx({ scene: 1025, sentScene: 1001, language: 'en' });
+    const out = await claim.claimRedPacket(srv.token, { wx, url: srv.url });
+    assert.equal(out.code, 'scene_not_supported');
+    assert.equal(wx.rec.requests[0].header['Accept-Language'], 'en');
+  });
+
+  it('says why a login failed, and claims nothing', async () => {
+    const wx = fakeWx({ scene: 1047 }); // wx.login fails
+    const out = await claim.claimRedPacket({ wx, url: srv.url, loginUrl: srv.loginUrl });
+    assert.equal(out.result, 'failed');
+    assert.equal(out.code, 'wx_login_failed');
+    assert.deepEqual(wx.rec.modals, [claim.MESSAGES.loginFailed]);
+    assert.equal(wx.rec.requests.length, 0);
+    assert.equal(wx.rec.loading, 0);
   });
 
   it('closing the packet unopened says it can be claimed again', async () => {
@@ -242,13 +325,13 @@ describe('claim.js against a stub server', () => {
   };
   const err = (status, code, message = 'm', headers) => ({ status, body: { code, message }, headers });
 
-  it('sends the scene as JSON with the token and zh-CN', async () => {
+  it('sends the scene as JSON with the token and the language', async () => {
     await tap([err(429, 'rate_limited', 'm', { 'Retry-After': '30' })]);
     assert.equal(stub.hits.length, 1);
     const h = stub.hits[0];
     assert.equal(h.method, 'POST');
     assert.equal(h.headers.authorization, 'Bearer tok');
-    assert.equal(h.headers['accept-language'], 'zh-CN');
+    assert.equal(h.headers['accept-language'], 'zh_CN');
     assert.match(h.headers['content-type'], /^application\/json/);
     assert.deepEqual(JSON.parse(h.body), { scene: 1047 });
   });
@@ -320,6 +403,31 @@ describe('claim.js against a stub server', () => {
       assert.deepEqual(wx.rec.modals, [want], JSON.stringify(answer));
       assert.match(wx.rec.modals[0], /[\u4e00-\u9fff]/);
       assert.equal(wx.rec.packets.length, 0);
+      assert.equal(wx.rec.loading, 0);
+    }
+  });
+
+  it("answers the login route's errors with their messages", async () => {
+    const M = claim.MESSAGES;
+    for (const [answer, want] of [
+      [err(503, 'login_busy', 'm', { 'Retry-After': '2' }), M.loginBusy],
+      [err(429, 'login_rate_limited'), M.loginBusy],
+      [err(403, 'login_blocked'), M.loginBlocked],
+      [err(502, 'login_misconfigured'), M.loginMisconfigured],
+      [err(400, 'invalid_code'), M.loginFailed],
+    ]) {
+      stub.hits = [];
+      stub.answers = [answer];
+      const codeStub = http.createServer((req, res) => { res.end('{"code":"c0de"}'); });
+      await new Promise((resolve) => codeStub.listen(0, '127.0.0.1', resolve));
+      const wx = fakeWx({ scene: 1047, codeUrl: 'http://127.0.0.1:' + codeStub.address().port + '/' });
+      const out = await claim.claimRedPacket({ wx, url: stub.url, loginUrl: stub.url });
+      await new Promise((resolve) => codeStub.close(resolve));
+      assert.equal(out.result, 'failed');
+      assert.equal(out.code, answer.body.code);
+      assert.deepEqual(wx.rec.modals, [want], JSON.stringify(answer));
+      assert.equal(stub.hits.length, 1, 'only the login was sent');
+      assert.deepEqual(JSON.parse(stub.hits[0].body), { code: 'c0de' });
       assert.equal(wx.rec.loading, 0);
     }
   });

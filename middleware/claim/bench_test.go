@@ -50,9 +50,10 @@ func newBenchStack(b *testing.B, flow hongbao.FlowControl, tokenCache int) *benc
 		c.Now, c.TokenCache = nil, tokenCache
 	})
 	h, err := NewHandler(HandlerConfig{
-		Client:    client,
-		Policy:    PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) { return testGrant(), nil }),
-		RateLimit: math.MaxInt32, // the limiter runs, and never refuses
+		SceneOptional: true,
+		Client:        client,
+		Policy:        PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) { return testGrant(), nil }),
+		RateLimit:     math.MaxInt32, // the limiter runs, and never refuses
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -24,8 +24,8 @@
 //  1. the verified jwtauth.User from the context (500 without one);
 //  2. the per-openid rate limit of the store.Store (429, Retry-After);
 //  3. the body, capped by MaxBodyBytes (413) and one JSON value (400);
-//  4. the scene gate (scene.go): a launch scene that cannot open a packet
-//     is refused before anything is paid ([DefaultScenes]);
+//  4. the scene gate (scene.go): a launch scene that cannot open a packet,
+//     or none, is refused before anything is paid ([DefaultScenes]);
 //  5. the [Policy] (policy.go) decides the [Grant] on the server: the
 //     openid is always the verified user's, the amount the policy's;
 //  6. the grant's lifecycle (lifecycle.go): terms recorded before the
@@ -53,6 +53,7 @@
 // code of any error, for adapters and custom error handlers:
 //
 //	400 malformed_body          the body is not one JSON value, or its scene is not a number
+//	400 scene_required          the body names no scene (unless SceneOptional)
 //	403 scene_not_supported     the launch scene cannot open red packets
 //	403 <refusal code>          the Policy refused ([Refusal], [ErrRefused])
 //	403 budget_exhausted        the campaign's budget is used up

@@ -75,7 +75,7 @@ func ExampleNewHandler() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	req, err := http.NewRequest(http.MethodPost, srv.URL+"/hongbao/send", strings.NewReader(`{}`))
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/hongbao/send", strings.NewReader(`{"scene": 1047}`))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func ExampleRefusal() {
 	} {
 		// Behind auth.Middleware the verified user is in the context;
 		// a test may put it there itself.
-		req := httptest.NewRequest(http.MethodPost, "/hongbao/send", strings.NewReader(`{}`))
+		req := httptest.NewRequest(http.MethodPost, "/hongbao/send", strings.NewReader(`{"scene": 1047}`))
 		req = req.WithContext(jwtauth.ContextWithUser(req.Context(), u))
 		rec := httptest.NewRecorder()
 		send.ServeHTTP(rec, req)
@@ -102,7 +102,7 @@ func ExampleStatusOf() {
 	host.Inject(wxpaytest.Fault{ErrCode: "NO_AUTH", Match: func(path string, _ map[string]string) bool {
 		return path == wxpaytest.PathSendMiniProgramHB
 	}})
-	req := httptest.NewRequest(http.MethodPost, "/hongbao/send", strings.NewReader(`{}`))
+	req := httptest.NewRequest(http.MethodPost, "/hongbao/send", strings.NewReader(`{"scene": 1047}`))
 	req = req.WithContext(jwtauth.ContextWithUser(req.Context(), jwtauth.User{OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}))
 	rec := httptest.NewRecorder()
 	send.ServeHTTP(rec, req)

@@ -73,7 +73,7 @@ func ExampleHandler_Shutdown() {
 	}
 	ctx, leave := context.WithCancel(context.Background())
 	defer leave()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+ln.Addr().String(), strings.NewReader(`{}`))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+ln.Addr().String(), strings.NewReader(`{"scene": 1047}`))
 	if err != nil {
 		fmt.Println(err)
 		return

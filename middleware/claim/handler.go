@@ -105,8 +105,12 @@ type HandlerConfig struct {
 	// Default DefaultScenes. The scene is the client's word: it protects
 	// users from packets they could not open, never the money.
 	Scenes []int
-	// RequireScene refuses claims whose body names no scene. Default
-	// false, so that clients that do not send one keep working.
+	// SceneOptional accepts claims whose body names no scene. By default
+	// such a claim is answered 400 "scene_required" before anything is
+	// paid: a page that forgets the scene would pay packets that cannot
+	// be opened.
+	SceneOptional bool
+	// Deprecated: the scene is required unless SceneOptional is set.
 	RequireScene bool
 	// Budgets caps what campaigns may pay, by campaign name (a grant's
 	// Campaign, or its Key): see Budget. The accounts live in the Store,
@@ -134,7 +138,8 @@ type HandlerConfig struct {
 	StoreRetryAfter time.Duration
 	// Logger receives one record per tap (openid, billno, status, code,
 	// err_code, source, elapsed) and a warning per Store failure. Nil
-	// means silent. Keys and tokens are never logged.
+	// means slog.Default(); pass slog.New(slog.DiscardHandler) for
+	// silence. Keys and tokens are never logged.
 	Logger *slog.Logger
 	// ErrorHandler answers failed taps; err is always a *HandlerError
 	// (errors.As / errors.Is reach its cause). Allow, WWW-Authenticate and
@@ -219,7 +224,7 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		waitTimeout:   orDefault(cfg.WaitTimeout, DefaultWaitTimeout),
 		storeRetry:    orDefault(cfg.StoreRetryAfter, DefaultStoreRetryAfter),
 		maxAttempts:   int(orDefault(int64(cfg.MaxAttempts), DefaultMaxAttempts)),
-		scenes:        newSceneGate(cfg.Scenes, cfg.RequireScene),
+		scenes:        newSceneGate(cfg.Scenes, cfg.RequireScene || !cfg.SceneOptional),
 		budgets:       maps.Clone(cfg.Budgets),
 		merchantProbe: orDefault(cfg.MerchantProbe, DefaultMerchantProbe),
 		saveTimeout:   saveTimeout,
@@ -244,7 +249,7 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		h.store = h.local
 	}
 	if h.log == nil {
-		h.log = slog.New(slog.DiscardHandler)
+		h.log = slog.Default()
 	}
 	if h.onError == nil {
 		h.onError = DefaultSendErrorHandler

@@ -122,10 +122,11 @@ func newEnv(t *testing.T, hostOpts wxpaytest.Options, mod func(*HandlerConfig)) 
 	g := testGrant()
 	e.grant.Store(&g)
 	cfg := HandlerConfig{
-		Client:    e.client,
-		Policy:    PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) { return *e.grant.Load(), nil }),
-		RateLimit: -1,
-		Logger:    logger,
+		SceneOptional: true,
+		Client:        e.client,
+		Policy:        PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) { return *e.grant.Load(), nil }),
+		RateLimit:     -1,
+		Logger:        logger,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -468,7 +469,7 @@ func TestHandlerMethodNotAllowed(t *testing.T) {
 func TestHandlerWithoutAuthMiddleware(t *testing.T) {
 	host := wxpaytest.Start(t, wxpaytest.Options{})
 	var logs syncBuffer
-	h, err := NewHandler(HandlerConfig{Client: newTestClient(t, host, nil), Policy: PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) {
+	h, err := NewHandler(HandlerConfig{SceneOptional: true, Client: newTestClient(t, host, nil), Policy: PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) {
 		return testGrant(), nil
 	}), Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	if err != nil {
@@ -701,7 +702,7 @@ func TestHandlerProcessingThenFailed(t *testing.T) {
 		t.Fatal(err)
 	}
 	auth := newAuth(t, mixedKeys(getKeys()), nil)
-	h, err := NewHandler(HandlerConfig{Client: client, Policy: PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) {
+	h, err := NewHandler(HandlerConfig{SceneOptional: true, Client: client, Policy: PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) {
 		return testGrant(), nil
 	})})
 	if err != nil {
@@ -862,8 +863,9 @@ func TestHandlerGrantConflict(t *testing.T) {
 	// A replica that does not share the store asks the platform first and
 	// adopts the paid terms: the same package, no FATAL_ERROR.
 	other, _ := e.mount(t, HandlerConfig{
-		Client: e.client,
-		Policy: PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) { return *e.grant.Load(), nil }),
+		SceneOptional: true,
+		Client:        e.client,
+		Policy:        PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) { return *e.grant.Load(), nil }),
 	})
 	e.checkParams(t, e.tapOn(t, other, e.token, ""), billno)
 	for _, r := range e.sendRequests() {
@@ -1301,7 +1303,7 @@ func TestNewHandlerConfig(t *testing.T) {
 			t.Errorf("config %d: error %q lacks the package prefix", i, err)
 		}
 	}
-	h, err := NewHandler(HandlerConfig{Client: client, Policy: policy})
+	h, err := NewHandler(HandlerConfig{SceneOptional: true, Client: client, Policy: policy})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1311,7 +1313,7 @@ func TestNewHandlerConfig(t *testing.T) {
 		hh.waitTimeout != DefaultWaitTimeout || hh.storeRetry != DefaultStoreRetryAfter || hh.store == nil {
 		t.Errorf("defaults: %+v", hh)
 	}
-	if h, _ := NewHandler(HandlerConfig{Client: client, Policy: policy, RateLimit: -1}); h.rateLimit >= 0 {
+	if h, _ := NewHandler(HandlerConfig{SceneOptional: true, Client: client, Policy: policy, RateLimit: -1}); h.rateLimit >= 0 {
 		t.Error("a negative RateLimit does not disable the limit")
 	}
 }
@@ -1359,11 +1361,12 @@ func TestHandlerSaveTimeoutKeepsResultLocally(t *testing.T) {
 	st := hangingSaveStore{store.NewMemoryStore()}
 	e := newEnv(t, wxpaytest.Options{}, func(c *HandlerConfig) { c.Store = st })
 	h, err := NewHandler(HandlerConfig{
-		Client:    e.client,
-		Policy:    PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) { return *e.grant.Load(), nil }),
-		Store:     st,
-		RateLimit: -1,
-		Logger:    slog.New(slog.NewJSONHandler(e.logs, nil)),
+		SceneOptional: true,
+		Client:        e.client,
+		Policy:        PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) { return *e.grant.Load(), nil }),
+		Store:         st,
+		RateLimit:     -1,
+		Logger:        slog.New(slog.NewJSONHandler(e.logs, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)

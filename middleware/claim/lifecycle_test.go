@@ -48,9 +48,10 @@ func drawPolicy(draws *atomic.Int64) Policy {
 func (e *hbEnv) replica(t *testing.T, mod func(*HandlerConfig)) (*httptest.Server, *Handler) {
 	t.Helper()
 	cfg := HandlerConfig{
-		Client:    e.client,
-		Policy:    PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) { return *e.grant.Load(), nil }),
-		RateLimit: -1,
+		SceneOptional: true,
+		Client:        e.client,
+		Policy:        PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) { return *e.grant.Load(), nil }),
+		RateLimit:     -1,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -309,9 +310,11 @@ func TestProcessingFailedThenBound(t *testing.T) {
 	}
 }
 
-// TestSceneGate: a claim from a launch scene that cannot open red packets
-// is refused before anything is paid.
+// TestSceneGate: a claim from a launch scene that cannot open red packets,
+// or naming none, is refused before anything is paid.
 func TestSceneGate(t *testing.T) {
+	// newEnv opts out (SceneOptional); required is the default.
+	required := func(c *HandlerConfig) { c.SceneOptional = false }
 	cases := []struct {
 		name    string
 		mod     func(*HandlerConfig)
@@ -322,13 +325,15 @@ func TestSceneGate(t *testing.T) {
 	}{
 		{"QR code", nil, `{"scene": 1011}`, 200, "", true},
 		{"mini-program code", nil, `{"scene":1047}`, 200, "", true},
-		{"no scene", nil, `{}`, 200, "", true},
-		{"no body", nil, ``, 200, "", true},
-		{"null scene", nil, `{"scene": null}`, 200, "", true},
+		{"no scene", required, `{}`, 400, "scene_required", false},
+		{"no body", required, ``, 400, "scene_required", false},
+		{"null scene", required, `{"scene": null}`, 400, "scene_required", false},
+		{"optional, missing", nil, `{}`, 200, "", true},
+		{"optional, no body", nil, ``, 200, "", true},
 		{"chat", nil, `{"scene": 1001}`, 403, "scene_not_supported", false},
 		{"string scene", nil, `{"scene": "1047"}`, 400, "malformed_body", false},
 		{"fraction", nil, `{"scene": 1047.5}`, 400, "malformed_body", false},
-		{"required, missing", func(c *HandlerConfig) { c.RequireScene = true }, `{}`, 403, "scene_not_supported", false},
+		{"optional but required", func(c *HandlerConfig) { c.RequireScene = true }, `{}`, 400, "scene_required", false},
 		{"custom set", func(c *HandlerConfig) { c.Scenes = []int{1001} }, `{"scene": 1001}`, 200, "", true},
 		{"custom set refuses the default", func(c *HandlerConfig) { c.Scenes = []int{1001} }, `{"scene": 1047}`, 403, "scene_not_supported", false},
 	}

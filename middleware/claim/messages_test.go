@@ -112,9 +112,10 @@ func newI18nEnv(t *testing.T, mod func(*HandlerConfig)) *i18nEnv {
 			ActName: "新春", Remark: "谢谢"}}, nil
 	}
 	cfg := HandlerConfig{
-		Client:    client,
-		Policy:    PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) { return e.policy() }),
-		RateLimit: -1,
+		SceneOptional: true,
+		Client:        client,
+		Policy:        PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) { return e.policy() }),
+		RateLimit:     -1,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -312,7 +313,7 @@ func TestHandlerAnswersInChinese(t *testing.T) {
 		t.Error("no Retry-After")
 	}
 
-	h, err := NewHandler(HandlerConfig{Client: &hongbao.Client{}, Policy: PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) {
+	h, err := NewHandler(HandlerConfig{SceneOptional: true, Client: &hongbao.Client{}, Policy: PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) {
 		return Grant{}, ErrRefused
 	})})
 	if err != nil {

@@ -131,10 +131,11 @@ func observedEnv(t *testing.T, opts wxpaytest.Options, rec *tapRecorder) (*hbEnv
 		t.Fatal(err)
 	}
 	srv, _ := e.mount(t, HandlerConfig{
-		Client:    client,
-		Policy:    PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) { return *e.grant.Load(), nil }),
-		RateLimit: -1,
-		Observer:  rec,
+		SceneOptional: true,
+		Client:        client,
+		Policy:        PolicyFunc(func(context.Context, jwtauth.User, []byte) (Grant, error) { return *e.grant.Load(), nil }),
+		RateLimit:     -1,
+		Observer:      rec,
 	})
 	return e, srv
 }

@@ -43,7 +43,7 @@ func TestMountServeMux(t *testing.T) {
 	}
 	a := e.do(t, http.MethodPost, "/hongbao/send", "", "", "")
 	a.check(t, http.StatusUnauthorized, "missing_token", httperr.English, httperr.Message("missing_token", nil))
-	if a := e.do(t, http.MethodPost, "/hongbao/send", tok, "", ""); a.status != http.StatusOK {
+	if a := e.do(t, http.MethodPost, "/hongbao/send", tok, "", `{"scene":1047}`); a.status != http.StatusOK {
 		t.Fatalf("claim: status %d %s", a.status, a.message)
 	}
 

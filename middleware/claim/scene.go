@@ -45,9 +45,8 @@ func (g sceneGate) check(body []byte) *HandlerError {
 	}
 	if !present {
 		if g.required {
-			e := *errNoScene
-			e.Err = errSceneMissing
-			return &e
+			return newError(http.StatusBadRequest, "scene_required",
+				"the claim names no launch scene: send the scene of wx.getEnterOptionsSync() as scene", errSceneMissing)
 		}
 		return nil
 	}

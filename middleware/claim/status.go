@@ -63,7 +63,8 @@ func (e *HandlerError) Unwrap() error { return e.Err }
 // SEND_FAILED (and PROCESSING then FAILED) Failed (Closed); CA_ERROR,
 // SIGN_ERROR, XML_ERROR, PARAM_ERROR, MONEY_LIMIT, ILLEGAL_APPID,
 // OPENID_ERROR, MSGAPPID_ERROR, ACCEPTMODE_ERROR and return_code FAIL
-// Rejected (see hongbao.Error.RailState).
+// Rejected, and so is a refused TLS handshake (hongbao.ErrTLS; see
+// hongbao.Error.RailState).
 //
 // A nil error gives 200 and "".
 func StatusOf(err error) (status int, code string) {

@@ -58,6 +58,8 @@ var messages = map[string]messageText{
 		"红包已过期，无法领取"},
 	"scene_not_supported": {"red packets cannot be claimed from this scene",
 		"当前场景不支持领取红包"},
+	"scene_required": {"the claim names no launch scene: send the scene of wx.getEnterOptionsSync() as scene",
+		"缺少进入场景，请重新扫码打开小程序"},
 	"attempts_exhausted": {"no attempts are left for this red packet", "领取次数已用完"},
 	"already_received":   {"the red packet was already received", "红包已领取"},
 	"budget_exhausted":   {"the red packets of this campaign are all given out", "红包已发完"},

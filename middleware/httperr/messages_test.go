@@ -20,7 +20,7 @@ var catalogueCodes = []string{
 	"grant_conflict", "merchant_unavailable", "send_failed", "platform_rejected", "platform_error",
 	"internal_error", "policy_error", "in_progress", "claim_window_expired", "body_too_large",
 	"refused", "scene_not_supported", "attempts_exhausted", "budget_exhausted", "budget_unavailable",
-	"recovered_terms_invalid", "already_received",
+	"recovered_terms_invalid", "already_received", "scene_required",
 }
 
 func hasHan(s string) bool {

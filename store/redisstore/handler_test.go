@@ -109,7 +109,8 @@ func (w *world) replica(t *testing.T, name string, store store.Store, tweak func
 	t.Helper()
 	client := w.newClient(t)
 	cfg := claim.HandlerConfig{
-		Client: client,
+		SceneOptional: true,
+		Client:        client,
 		Policy: claim.PolicyFunc(func(context.Context, jwtauth.User, []byte) (claim.Grant, error) {
 			return w.grant, nil
 		}),

@@ -27,6 +27,8 @@
 // HTTP errors, delays, lost replies, recorded failures);
 // Options.SendsPerMinute and Options.Latency model the rate and the
 // network; Requests, Sends, Packet and PacketsOf are the records.
+// NewLoginHost starts the server side of wx.login beside it: code2Session
+// for the codes it issues (IssueCode), each errcode injectable.
 //
 // # APIv3: merchant transfers
 //
