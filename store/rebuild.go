@@ -12,7 +12,9 @@ import (
 
 // Platform is what a rebuild asks of the payment platform, through the
 // grants' rail: the bill numbers of a grant, and where each stands. Every
-// rail.Rail implements it (hongbao.Client.Rail for the red packet).
+// rail.Rail implements it (hongbao.Client.Rail for the red packet,
+// transfer.Client.Rail for the transfer). One that is a
+// rail.ConfirmedPayout has its offers reserved, not committed.
 type Platform interface {
 	Billno(grantKey, openID string, attempt int) (string, error)
 	Query(ctx context.Context, billno string) (rail.Bill, error)
@@ -81,10 +83,16 @@ var ErrRebuildIncomplete = errors.New("store: the rebuild is incomplete: some bi
 // attempt 0 then each next one while the platform reports the one before
 // it closed, asking the platform about each (rail.Rail.Query):
 //
-//   - Waiting, Paid (the red packet's SENT, RECEIVED): paid; the amount
-//     the platform reports is committed, whatever was reserved;
-//   - Pending (SENDING, RFUND_ING): not settled; its amount is reserved,
-//     beyond the caps if need be;
+//   - Waiting, Paid (the red packet's SENT, RECEIVED; the transfer's
+//     SUCCESS): paid; the amount the platform reports is committed,
+//     whatever was reserved;
+//   - Pending (SENDING, RFUND_ING; the transfer's TRANSFERING, CANCELING),
+//     and Waiting on a platform whose payouts the user must still confirm
+//     (a rail.ConfirmedPayout: the transfer's WAIT_USER_CONFIRM, an offer,
+//     not a payment): not settled; the amount the platform reports is
+//     reserved, beyond the caps if need be, until the platform reports
+//     the number paid or closed (the claim handler's notifications and
+//     queries commit or release it);
 //   - Closed, Returned, Cancelled (FAILED, REFUND): the money never left,
 //     or came back; any entry of the number is released, and the next
 //     number is followed;
@@ -116,6 +124,8 @@ func RebuildBudget(ctx context.Context, cfg RebuildConfig) (RebuildReport, error
 		now = cfg.Now
 	}
 	openAt := now()
+	c, ok := cfg.Platform.(rail.ConfirmedPayout)
+	onConfirmation := ok && c.PaidOnConfirmation()
 	step := func(op BudgetOp) error {
 		_, _, err := cfg.Store.Budget(ctx, cfg.Campaign, op)
 		return err
@@ -173,7 +183,11 @@ func RebuildBudget(ctx context.Context, cfg RebuildConfig) (RebuildReport, error
 			if !bill.At.IsZero() && bill.At.Before(openAt) {
 				openAt = bill.At
 			}
-			switch bill.State {
+			state := bill.State
+			if state == rail.Waiting && onConfirmation {
+				state = rail.Pending // an offer: the money has not left
+			}
+			switch state {
 			case rail.Waiting, rail.Paid:
 				if err := step(BudgetOp{Step: BudgetCommit, Billno: billno, Amount: bill.Payout.Amount}); err != nil {
 					return rep, err
@@ -188,6 +202,8 @@ func RebuildBudget(ctx context.Context, cfg RebuildConfig) (RebuildReport, error
 				}
 				rep.Reserved++
 				rep.ReservedFen += bill.Payout.Amount
+				log.LogAttrs(ctx, slog.LevelInfo, "hongbao: rebuild: reserved", slog.String("billno", billno),
+					slog.String("status", bill.Status), slog.Int64("fen", bill.Payout.Amount))
 				break walk
 			case rail.Closed, rail.Returned, rail.Cancelled:
 				if err := step(BudgetOp{Step: BudgetRelease, Billno: billno}); err != nil {

@@ -52,7 +52,8 @@ type Result struct {
 	// At is when Closed or Refused was learnt.
 	At time.Time `json:"at,omitzero"`
 	// CheckedAt is when the platform was last asked about a refused
-	// number, so that taps do not ask it each time.
+	// number, or about an offer past its claim window still waiting for
+	// the user's confirmation, so that taps do not ask it each time.
 	CheckedAt time.Time `json:"checked_at,omitzero"`
 	// Refusal is the rail's state of Refused (rail.RefusedMerchant,
 	// RefusedUser, RefusedRisk, Failed): what the refusal holds back.

@@ -41,14 +41,19 @@ func offered(st rail.State) bool {
 }
 
 // paid answers a stored success within its claim window. Past it (by
-// PaidAt), the platform is asked when PaidAt is an estimate, when the
-// grant allows re-claims, or when a budget counts the return: an estimate
-// gets the platform's time, and a payout returned or cancelled gives the
-// money back and moves a re-claimable grant to its next number.
+// PaidAt), an offer the user must still confirm lives as long as the
+// platform keeps it open (waiting.go). Past it, a red packet is asked
+// about when PaidAt is an estimate, when the grant allows re-claims, or
+// when a budget counts the return: an estimate gets the platform's time,
+// a payout returned gives the money back and moves a re-claimable grant
+// to its next number, and one the user opened is already_received.
 func (h *Handler) paid(ctx context.Context, run *grantRun, r store.Result, src string) (store.Result, string, bool, error) {
 	now := h.now()
 	if now.Sub(r.PaidAt) < h.claimWindow {
 		return r, src, false, nil
+	}
+	if h.paidOnConfirmation() {
+		return h.offerPastWindow(ctx, run, r, src, now)
 	}
 	_, _, counted := h.budgetOf(run.grant)
 	if r.Exact && !run.grant.Reclaim && !counted {
@@ -67,27 +72,36 @@ func (h *Handler) paid(ctx context.Context, run *grantRun, r store.Result, src s
 			return store.Result{}, "", false, errExpired(r.Billno, "the platform reports it "+bill.Status)
 		}
 		return store.Result{}, "", true, nil
-	case bill.State == rail.Paid || bill.State == rail.Waiting:
-		// The user has it, or may still confirm it (waiting.go).
-		if res, ok, err := h.stillOffered(ctx, run, r, bill); ok {
-			return res, src, false, err
-		}
-		if !r.Exact && !bill.At.IsZero() {
-			return h.estimated(ctx, run, r, src, bill, now)
-		}
+	case bill.State == rail.Paid:
+		// The user opened it: nothing left to open.
+		return store.Result{}, "", false, h.received(ctx, run, r.Billno, bill)
 	case !r.Exact && offered(bill.State) && !bill.At.IsZero():
-		return h.estimated(ctx, run, r, src, bill, now)
+		r.PaidAt, r.Exact = bill.At, true
+		h.touch(ctx, r)
+		if now.Sub(r.PaidAt) < h.claimWindow {
+			return r, src, false, nil
+		}
 	}
 	return store.Result{}, "", false, errExpired(r.Billno, "the platform reports "+bill.Status+" made at "+bill.At.Format(time.RFC3339))
 }
 
-// estimated replaces an estimated PaidAt with the platform's time of the
-// payout and answers it when that time is within the claim window.
-func (h *Handler) estimated(ctx context.Context, run *grantRun, r store.Result, src string, bill rail.Bill, now time.Time) (store.Result, string, bool, error) {
-	r.PaidAt, r.Exact = bill.At, true
-	h.save(ctx, r.Billno, r)
-	if now.Sub(r.PaidAt) < h.claimWindow {
-		return r, src, false, nil
+// touch saves r, a success whose PaidAt or CheckedAt a query updated,
+// under its number's lock and only while the Store still holds the number
+// unsettled: a settlement recorded meanwhile (a notification, another
+// replica's query) is never written over. When the lock is busy, or the
+// Store fails, nothing is saved; the next tap asks again.
+func (h *Handler) touch(ctx context.Context, r store.Result) {
+	st := h.shared()
+	if st != h.store {
+		return // the Store fails: nothing kept in this process for it
 	}
-	return store.Result{}, "", false, errExpired(r.Billno, "the platform reports "+bill.Status+" made at "+bill.At.Format(time.RFC3339))
+	release, ok, err := st.TryLock(ctx, r.Billno, h.lockTTL)
+	if err != nil || !ok {
+		return
+	}
+	defer release()
+	if cur, found := h.lookup(ctx, r.Billno); found && !cur.Paid() {
+		return
+	}
+	h.save(ctx, r.Billno, r)
 }

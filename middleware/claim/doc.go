@@ -1,49 +1,42 @@
 // Package claim is the claim handler: the http.Handler behind "user taps a
 // button, gets a red packet", mounted behind a jwtauth.Authenticator. The
-// rail is a choice of configuration: HandlerConfig.Client (the APIv2 red
-// packet, hongbao.Client.Rail) or HandlerConfig.Rail (any rail.Rail, such
-// as the APIv3 merchant transfer's, transfer.Client.Rail, whose
-// notifications the handler's NotificationHandler receives):
+// rail is configuration: HandlerConfig.Client (the APIv2 red packet) or
+// HandlerConfig.Rail (any rail.Rail, such as the APIv3 merchant transfer's,
+// transfer.Client.Rail, whose notifications NotificationHandler receives):
 //
 //	h, err := claim.NewHandler(claim.HandlerConfig{Client: client, Policy: policy, Store: st})
 //	claim.Mount(mux, "/hongbao/send", auth, h) // adapters/{chi,gin,echo} for the others
 //	// the transfer: Rail: tr (tr, err := transferClient.Rail(transfer.RailConfig{NotifyURL: u}))
 //	nh, err := h.NotificationHandler() // mux.Handle("/hongbao/notify", nh), no JWT
 //
-// [Mount] routes every method of the path: POST through the Authenticator
-// to the handler, any other method to [MethodNotAllowed] before
-// authentication, the paths under it to [NotFound], so the route answers
-// the same JSON on every router.
-//
-// A tap is answered 200 with the rail's name and the object the page
-// passes to the platform ({"rail":"redpacket", timeStamp, nonceStr,
-// package, signType, paySign} for wx.sendBizRedPacket; {"rail":"transfer",
-// mchId, appId, package} for wx.requestMerchantTransfer), Cache-Control:
-// no-store, after these steps (each has a file of its own):
+// [Mount] routes POST through the Authenticator to the handler, any other
+// method to [MethodNotAllowed], the paths under it to [NotFound]. A tap is
+// answered 200 with the rail's name and what the page passes to the
+// platform ({"rail":"redpacket", timeStamp, nonceStr, package, signType,
+// paySign} for wx.sendBizRedPacket; {"rail":"transfer", mchId, appId,
+// package} for wx.requestMerchantTransfer), Cache-Control: no-store, after:
 //
 //  1. the verified jwtauth.User from the context (500 without one);
 //  2. the per-openid rate limit of the store.Store (429, Retry-After);
 //  3. the body, capped by MaxBodyBytes (413) and one JSON value (400);
 //  4. the scene gate (scene.go): a launch scene that cannot open a packet,
 //     or none, is refused before anything is paid ([DefaultScenes]);
-//  5. the [Policy] (policy.go) decides the [Grant] on the server: the
-//     openid is always the verified user's, the amount the policy's;
+//  5. the [Policy] decides the [Grant] on the server: the openid is
+//     always the verified user's, the amount the policy's;
 //  6. the grant's lifecycle (lifecycle.go): terms recorded before the
-//     first send, the budget (budget.go: an account opened once with
+//     first send; the budget (budget.go: an account opened once with
 //     [Handler.OpenBudget], refused while lost until rebuilt with
-//     store.RebuildBudget), refusals held back for the merchant's outage
-//     and the user's day (merchant.go, userlimit.go), attempts moved on
-//     only on the platform's proof, PaidAt from the send that paid
-//     (claimwindow.go), sends coalesced and locked across replicas
-//     (send.go), the Store's failures survived (fallback.go);
-//  7. the paid result, answered with fresh parameters for the page.
+//     store.RebuildBudget); refusals held back for the merchant's outage
+//     and the user's day (merchant.go, userlimit.go); attempts moved on
+//     only on the platform's proof; PaidAt from the send that paid
+//     (claimwindow.go); an offer the user must still confirm reserved
+//     until paid (waiting.go); sends locked across replicas (send.go);
+//     the Store's failures survived (fallback.go).
 //
-// A repeat tap of a paid grant, or of a transfer waiting for the user's
-// confirmation, is answered from the Store alone; the platform's news
-// (notifications, Settle, Cancel) is recorded forward only under the
-// number's lock (notify.go, waiting.go). Why the lifecycle is built this
-// way, what each refusal does to a grant, and what a lost Store does to a
-// budget, is in docs/design.md.
+// A repeat tap of a paid grant, or of an offer waiting for the user, is
+// answered from the Store alone; the platform's news (notifications,
+// Settle, Cancel) is recorded forward only under the number's lock
+// (notify.go). The reasons are in docs/design.md.
 //
 // # Status codes
 //
@@ -62,9 +55,9 @@
 //	404 not_found               a path under the claim path (Mount)
 //	405 method_not_allowed      not POST
 //	409 grant_conflict          FATAL_ERROR whose paid terms could not be recovered
-//	410 claim_window_expired    paid more than ClaimWindow ago, or refunded
+//	410 claim_window_expired    paid more than ClaimWindow ago, refunded, or an offer closed
 //	410 attempts_exhausted      every attempt of the grant was closed by the platform
-//	410 already_received        the user has the payout (transfer SUCCESS), nothing to open
+//	410 already_received        the user has the payout (SUCCESS, RECEIVED), nothing to open
 //	413 body_too_large          body over MaxBodyBytes
 //	429 rate_limited            the per-openid limit (Retry-After)
 //	500 policy_error            the Policy failed, or granted what breaks a platform rule
@@ -75,7 +68,7 @@
 //	502 platform_error          an err_code this package does not know
 //	503 outcome_unknown         may have paid; the next tap resumes (Retry-After)
 //	503 rate_limited_upstream   FREQ_LIMIT after retries (Retry-After)
-//	503 merchant_unavailable    NOTENOUGH and the like: nothing sent until a probe (Retry-After)
+//	503 merchant_unavailable    NOTENOUGH, NOT_ENOUGH and the like: nothing sent until a probe (Retry-After)
 //	503 budget_unavailable      the budget's Store fails, or its account is lost (Retry-After)
 //	503 in_progress             another replica is still sending (Retry-After)
 //

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/store"
 )
 
@@ -130,18 +131,63 @@ func (h *Handler) flushOnce(base context.Context) int {
 	left := -1
 	for billno, r := range h.pending.snapshot() {
 		ctx, cancel := context.WithTimeout(base, h.saveTimeout)
-		err := h.store.SaveResult(ctx, billno, r, h.resultTTL)
+		done, err := h.flushOne(ctx, billno, r)
 		cancel()
 		if err != nil {
 			h.storeFailed(base, "SaveResult", billno, err)
 			break
 		}
-		left = h.pending.done(billno, r)
+		if done {
+			left = h.pending.done(billno, r)
+		}
 	}
 	if left < 0 {
 		left = h.pending.done("", store.Result{})
 	}
 	return left
+}
+
+// flushOne saves r, kept in this process while the Store failed, under
+// its number's lock (the one a settlement and a send hold), unless the
+// Store holds a later word on the number: a settlement recorded meanwhile
+// by another replica (a notification, a query's report) is never written
+// over. done is false when the lock is busy: the next round tries again.
+func (h *Handler) flushOne(ctx context.Context, billno string, r store.Result) (done bool, err error) {
+	release, ok, err := h.store.TryLock(ctx, billno, h.lockTTL)
+	if err != nil || !ok {
+		return false, err
+	}
+	defer release()
+	cur, found, err := h.store.Result(ctx, billno)
+	if err != nil {
+		return false, err
+	}
+	if found && !forward(cur, r) {
+		h.log.LogAttrs(ctx, slog.LevelInfo, "hongbao: a result kept in this process is older than the Store's; the Store's stays",
+			slog.String("billno", billno), slog.String("closed", string(cur.Closed)))
+		return true, nil
+	}
+	return true, h.store.SaveResult(ctx, billno, r, h.resultTTL)
+}
+
+// forward reports whether r may replace cur, the Store's record of the
+// same number: a number's records move from a send's trace (a refusal, a
+// lost reply) to its success (the answer's material) to its settlement,
+// and a settlement stays, Paid over any other.
+func forward(cur, r store.Result) bool {
+	rank := func(x store.Result) int {
+		switch {
+		case x.Closed == rail.Paid:
+			return 3
+		case x.Closed != "":
+			return 2
+		case x.Package != "":
+			return 1
+		}
+		return 0
+	}
+	rc, rr := rank(cur), rank(r)
+	return rr > rc || rr == rc && rc < 2
 }
 
 // shared returns the Store to use now: the configured one, or the local one

@@ -80,9 +80,10 @@ type HandlerConfig struct {
 	// ClaimWindow is how long a paid red packet can be opened; a tap on a
 	// result older than this is answered 410 "claim_window_expired". On a
 	// rail whose offers wait for the user's confirmation (the transfer),
-	// it is when taps start asking the platform (with re-claims or a
-	// budget): an offer still waiting is answered again, a paid one
-	// already_received. Default 24 hours, the platform's.
+	// the platform closes an offer itself, so past ClaimWindow taps ask it
+	// (at most every 30 seconds a number): an offer still waiting is
+	// answered again, a paid one already_received, a closed one 410.
+	// Default 24 hours, the platform's.
 	ClaimWindow time.Duration
 	// ResultTTL is how long results are remembered. Default 30 days, the
 	// platform's record window; it must not be shorter than ClaimWindow.

@@ -432,8 +432,14 @@ func (h *Handler) adoptTerms(ctx context.Context, run *grantRun, bill rail.Bill)
 	}
 	run.terms, run.sentAt = t, bill.At
 	h.saveTerms(ctx, run.id, t)
-	// The platform holds the payout: its money left, whatever the
-	// budget's account says.
+	// The platform holds the payout: it counts, whatever the budget's
+	// account says (beyond the cap if need be). Its money left unless it
+	// is an offer the user must still confirm, which stays reserved
+	// until the platform reports it paid or closed (waiting.go).
+	if h.paidOnConfirmation() && bill.State != rail.Paid {
+		_, _, _ = h.account(ctx, run, store.BudgetOp{Step: store.BudgetRestore, Billno: run.billno, Amount: t.Amount})
+		return nil
+	}
 	h.commit(ctx, run, store.Result{Billno: run.billno, Amount: t.Amount})
 	return nil
 }
@@ -463,7 +469,10 @@ func (h *Handler) close(ctx context.Context, run *grantRun, billno string, state
 
 // remember saves what the platform said of billno.
 func (h *Handler) remember(ctx context.Context, run *grantRun, billno string, r store.Result) {
-	r.Billno, r.OpenID, r.Rail, r.Amount = billno, run.openID, h.railName, run.terms.Amount
+	r.Billno, r.OpenID, r.Rail = billno, run.openID, h.railName
+	if r.Amount == 0 {
+		r.Amount = run.terms.Amount // else the amount the platform reports
+	}
 	r.Campaign = h.campaignOf(run)
 	if r.At.IsZero() {
 		r.At = h.now()

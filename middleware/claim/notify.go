@@ -113,9 +113,12 @@ func (h *Handler) record(ctx context.Context, n rail.Notice) error {
 // end), and moves forward only: a number recorded Paid stays so (a later
 // FAIL or CANCELLED changes nothing), a number recorded closed keeps its
 // first final state, and the same report twice changes nothing but
-// repeats its (idempotent) budget step: commit on Paid, release on the
-// others. It returns nil only once the result is stored in the Store (no
-// fallback to this process) and the budget step is done.
+// repeats its (idempotent) budget step: commit on Paid (the amount the
+// platform reports, b.Payout.Amount, when it reports one), release on the
+// others. A budget step never opens an account: one the Store lost stays
+// missing (a paid number is written into it, and the loss logged) until
+// it is rebuilt. It returns nil only once the result is stored in the
+// Store (no fallback to this process) and the budget step is done.
 func (h *Handler) Settle(ctx context.Context, billno string, b rail.Bill) error {
 	return h.settle(ctx, billno, "", b)
 }
@@ -166,7 +169,20 @@ func (h *Handler) settle(ctx context.Context, billno, openID string, b rail.Bill
 				slog.String("billno", billno))
 		}
 		r := prev
-		r.Closed, r.Package, r.Refused, r.At = st, "", "", h.now()
+		r.Closed, r.Package = st, ""
+		if st == rail.Paid || r.Refused == "" || r.At.IsZero() {
+			// A closed number keeps the refusal that preceded its
+			// closing, and when it was made (lifecycle.go's close).
+			r.Refused, r.Refusal, r.At = "", "", h.now()
+		}
+		if st == rail.Paid && b.Payout.Amount > 0 {
+			// What the platform paid is what the budget commits.
+			if r.Amount != 0 && r.Amount != b.Payout.Amount {
+				h.log.LogAttrs(ctx, slog.LevelWarn, "hongbao: the platform paid another amount than the number's terms; its amount is counted",
+					slog.String("billno", billno), slog.Int64("terms_fen", r.Amount), slog.Int64("paid_fen", b.Payout.Amount))
+			}
+			r.Amount = b.Payout.Amount
+		}
 		if r.Amount == 0 {
 			r.Amount = b.Payout.Amount
 		}
@@ -210,8 +226,15 @@ func (h *Handler) settleBudget(ctx context.Context, r store.Result, st rail.Stat
 	}
 	for _, c := range campaigns {
 		op.Limit = h.budgets[c]
-		if _, _, err := h.store.Budget(ctx, c, op); err != nil {
+		acct, _, err := h.store.Budget(ctx, c, op)
+		if err != nil {
 			return fmt.Errorf("claim: the budget of %s for %s: %w", c, r.Billno, err)
+		}
+		if !acct.Open && op.Step == store.BudgetCommit {
+			// Written into the missing account, which stays closed:
+			// a settlement never opens one (a fresh count).
+			h.log.LogAttrs(ctx, slog.LevelError, "hongbao: budget account lost: a paid number is counted in it; nothing is paid until it is rebuilt from the platform",
+				slog.String("campaign", c), slog.String("billno", r.Billno))
 		}
 	}
 	return nil

@@ -54,6 +54,7 @@ type world struct {
 	logs    *syncBuffer
 	rail0   rail.Rail // a rail of the world, for bill numbers
 	payouts atomic.Int64
+	opened  atomic.Bool // the capped campaigns' accounts were opened
 }
 
 // receiver is the notify URL: an https server handing each request to
@@ -163,6 +164,15 @@ func (w *world) replica(t *testing.T) *replica {
 	h, err := NewHandler(cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A capped campaign's account is opened once, at the campaign's
+	// first configuration (the first replica), never by a restart.
+	if !w.opened.Swap(true) {
+		for _, c := range h.Campaigns() {
+			if _, err := h.OpenBudget(context.Background(), c); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	mux := http.NewServeMux()
 	mux.Handle(sendPath, w.auth.Middleware(h))

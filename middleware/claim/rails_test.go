@@ -101,8 +101,11 @@ func TestRailsLostReplyThenRestart(t *testing.T) {
 	}
 }
 
-// The merchant's balance is short: the same number is sent again after
-// the top-up, and pays.
+// The merchant's balance is short (the platform records nothing of the
+// refusal): the refusal opens an outage, and taps are answered 503
+// merchant_unavailable with a Retry-After until the probe time, sending
+// nothing, even after the top-up; at the probe time one tap probes with
+// the same number and is paid, which ends the outage for every user.
 func TestRailsNotEnoughThenTopUp(t *testing.T) {
 	for _, kind := range bothRails {
 		t.Run(kind, func(t *testing.T) {
@@ -110,15 +113,36 @@ func TestRailsNotEnoughThenTopUp(t *testing.T) {
 			r := w.replica(t)
 			const u = "oNotEnough"
 			billno := w.billno(t, u, 0)
-			checkError(t, w.tap(t, r, u), http.StatusServiceUnavailable, "merchant_unavailable", false)
-			checkError(t, w.tap(t, r, u), http.StatusServiceUnavailable, "merchant_unavailable", false)
-			if p := w.payoutsOf(u); len(p) != 0 {
-				t.Fatalf("paid before the top-up: %v", p)
+			res := w.tap(t, r, u)
+			checkError(t, res, http.StatusServiceUnavailable, "merchant_unavailable", true)
+			if ra := res.header.Get("Retry-After"); ra != "30" {
+				t.Errorf("Retry-After %q, want the probe time, 30", ra)
+			}
+			sends := w.sends()
+			if sends != 1 {
+				t.Fatalf("%d sends", sends)
+			}
+			w.clock.Advance(10 * time.Second)
+			res = w.tap(t, r, u)
+			checkError(t, res, http.StatusServiceUnavailable, "merchant_unavailable", true)
+			if ra := res.header.Get("Retry-After"); ra != "20" {
+				t.Errorf("Retry-After %q 10 s later, want 20", ra)
 			}
 			w.host.TopUp(1000)
+			checkError(t, w.tap(t, r, u), http.StatusServiceUnavailable, "merchant_unavailable", true)
+			if w.sends() != sends || len(w.payoutsOf(u)) != 0 {
+				t.Fatalf("%d sends before the probe time, payouts %v", w.sends()-sends, w.payoutsOf(u))
+			}
+			w.clock.Advance(20 * time.Second)
 			w.answer(t, w.tap(t, r, u), billno)
 			if p := w.payoutsOf(u); len(p) != 1 || p[0] != billno {
 				t.Fatalf("the platform pays %v, want [%s]", p, billno)
+			}
+			// The outage is over: another user is paid at once.
+			const other = "oNotEnoughOther"
+			w.answer(t, w.tap(t, r, other), w.billno(t, other, 0))
+			if w.sends() != sends+2 {
+				t.Errorf("%d sends in all, want %d", w.sends(), sends+2)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -43,6 +44,7 @@ type railWorld struct {
 	key     []byte
 	grant   claim.Grant
 	budgets map[string]store.Budget
+	opened  atomic.Bool // the capped campaigns' accounts were opened
 	notify  struct {
 		srv *httptest.Server
 		mu  sync.Mutex
@@ -75,6 +77,9 @@ func newRailWorld(t *testing.T, kind string, opts wxpaytest.Options, budgets map
 	return w
 }
 
+// quiet is the rails' clients' logger: their records are not under test.
+var quiet = slog.New(slog.DiscardHandler)
+
 func (w *railWorld) newRail(t *testing.T) rail.Rail {
 	t.Helper()
 	retry := hongbao.RetryPolicy{Attempts: 3, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond, AttemptTimeout: 5 * time.Second}
@@ -87,12 +92,12 @@ func (w *railWorld) newRail(t *testing.T) rail.Rail {
 	}
 	vc := w.host.V3Config()
 	tr, err := apiv3.New(apiv3.Config{MchID: vc.MchID, CertPEM: vc.CertPEM, KeyPEM: vc.KeyPEM, APIv3Key: vc.APIv3Key,
-		PublicKeyID: vc.PublicKeyID, PublicKeyPEM: vc.PublicKeyPEM, RootCAs: vc.RootCAs, BaseURL: vc.BaseURL})
+		PublicKeyID: vc.PublicKeyID, PublicKeyPEM: vc.PublicKeyPEM, RootCAs: vc.RootCAs, BaseURL: vc.BaseURL, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tr.Close() })
-	c, err := transfer.New(transfer.Config{AppID: w.host.AppID, Transport: tr, BillnoKey: w.key, Retry: retry})
+	c, err := transfer.New(transfer.Config{AppID: w.host.AppID, Transport: tr, BillnoKey: w.key, Retry: retry, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +130,15 @@ func (w *railWorld) replica(t *testing.T) *railReplica {
 		t.Fatal(err)
 	}
 	r.h = h
+	// A capped campaign's account is opened once, at the campaign's
+	// first configuration (the first replica), never by a restart.
+	if !w.opened.Swap(true) {
+		for _, c := range h.Campaigns() {
+			if _, err := h.OpenBudget(context.Background(), c); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	key, err := jwtauth.HMACKey("", w.secret)
 	if err != nil {
 		t.Fatal(err)
@@ -515,5 +529,54 @@ func TestTransferNotificationsOnRedis(t *testing.T) {
 	}
 	if w.host.BillsCreated() != 1 {
 		t.Errorf("%d bills", w.host.BillsCreated())
+	}
+}
+
+// The account is lost on Redis (its key gone, the grants' records kept)
+// while an offer is out: its SUCCESS notification is stored and counted
+// into the missing account, which stays closed; a new user is refused on
+// both replicas instead of paid from a fresh count, until the rebuild
+// from the platform, after which the cap holds.
+func TestTransferNotificationIntoALostAccountOnRedis(t *testing.T) {
+	campaign := "lost-" + rand.Text()[:8]
+	w := newRailWorld(t, transfer.RailName, wxpaytest.Options{}, map[string]store.Budget{campaign: {Packets: 2}})
+	w.grant.Campaign = campaign
+	a, b := w.replica(t), w.replica(t)
+	ctx := context.Background()
+	openIDs := map[string]string{}
+	offers := map[string]railAnswer{}
+	for _, u := range []string{"A", "C"} {
+		openIDs[u] = "oLost" + u + "_" + rand.Text()[:8]
+		offers[u] = w.tap(a, w.token(t, openIDs[u]))
+		if offers[u].status != http.StatusOK {
+			t.Fatalf("%d %s", offers[u].status, offers[u].body)
+		}
+	}
+	w.confirm(t, offers["C"], w.billno(t, a, openIDs["C"], 0), openIDs["C"])
+	st := newStore(t, w.prefix)
+	if err := st.Client().Del(ctx, w.prefix+"budget:"+campaign).Err(); err != nil {
+		t.Fatal(err)
+	}
+	w.confirm(t, offers["A"], w.billno(t, a, openIDs["A"], 0), openIDs["A"])
+	acct, _, err := b.h.Budget(ctx, campaign)
+	if err != nil || acct.Open || acct.CommittedPackets != 1 {
+		t.Fatalf("the account after the notification %+v %v: it must stay missing", acct, err)
+	}
+	userB := "oLostB_" + rand.Text()[:8]
+	for _, r := range []*railReplica{a, b} {
+		if ans := w.tap(r, w.token(t, userB)); ans.status != http.StatusServiceUnavailable || ans.code != "budget_unavailable" {
+			t.Fatalf("a new user: %d %s", ans.status, ans.body)
+		}
+	}
+	if n := w.payouts(userB); n != 0 || w.host.BillsCreated() != 2 {
+		t.Fatalf("paid from a fresh count: %d, %d bills", n, w.host.BillsCreated())
+	}
+	rep, err := store.RebuildBudget(ctx, store.RebuildConfig{Platform: a.rail, Store: st, Campaign: campaign,
+		Grants: []store.RebuildGrant{{Key: w.grant.Key, OpenID: openIDs["A"]}, {Key: w.grant.Key, OpenID: openIDs["C"]}, {Key: w.grant.Key, OpenID: userB}}})
+	if err != nil || rep.Committed != 2 || !rep.State.Open || rep.State.CommittedPackets != 2 {
+		t.Fatalf("rebuild %+v %v", rep, err)
+	}
+	if ans := w.tap(b, w.token(t, userB)); ans.status != http.StatusForbidden || ans.code != "budget_exhausted" {
+		t.Errorf("after the rebuild: %d %s", ans.status, ans.body)
 	}
 }
