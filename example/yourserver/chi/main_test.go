@@ -80,7 +80,7 @@ func TestYourServer(t *testing.T) {
 	for range 2 {
 		status, body = post(t, srv.URL+"/hongbao/send", a.Token, `{"scene":1047}`)
 		var p map[string]string
-		if status != http.StatusOK || json.Unmarshal(body, &p) != nil || p["paySign"] == "" || len(p) != 5 {
+		if status != http.StatusOK || json.Unmarshal(body, &p) != nil || p["paySign"] == "" || p["rail"] != "redpacket" || len(p) != 6 {
 			t.Fatalf("claim: %d %s", status, body)
 		}
 	}
