@@ -1,6 +1,10 @@
 // Command example is a complete red-packet server: a mini program POSTs to
 // /hongbao/send with its login JWT and gets back the parameters of
-// wx.sendBizRedPacket.
+// wx.sendBizRedPacket, or with HONGBAO_RAIL=transfer those of
+// wx.requestMerchantTransfer: an APIv3 merchant transfer shown as a red
+// packet, whose notifications the server takes at HONGBAO_NOTIFY_URL's path
+// (in demo mode the fake host confirms on the user's behalf at POST
+// /demo/confirm and notifies /hongbao/notify).
 //
 // Without configuration it runs a demo: red packets are paid by an
 // in-process fake of the WeChat Pay host (transport/wxpaytest), tokens are
