@@ -5,17 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/apiv3"
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/signer"
 	"github.com/hongbao-go/hongbao/store"
+	"github.com/hongbao-go/hongbao/transfer"
 	"github.com/hongbao-go/hongbao/transport"
 )
 
@@ -54,7 +57,26 @@ const (
 	envAppSecret        = "HONGBAO_APP_SECRET"
 	envLoginBaseURL     = "HONGBAO_LOGIN_BASE_URL"
 	envSkipCheck        = "HONGBAO_SKIP_PLATFORM_CHECK"
+
+	// The rail, and the transfer rail's own variables (APIv3); the
+	// merchant's key and certificate, HONGBAO_BASE_URL and HONGBAO_CA_FILE
+	// serve both rails.
+	envRail          = "HONGBAO_RAIL"
+	envAPIv3Key      = "HONGBAO_APIV3_KEY"
+	envPublicKeyID   = "HONGBAO_PUBLIC_KEY_ID"
+	envPublicKeyFile = "HONGBAO_PUBLIC_KEY_FILE"
+	envNotifyURL     = "HONGBAO_NOTIFY_URL"
 )
+
+// The rails of HONGBAO_RAIL: the red packet (APIv2 sendminiprogramhb) and
+// the merchant transfer shown as a red packet (APIv3).
+const (
+	railRedPacket = hongbao.RailName  // "redpacket"
+	railTransfer  = transfer.RailName // "transfer"
+)
+
+// notifyPathDemo is where the demo serves the transfer's notifications.
+const notifyPathDemo = "/hongbao/notify"
 
 // The standard OpenTelemetry variables the example reads; the OTLP
 // exporters read these and the others (headers, timeouts, certificates).
@@ -92,14 +114,22 @@ const (
 // fake platform.
 var merchantVars = []string{
 	envAppID, envAPIKey, envCertFile, envKeyFile, envP12File, envP12Password, envBaseURL, envCAFile,
-	envAppSecret, envLoginBaseURL,
+	envAppSecret, envLoginBaseURL, envAPIv3Key, envPublicKeyID, envPublicKeyFile, envNotifyURL,
 }
+
+// transferVars are the transfer rail's own.
+var transferVars = []string{envAPIv3Key, envPublicKeyID, envPublicKeyFile, envNotifyURL}
+
+// redPacketVars are the red packet's own: the transfer sends no sender
+// name or scene_id and signs nothing for the page.
+var redPacketVars = []string{envSendName, envSceneID, envPackageRule}
 
 // config is the validated configuration of one run.
 type config struct {
 	addr   string
 	router string
-	demo   bool // no HONGBAO_MCH_ID: pay through an in-process fake platform
+	demo   bool   // no HONGBAO_MCH_ID: pay through an in-process fake platform
+	rail   string // railRedPacket or railTransfer
 
 	// Merchant credentials (configured mode only).
 	mchID, appID, apiKey string
@@ -107,6 +137,13 @@ type config struct {
 	p12File, p12Password string
 	baseURL              string
 	rootCAPEM            []byte
+
+	// The transfer rail (configured mode): the APIv3 key, the WeChat Pay
+	// public key (empty: platform certificates are downloaded), the public
+	// notify URL and the path of it this server serves.
+	apiv3Key                   string
+	publicKeyID, publicKeyFile string
+	notifyURL, notifyPath      string
 
 	// JWT verification. In demo mode without a configured key, jwtKeys is
 	// empty and run generates a random secret.
@@ -168,6 +205,28 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		bad("%s=%q is not one of %s", envRouter, c.router, strings.Join(allRouters, ", "))
 	}
 	c.demo = c.mchID == ""
+	c.rail = strings.ToLower(get(envRail))
+	switch c.rail {
+	case "":
+		c.rail = railRedPacket
+	case railRedPacket, railTransfer:
+	default:
+		bad("%s=%q is neither %s (APIv2 red packets, the default) nor %s (APIv3 merchant transfers shown as red packets)",
+			envRail, get(envRail), railRedPacket, railTransfer)
+	}
+	if c.rail == railTransfer {
+		for _, name := range redPacketVars {
+			if get(name) != "" {
+				bad("%s is the red packet's: the transfer rail does not send it; unset it, or set %s=%s", name, envRail, railRedPacket)
+			}
+		}
+	} else if !c.demo {
+		for _, name := range transferVars {
+			if getenv(name) != "" {
+				bad("%s is the transfer rail's: set %s=%s to pay through merchant transfers, or unset it", name, envRail, railTransfer)
+			}
+		}
+	}
 
 	// Merchant credentials.
 	if c.demo {
@@ -332,11 +391,16 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		}
 	}
 	if amountOK && sceneOK {
-		err := validateCampaign(c.grant)
+		validate := validateCampaign
+		if c.rail == railTransfer {
+			c.grant.SendName = "" // not sent: the platform shows the merchant's name
+			validate = validateTransfer
+		}
+		err := validate(c.grant)
 		if err == nil && c.amountMax > 0 {
 			top := c.grant
 			top.Amount = c.amountMax
-			err = validateCampaign(top)
+			err = validate(top)
 		}
 		if err != nil {
 			bad("%v", err)
@@ -383,10 +447,15 @@ func (c *config) loadMerchant(getenv func(string) string, bad func(string, ...an
 	}
 	c.apiKey = getenv(envAPIKey)
 	switch n := len(c.apiKey); {
+	case c.rail == railTransfer:
+		// Not used: the transfer rail signs with the merchant key.
 	case n == 0:
 		bad("%s (the APIv2 key from the merchant console) is required with %s", envAPIKey, envMchID)
 	case n != 32:
 		bad("%s is %d bytes; the APIv2 key is exactly 32 bytes", envAPIKey, n)
+	}
+	if c.rail == railTransfer {
+		c.loadTransfer(getenv, bad)
 	}
 
 	c.certFile, c.keyFile, c.p12File = get(envCertFile), get(envKeyFile), get(envP12File)
@@ -436,6 +505,59 @@ func (c *config) loadMerchant(getenv func(string) string, bad func(string, ...an
 	}
 }
 
+// loadTransfer reads the transfer rail's variables of configured mode.
+func (c *config) loadTransfer(getenv func(string) string, bad func(string, ...any)) {
+	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	c.apiv3Key = getenv(envAPIv3Key)
+	switch n := len(c.apiv3Key); {
+	case n == 0:
+		bad("%s (the APIv3 key, 32 bytes, set in the merchant console under API安全 → APIv3密钥) is required on the transfer rail: notifications are encrypted with it",
+			envAPIv3Key)
+	case n != apiv3.APIv3KeyLength:
+		bad("%s is %d bytes; the APIv3 key is exactly %d bytes (not the APIv2 key): copy it again from the merchant console (API安全 → APIv3密钥)",
+			envAPIv3Key, n, apiv3.APIv3KeyLength)
+	}
+	c.publicKeyID, c.publicKeyFile = get(envPublicKeyID), get(envPublicKeyFile)
+	switch {
+	case c.publicKeyID == "" && c.publicKeyFile == "":
+		// Platform-certificate mode: downloaded and decrypted with the
+		// APIv3 key.
+	case c.publicKeyFile == "":
+		bad("%s is set without %s: point it at the WeChat Pay public key (pub_key.pem, API安全 → 微信支付公钥), or unset both to download the platform certificates",
+			envPublicKeyID, envPublicKeyFile)
+	case c.publicKeyID == "":
+		bad("%s is set without %s: set the key's id too (PUB_KEY_ID_ and digits, shown beside the key in the merchant console)",
+			envPublicKeyFile, envPublicKeyID)
+	default:
+		if !apiv3.ValidPublicKeyID(c.publicKeyID) {
+			bad("%s=%q is not a WeChat Pay public key id: it is PUB_KEY_ID_ followed by digits, as the merchant console shows it",
+				envPublicKeyID, c.publicKeyID)
+		}
+		if b, err := os.ReadFile(c.publicKeyFile); err != nil {
+			bad("%s: %v", envPublicKeyFile, err)
+		} else if _, err := apiv3.ParsePublicKeyPEM(b); err != nil {
+			bad("%s=%q is not the WeChat Pay public key (pub_key.pem, a PUBLIC KEY block): %v", envPublicKeyFile, c.publicKeyFile, err)
+		}
+	}
+	c.notifyURL = get(envNotifyURL)
+	u, err := url.Parse(c.notifyURL)
+	switch {
+	case c.notifyURL == "":
+		bad("%s is required on the transfer rail: the public https URL where the platform posts each bill's final state, e.g. https://pay.example.com%s (this server serves its path)",
+			envNotifyURL, notifyPathDemo)
+	case err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil:
+		bad("%s=%q must be an https URL: the platform posts notifications to https only (terminate TLS in front of this server)", envNotifyURL, c.notifyURL)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		bad("%s=%q must have no query string or fragment", envNotifyURL, c.notifyURL)
+	case len(c.notifyURL) > 256:
+		bad("%s is %d characters; the platform takes at most 256", envNotifyURL, len(c.notifyURL))
+	case u.Path == "" || u.Path == "/" || u.Path == claimPath || u.Path == loginPath || strings.HasPrefix(u.Path, claimPath+"/"):
+		bad("%s=%q needs a path of its own, e.g. https://%s%s: it is served beside the claim route", envNotifyURL, c.notifyURL, u.Host, notifyPathDemo)
+	default:
+		c.notifyPath = u.EscapedPath()
+	}
+}
+
 func fileExists(name, path string, bad func(string, ...any)) {
 	st, err := os.Stat(path)
 	switch {
@@ -474,6 +596,35 @@ func validateCampaign(g claim.Grant) error {
 		return fmt.Errorf("%s: %w", envRemark, err)
 	}
 	return fmt.Errorf("the campaign is invalid: %w", err)
+}
+
+// validateTransfer checks the grant as the transfer rail sends it
+// (transfer.CreateRequest.Validate), naming the variable to fix:
+// HONGBAO_AMOUNT is transfer_amount (from 10 fen), HONGBAO_WISHING the
+// transfer_remark the user reads, HONGBAO_ACT_NAME and HONGBAO_REMARK the
+// scene's 活动名称 and 奖励说明, each 1 to 32 characters.
+func validateTransfer(g claim.Grant) error {
+	err := (&transfer.CreateRequest{
+		OutBillNo: "CHECK", OpenID: "oCheck", Amount: g.Amount,
+		Remark: g.Wishing, ActivityName: g.ActName, RewardNote: g.Remark,
+	}).Validate()
+	var ve *transfer.ValidationError
+	if err == nil || !errors.As(err, &ve) {
+		return err
+	}
+	name := map[string]string{
+		"transfer_amount": envAmount,
+		"transfer_remark": envWishing,
+	}[ve.Field]
+	switch {
+	case strings.Contains(ve.Field, transfer.InfoActivityName):
+		name = envActName
+	case strings.Contains(ve.Field, transfer.InfoRewardNote):
+		name = envRemark
+	case name == "":
+		return fmt.Errorf("the campaign is invalid on the transfer rail: %w", err)
+	}
+	return fmt.Errorf("%s (on the transfer rail, %s): %w", name, ve.Field, err)
 }
 
 // clientConfig is the hongbao.Config of configured mode.

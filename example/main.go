@@ -1,6 +1,10 @@
 // Command example is a complete red-packet server: a mini program POSTs to
 // /hongbao/send with its login JWT and gets back the parameters of
-// wx.sendBizRedPacket.
+// wx.sendBizRedPacket, or with HONGBAO_RAIL=transfer those of
+// wx.requestMerchantTransfer: an APIv3 merchant transfer shown as a red
+// packet, whose notifications the server takes at HONGBAO_NOTIFY_URL's path
+// (in demo mode the fake host confirms on the user's behalf at POST
+// /demo/confirm and notifies /hongbao/notify).
 //
 // Without configuration it runs a demo: red packets are paid by an
 // in-process fake of the WeChat Pay host (transport/wxpaytest), tokens are
@@ -43,11 +47,13 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/hongbao-go/hongbao"
+	"github.com/hongbao-go/hongbao/apiv3"
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	"github.com/hongbao-go/hongbao/middleware/httperr"
 	"github.com/hongbao-go/hongbao/middleware/jwtauth"
 	"github.com/hongbao-go/hongbao/middleware/wxlogin"
 	"github.com/hongbao-go/hongbao/store"
+	"github.com/hongbao-go/hongbao/transfer"
 	"github.com/hongbao-go/hongbao/transport"
 	"github.com/hongbao-go/hongbao/transport/wxpaytest"
 )
@@ -105,6 +111,15 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		return err
 	}
 
+	// The listener first: on the transfer rail the demo platform posts
+	// its notifications to this server.
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("hongbao example: listening on %s (set %s to another address): %w", cfg.addr, envAddr, err)
+	}
+	defer ln.Close() // after a start-up error; Shutdown closes it otherwise
+	addr := ln.Addr().String()
+
 	// The platform: the real one, or an in-process fake.
 	var (
 		hcfg      hongbao.Config
@@ -112,7 +127,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		loginHost *wxpaytest.LoginHost // the demo's code2Session
 	)
 	if cfg.demo {
-		fake, err = wxpaytest.NewServer(wxpaytest.Options{})
+		var v3 wxpaytest.V3Options
+		if cfg.rail == railTransfer {
+			cfg.notifyPath = notifyPathDemo
+			v3.NotifyURL = demoNotifyURL(addr)
+		}
+		fake, err = wxpaytest.NewServer(wxpaytest.Options{V3: v3})
 		if err != nil {
 			return fmt.Errorf("hongbao example: starting the demo platform: %w", err)
 		}
@@ -135,12 +155,22 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 			BillnoKey:   cfg.billnoKey,
 			PackageRule: cfg.packageRule,
 		}
-		fmt.Fprintf(stdout, "hongbao example: DEMO MODE (%s is not set): red packets are paid by an in-process fake WeChat Pay host at %s; no money moves.\n",
-			envMchID, fake.URL)
+		if cfg.rail == railTransfer {
+			fmt.Fprintf(stdout, "hongbao example: DEMO MODE (%s is not set): payouts are transfer bills shown as red packets (%s=%s), made by an in-process fake WeChat Pay host at %s, which confirms them on the user's behalf at POST %s and notifies %s; no money moves.\n",
+				envMchID, envRail, railTransfer, fake.URL, demoConfirmPath, v3.NotifyURL)
+		} else {
+			fmt.Fprintf(stdout, "hongbao example: DEMO MODE (%s is not set): red packets are paid by an in-process fake WeChat Pay host at %s; no money moves.\n",
+				envMchID, fake.URL)
+		}
 	} else {
 		hcfg = cfg.clientConfig()
-		fmt.Fprintf(stdout, "hongbao example: paying real red packets as merchant %s, appid %s, through %s\n",
-			cfg.mchID, cfg.appID, cfg.baseURL)
+		if cfg.rail == railTransfer {
+			fmt.Fprintf(stdout, "hongbao example: paying through merchant transfers shown as red packets (APIv3) as merchant %s, appid %s, through %s; the platform notifies %s, served here at %s\n",
+				cfg.mchID, cfg.appID, cfg.baseURL, cfg.notifyURL, cfg.notifyPath)
+		} else {
+			fmt.Fprintf(stdout, "hongbao example: paying real red packets as merchant %s, appid %s, through %s\n",
+				cfg.mchID, cfg.appID, cfg.baseURL)
+		}
 	}
 	// The Store: in memory, or shared with other replicas through Redis,
 	// which then also paces the sends of every replica on the merchant's
@@ -156,19 +186,39 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		hcfg.Flow.Shared = shared
 		fmt.Fprintf(stdout, "hongbao example: results, locks, rate limits and the send rate are shared through Redis (%s)\n", envRedisURL)
 	}
-	hcfg.Logger = logger
-	hcfg.Transport.Logger = logger
-	hcfg.Observer = tel.clientObserver()
-	client, err := hongbao.New(hcfg)
-	if err != nil {
-		return cfg.explainClientError(err)
-	}
-	if !cfg.demo {
-		// One signed query of a bill number that does not exist proves
-		// the key, the certificate, the appid and the CA before any user
-		// taps.
-		if err := cfg.provePlatform(ctx, client, logger, stdout); err != nil {
+	// The rail: the red packet's client, or the transfer's.
+	var (
+		client    *hongbao.Client
+		transfers *transfer.Rail
+		appID     = hcfg.AppID
+	)
+	if cfg.rail == railTransfer {
+		var tr *apiv3.Transport
+		transfers, tr, err = cfg.openTransfer(fake, hcfg.Flow.Shared, logger)
+		if err != nil {
 			return err
+		}
+		defer tr.Close()
+		if !cfg.demo {
+			if err := cfg.proveTransfer(ctx, transfers, tr, logger, stdout); err != nil {
+				return err
+			}
+		}
+	} else {
+		hcfg.Logger = logger
+		hcfg.Transport.Logger = logger
+		hcfg.Observer = tel.clientObserver()
+		client, err = hongbao.New(hcfg)
+		if err != nil {
+			return cfg.explainClientError(err)
+		}
+		if !cfg.demo {
+			// One signed query of a bill number that does not exist
+			// proves the key, the certificate, the appid and the CA
+			// before any user taps.
+			if err := cfg.provePlatform(ctx, client, logger, stdout); err != nil {
+				return err
+			}
 		}
 	}
 
@@ -206,7 +256,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 			return fmt.Errorf("hongbao example: %s: %w", envJWTSecret, err)
 		}
 		lcfg := wxlogin.Config{
-			AppID: hcfg.AppID, AppSecret: cfg.appSecret, Key: key,
+			AppID: appID, AppSecret: cfg.appSecret, Key: key,
 			Issuer: cfg.jwtIssuer, Audience: cfg.jwtAudience,
 			BaseURL: cfg.loginBaseURL, RootCAPEM: cfg.rootCAPEM, Logger: logger,
 		}
@@ -225,13 +275,17 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 
 	policy := campaignPolicy(cfg)
 	hdcfg := claim.HandlerConfig{
-		Client:      client,
 		Policy:      policy,
 		Store:       store,
 		Logger:      logger,
 		MaxAttempts: cfg.maxAttempts,
 		Budgets:     cfg.budgets(),
 		Observer:    tel.tapObserver(),
+	}
+	if transfers != nil {
+		hdcfg.Rail = transfers
+	} else {
+		hdcfg.Client = client
 	}
 	handler, err := claim.NewHandler(hdcfg)
 	if err != nil {
@@ -253,7 +307,20 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	if cfg.demo {
 		mode = "demo"
 	}
-	rt := routes{auth: auth, claim: handler, index: indexHandler(mode, cfg.router, login != nil)}
+	rt := routes{auth: auth, claim: handler, index: indexHandler(mode, cfg.router, cfg.rail, login != nil)}
+	if transfers != nil {
+		// The platform's notifications, beside the claim route and
+		// without the JWT middleware: the platform signs them.
+		if rt.notify, err = handler.NotificationHandler(); err != nil {
+			return fmt.Errorf("hongbao example: the notify URL: %w", err)
+		}
+		rt.notifyPath = cfg.notifyPath
+		if cfg.demo {
+			if rt.confirm, err = demoConfirm(fake); err != nil {
+				return fmt.Errorf("hongbao example: %w", err)
+			}
+		}
+	}
 	if login != nil {
 		rt.login = login
 	}
@@ -265,11 +332,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return fmt.Errorf("hongbao example: listening on %s (set %s to another address): %w", cfg.addr, envAddr, err)
-	}
-	addr := ln.Addr().String()
 	// Connections beyond maxConns wait in the kernel's accept queue until
 	// one ends, instead of using up the process's open files.
 	ln = netutil.LimitListener(ln, cfg.maxConns)
@@ -310,6 +372,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 		}
 		fmt.Fprintf(stdout, "demo token (HS256, sub=%s, expires %s):\n%s\n", demoOpenID, exp.Format(time.RFC3339), token)
 		fmt.Fprintf(stdout, "claim a red packet:\ncurl -i -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"scene\":1047}' %s\n", token, url)
+		if cfg.demo && transfers != nil {
+			fmt.Fprintf(stdout, "then confirm it as the user would in wx.requestMerchantTransfer (the demo platform confirms on the user's behalf and notifies %s), and claim again (410 already_received):\n"+
+				"ANSWER=$(curl -s -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"scene\":1047}' %s)\n"+
+				"curl -s -X POST -H 'Content-Type: application/json' -d \"$ANSWER\" http://%s%s\n",
+				demoNotifyURL(addr), token, url, addr, demoConfirmPath)
+		}
 	} else {
 		fmt.Fprintf(stdout, "claim a red packet with a token of the login route:\ncurl -i -X POST -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{\"scene\":1047}' %s\n", url)
 	}

@@ -314,7 +314,13 @@ type merchant struct {
 
 func newMerchant(t *testing.T) *merchant {
 	t.Helper()
-	host := wxpaytest.Start(t, wxpaytest.Options{})
+	return newMerchantWith(t, wxpaytest.Options{})
+}
+
+// newMerchantWith is newMerchant on a platform started with opts.
+func newMerchantWith(t *testing.T, opts wxpaytest.Options) *merchant {
+	t.Helper()
+	host := wxpaytest.Start(t, opts)
 	m := &merchant{host: host, dir: t.TempDir(), secret: "configured-jwt-secret-of-32-bytes!"}
 	write := func(name string, b []byte) string {
 		p := filepath.Join(m.dir, name)

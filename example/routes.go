@@ -25,6 +25,11 @@ type routes struct {
 	login http.Handler // POST loginPath; nil: no login route
 	demo  http.Handler // GET demoCodePath (demo mode only); nil: none
 	index http.HandlerFunc
+	// The transfer rail: the platform's notifications at notifyPath (no
+	// JWT), and in demo mode the user's confirmation at demoConfirmPath.
+	notify     http.Handler
+	notifyPath string
+	confirm    http.Handler
 }
 
 // routerBuilders build the routers other than net/http (routes_full.go).
@@ -48,6 +53,12 @@ func newRouter(kind string, r routes) (http.Handler, error) {
 		if r.demo != nil {
 			mux.Handle("GET "+demoCodePath, r.demo)
 		}
+		if r.notify != nil {
+			mux.Handle(r.notifyPath, r.notify)
+		}
+		if r.confirm != nil {
+			mux.Handle(demoConfirmPath, r.confirm)
+		}
 		return mux, nil
 	}
 	if b, ok := routerBuilders[kind]; ok {
@@ -57,7 +68,7 @@ func newRouter(kind string, r routes) (http.Handler, error) {
 }
 
 // indexHandler answers GET / with what this server is and how to claim.
-func indexHandler(mode, router string, login bool) http.HandlerFunc {
+func indexHandler(mode, router, railName string, login bool) http.HandlerFunc {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -69,7 +80,12 @@ func indexHandler(mode, router string, login bool) http.HandlerFunc {
 		"claim":   "POST " + claimPath,
 		"body":    `{"scene": <the launch scene, wx.getEnterOptionsSync().scene>}`,
 		"auth":    "Authorization: Bearer <JWT whose sub is the user's openid>",
-		"answer":  "{timeStamp, nonceStr, package, signType, paySign} for wx.sendBizRedPacket",
+		"rail":    railName,
+		"answer":  `{"rail":"redpacket", timeStamp, nonceStr, package, signType, paySign} for wx.sendBizRedPacket`,
+	}
+	if railName == railTransfer {
+		about["service"] = "hongbao example: WeChat merchant transfers shown as red packets"
+		about["answer"] = `{"rail":"transfer", mchId, appId, package} for wx.requestMerchantTransfer (base library 3.3.0+); the user confirms, the platform notifies`
 	}
 	if login {
 		about["login"] = "POST " + loginPath + ` {"code": <code of wx.login>}: {token, expiresIn, expiresAt}`

@@ -28,6 +28,12 @@ func init() {
 		if rt.demo != nil {
 			r.Method(http.MethodGet, demoCodePath, rt.demo)
 		}
+		if rt.notify != nil {
+			r.Handle(rt.notifyPath, rt.notify)
+		}
+		if rt.confirm != nil {
+			r.Handle(demoConfirmPath, rt.confirm)
+		}
 		return r
 	}
 	routerBuilders["gin"] = func(rt routes) http.Handler {
@@ -42,6 +48,12 @@ func init() {
 		if rt.demo != nil {
 			r.GET(demoCodePath, gin.WrapH(rt.demo))
 		}
+		if rt.notify != nil {
+			r.Any(rt.notifyPath, gin.WrapH(rt.notify))
+		}
+		if rt.confirm != nil {
+			r.Any(demoConfirmPath, gin.WrapH(rt.confirm))
+		}
 		return r
 	}
 	routerBuilders["echo"] = func(rt routes) http.Handler {
@@ -55,6 +67,12 @@ func init() {
 		}
 		if rt.demo != nil {
 			e.GET(demoCodePath, echo.WrapHandler(rt.demo))
+		}
+		if rt.notify != nil {
+			e.Any(rt.notifyPath, echo.WrapHandler(rt.notify))
+		}
+		if rt.confirm != nil {
+			e.Any(demoConfirmPath, echo.WrapHandler(rt.confirm))
 		}
 		return e
 	}

@@ -143,9 +143,14 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Logf("metrics:\n%s", text)
 	}
 
-	// Every metric the alert rules and the dashboard use is exported.
+	// The same on the transfer rail: an offer, its confirmation and the
+	// notification.
+	tsamples := transferMetrics(t)
+
+	// Every metric the alert rules and the dashboard use is exported, by
+	// one rail or the other.
 	names := map[string]bool{}
-	for _, s := range samples {
+	for _, s := range append(samples, tsamples...) {
 		names[s.name] = true
 	}
 	used := regexp.MustCompile(`\bhongbao_[a-z_]+`)
@@ -160,6 +165,51 @@ func TestMetricsEndpoint(t *testing.T) {
 			}
 		}
 	}
+}
+
+// transferMetrics runs the demo on the transfer rail with metrics: a
+// user's offer, a repeat tap, the confirmation and its notification; it
+// checks the rail's metrics and returns every sample.
+func transferMetrics(t *testing.T) []sample {
+	t.Helper()
+	base, out := start(t, map[string]string{envRail: railTransfer, envMetricsAddr: "127.0.0.1:0", envBudgetPackets: "5"})
+	m := metricsLine.FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no metrics address in the output:\n%s", out)
+	}
+	token := demoTokenOf(t, out.String())
+	resp, body := do(t, http.MethodPost, base+claimPath, token, `{"scene":1047}`)
+	checkTransferClaim(t, resp, body, wxpaytest.DefaultMchID, wxpaytest.DefaultAppID)
+	resp, body = do(t, http.MethodPost, base+claimPath, token, `{"scene":1047}`)
+	checkTransferClaim(t, resp, body, wxpaytest.DefaultMchID, wxpaytest.DefaultAppID)
+	if resp, b := do(t, http.MethodPost, base+demoConfirmPath, "", string(body)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("confirm: %d %s", resp.StatusCode, b)
+	}
+	var samples []sample
+	until(t, "the notification's metrics", func() bool {
+		_, samples = scrape(t, m[1])
+		n, _ := value(samples, "hongbao_notifications_total", map[string]string{"result": "recorded"})
+		return n == 1
+	})
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"hongbao_taps_total", map[string]string{"rail": "transfer", "status": "200", "source": "platform"}, 1},
+		{"hongbao_taps_total", map[string]string{"rail": "transfer", "status": "200", "source": "store"}, 1},
+		{"hongbao_notifications_total", map[string]string{"rail": "transfer", "result": "recorded", "state": "SUCCESS", "reason": ""}, 1},
+		{"hongbao_notification_wait_seconds_count", map[string]string{"rail": "transfer", "state": "SUCCESS"}, 1},
+		{"hongbao_notification_wait_seconds_bucket", map[string]string{"rail": "transfer", "state": "SUCCESS", "le": "3600"}, 1},
+		// The offer was reserved, then committed once confirmed.
+		{"hongbao_budget_committed", map[string]string{"campaign": defaultCampaign, "unit": "packets"}, 1},
+		{"hongbao_budget_reserved", map[string]string{"campaign": defaultCampaign, "unit": "packets"}, 0},
+	} {
+		if got, _ := value(samples, c.name, c.labels); got != c.want {
+			t.Errorf("transfer: %s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	return samples
 }
 
 func TestMetricsOff(t *testing.T) {

@@ -1,7 +1,8 @@
 // Package otelhongbao records hongbao's metrics and traces with OpenTelemetry. It
 // is a module of its own, so that the core does not depend on
 // OpenTelemetry: its Observer implements hongbao.Observer (calls to the
-// platform, the client certificate) and claim.Observer (taps).
+// platform, the client certificate), claim.Observer (taps, on either rail)
+// and claim.NotificationObserver (the transfer rail's notifications).
 //
 //	obs, err := otelhongbao.New(otelhongbao.Options{}) // the global providers
 //	client, err := hongbao.New(hongbao.Config{..., Observer: obs})
@@ -14,15 +15,23 @@
 // and the unit s in _seconds):
 //
 //   - hongbao.sends (counter): calls to the platform by outcome, attributes
-//     op (sendminiprogramhb, gethbinfo), result (success, definitive,
+//     rail (redpacket: the red-packet client's calls), op
+//     (sendminiprogramhb, gethbinfo), result (success, definitive,
 //     unknown) and err_code;
 //   - hongbao.send.duration (histogram, s): the time of each call, retries
-//     and waits included, attributes op and result;
+//     and waits included, attributes rail, op and result;
 //   - hongbao.send.attempts (counter): requests sent to the platform, retries
-//     included, attributes op and err_code (the attempt's);
-//   - hongbao.taps (counter): answered taps, attributes status (the HTTP
-//     status), code (the answer's code, empty for 200) and source
-//     (platform, shared, store, or empty);
+//     included, attributes rail, op and err_code (the attempt's);
+//   - hongbao.taps (counter): answered taps, attributes rail (redpacket,
+//     transfer), status (the HTTP status), code (the answer's code, empty
+//     for 200) and source (platform, shared, store, or empty);
+//   - hongbao.notifications (counter): the transfer rail's notifications,
+//     attributes rail, result (recorded, failed, refused), state (SUCCESS,
+//     FAIL, CANCELLED; empty when refused) and reason (fail_reason, such as
+//     OVERDUE_CLOSE);
+//   - hongbao.notification.wait (histogram, s): how long each number
+//     recorded by a notification waited from its creation at the platform
+//     (the user's confirmation, the close), attributes rail and state;
 //   - hongbao.cert.expiry (gauge, s): seconds until the merchant client
 //     certificate expires, attribute mch_id; it follows Transport.Reload.
 //
@@ -73,6 +82,9 @@ const (
 	MetricSendAttempts = "hongbao.send.attempts"
 	MetricTaps         = "hongbao.taps"
 	MetricCertExpiry   = "hongbao.cert.expiry"
+	// The notifications of the transfer rail (claim.NotificationObserver).
+	MetricNotifications    = "hongbao.notifications"
+	MetricNotificationWait = "hongbao.notification.wait"
 	// The campaign budgets (ObserveBudgets), attributes campaign and
 	// unit (fen, packets).
 	MetricBudgetRemaining = "hongbao.budget.remaining"
@@ -95,6 +107,15 @@ const ErrCodeThrottled = "THROTTLED"
 // retries may last.
 var DurationBuckets = []float64{0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}
 
+// WaitBuckets are the bucket boundaries of hongbao.notification.wait, in
+// seconds: a user confirms within seconds to hours, and the platform
+// closes an unconfirmed bill after about 24 hours (OVERDUE_CLOSE).
+var WaitBuckets = []float64{10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 90000, 172800}
+
+// railRedPacket is the rail attribute of the red-packet client's calls
+// (hongbao.Observer reports only those).
+var railRedPacket = attribute.String("rail", hongbao.RailName)
+
 // Options configures New.
 type Options struct {
 	// MeterProvider records the metrics; the global one when nil.
@@ -115,6 +136,8 @@ type Observer struct {
 	duration metric.Float64Histogram
 	attempts metric.Int64Counter
 	taps     metric.Int64Counter
+	notes    metric.Int64Counter
+	waits    metric.Float64Histogram
 	reg      metric.Registration
 	now      func() time.Time
 
@@ -123,8 +146,9 @@ type Observer struct {
 }
 
 var (
-	_ hongbao.Observer = (*Observer)(nil)
-	_ claim.Observer   = (*Observer)(nil)
+	_ hongbao.Observer           = (*Observer)(nil)
+	_ claim.Observer             = (*Observer)(nil)
+	_ claim.NotificationObserver = (*Observer)(nil)
 )
 
 // New creates the instruments and returns the Observer.
@@ -146,7 +170,7 @@ func New(opts Options) (*Observer, error) {
 	}
 	m := mp.Meter(ScopeName)
 	o.meter = m
-	var errs [6]error
+	var errs [8]error
 	o.sends, errs[0] = m.Int64Counter(MetricSends, metric.WithUnit("{call}"),
 		metric.WithDescription("Calls to the platform by outcome: op, result (success, definitive, unknown), err_code."))
 	o.duration, errs[1] = m.Float64Histogram(MetricSendDuration, metric.WithUnit("s"),
@@ -155,7 +179,12 @@ func New(opts Options) (*Observer, error) {
 	o.attempts, errs[2] = m.Int64Counter(MetricSendAttempts, metric.WithUnit("{request}"),
 		metric.WithDescription("Requests sent to the platform, retries included: op, err_code."))
 	o.taps, errs[3] = m.Int64Counter(MetricTaps, metric.WithUnit("{tap}"),
-		metric.WithDescription("Answered taps: status, code, source (platform, shared, store)."))
+		metric.WithDescription("Answered taps: rail, status, code, source (platform, shared, store)."))
+	o.notes, errs[6] = m.Int64Counter(MetricNotifications, metric.WithUnit("{notification}"),
+		metric.WithDescription("Notifications of the transfer rail: rail, result (recorded, failed, refused), state, reason."))
+	o.waits, errs[7] = m.Float64Histogram(MetricNotificationWait, metric.WithUnit("s"),
+		metric.WithDescription("How long each number a notification recorded waited since its creation at the platform: rail, state."),
+		metric.WithExplicitBucketBoundaries(WaitBuckets...))
 	expiry, err := m.Float64ObservableGauge(MetricCertExpiry, metric.WithUnit("s"),
 		metric.WithDescription("Seconds until the merchant client certificate expires: mch_id."))
 	errs[4] = err
@@ -212,6 +241,7 @@ func (o *Observer) AttemptStart(ctx context.Context, c hongbao.Call) context.Con
 func (o *Observer) AttemptEnd(ctx context.Context, c hongbao.Call, err *hongbao.Error) {
 	code := errCode(err)
 	o.attempts.Add(ctx, 1, metric.WithAttributes(
+		railRedPacket,
 		attribute.String("op", c.Op),
 		attribute.String("err_code", code)))
 	span := trace.SpanFromContext(ctx)
@@ -228,10 +258,12 @@ func (o *Observer) AttemptEnd(ctx context.Context, c hongbao.Call, err *hongbao.
 func (o *Observer) CallEnd(ctx context.Context, c hongbao.Call, err *hongbao.Error) {
 	result, code := Result(err), errCode(err)
 	o.sends.Add(ctx, 1, metric.WithAttributes(
+		railRedPacket,
 		attribute.String("op", c.Op),
 		attribute.String("result", result),
 		attribute.String("err_code", code)))
 	o.duration.Record(ctx, c.Elapsed.Seconds(), metric.WithAttributes(
+		railRedPacket,
 		attribute.String("op", c.Op),
 		attribute.String("result", result)))
 	span := trace.SpanFromContext(ctx)
@@ -272,14 +304,15 @@ func (o *Observer) TapStart(ctx context.Context) context.Context {
 // TapEnd counts the tap and ends its span.
 func (o *Observer) TapEnd(ctx context.Context, t claim.Tap) {
 	o.taps.Add(ctx, 1, metric.WithAttributes(
+		attribute.String("rail", t.Rail),
 		attribute.Int("status", t.Status),
 		attribute.String("code", t.Code),
 		attribute.String("source", t.Source)))
 	span := trace.SpanFromContext(ctx)
-	attrs := make([]attribute.KeyValue, 0, 5)
+	attrs := make([]attribute.KeyValue, 0, 6)
 	attrs = append(attrs, attribute.Int("http.response.status_code", t.Status))
 	for _, kv := range [...]struct{ k, v string }{
-		{"hongbao.code", t.Code}, {"hongbao.source", t.Source}, {"hongbao.billno", t.Billno}, {"hongbao.err_code", t.ErrCode},
+		{"hongbao.rail", t.Rail}, {"hongbao.code", t.Code}, {"hongbao.source", t.Source}, {"hongbao.billno", t.Billno}, {"hongbao.err_code", t.ErrCode},
 	} {
 		if kv.v != "" {
 			attrs = append(attrs, attribute.String(kv.k, kv.v))
@@ -290,6 +323,21 @@ func (o *Observer) TapEnd(ctx context.Context, t claim.Tap) {
 		span.SetStatus(codes.Error, t.Code)
 	}
 	span.End()
+}
+
+// Notified counts a notification and, when it recorded a number's final
+// state, the time the number waited since its creation.
+func (o *Observer) Notified(ctx context.Context, n claim.Notification) {
+	o.notes.Add(ctx, 1, metric.WithAttributes(
+		attribute.String("rail", n.Rail),
+		attribute.String("result", n.Result),
+		attribute.String("state", n.Status),
+		attribute.String("reason", n.Reason)))
+	if n.Result == claim.NotificationRecorded && n.Billno != "" && n.Waited > 0 {
+		o.waits.Record(ctx, n.Waited.Seconds(), metric.WithAttributes(
+			attribute.String("rail", n.Rail),
+			attribute.String("state", n.Status)))
+	}
 }
 
 // Result is the result attribute of a call that ended with err: success

@@ -258,6 +258,7 @@ func TestMetricsOutcomes(t *testing.T) {
 		{map[string]string{"op": send, "result": "definitive", "err_code": "NOTENOUGH"}, 1},
 		{map[string]string{"op": send, "result": "unknown", "err_code": ""}, 1},
 		{map[string]string{"op": "gethbinfo", "result": "definitive", "err_code": "NOT_FOUND"}, 1},
+		{map[string]string{"rail": "redpacket"}, 4},
 		{map[string]string{}, 4},
 	} {
 		if n := count(t, rm, otelhongbao.MetricSends, c.attrs); n != c.want {
@@ -523,7 +524,7 @@ func TestTaps(t *testing.T) {
 		attrs map[string]string
 		want  int64
 	}{
-		{map[string]string{"status": "200", "code": "", "source": "platform"}, 1},
+		{map[string]string{"rail": "redpacket", "status": "200", "code": "", "source": "platform"}, 1},
 		{map[string]string{"status": "200", "code": "", "source": "store"}, 1},
 		{map[string]string{"status": "503", "code": "merchant_unavailable"}, 1},
 		{map[string]string{}, 3},
@@ -540,7 +541,7 @@ func TestTaps(t *testing.T) {
 	}
 	first := taps[0]
 	billno, _ := e.client.Billno("spring", openID)
-	want := map[string]string{"http.response.status_code": "200", "hongbao.source": "platform", "hongbao.billno": billno}
+	want := map[string]string{"http.response.status_code": "200", "hongbao.rail": "redpacket", "hongbao.source": "platform", "hongbao.billno": billno}
 	if got := attrs(first); !equal(got, want) {
 		t.Errorf("tap span attributes %v, want %v", got, want)
 	}

@@ -387,7 +387,9 @@ func explainCode(pe *hongbao.Error, m *merchant) string {
 	case "PARAM_ERROR", "XML_ERROR":
 		return fmt.Sprintf("the platform refused the call, %s: check %s and %s", what, envMchID, envAppID)
 	case "NO_AUTH", "PRODUCT_AUTHORITY_UNOPEN", "API_METHOD_CLOSED":
-		return fmt.Sprintf("the platform refused the call, %s: enable red packets (现金红包) for the merchant in the console", what)
+		return fmt.Sprintf("the platform refused the call, %s: merchant %s cannot use the red packets (现金红包 in the merchant console's 产品中心); "+
+			"a merchant opening them from 2026-06-18 on never can: pay on the transfer rail (商家转账, the APIv3 variables) instead, "+
+			"or enable 现金红包 where the console still offers it", what, m.mchID)
 	case "SYSTEMERROR", "FREQ_LIMIT":
 		return fmt.Sprintf("the platform answered %s: try again in a minute", what)
 	}

@@ -148,6 +148,20 @@ func TestCheckUnreachable(t *testing.T) {
 		"check HONGBAO_BASE_URL", "check: 1 problem")
 }
 
+// A merchant without the red-packet product (one opened after the
+// interfaces closed to new merchants) is told to use the transfer rail.
+func TestCheckRedPacketsNotOpen(t *testing.T) {
+	for _, code := range []string{"PRODUCT_AUTHORITY_UNOPEN", "API_METHOD_CLOSED"} {
+		f := newFixture(t, wxpaytest.Options{})
+		f.srv.Inject(wxpaytest.Fault{ErrCode: code})
+		r := runWith(t, f.env, "check")
+		r.wantCode(t, exitProblems)
+		r.wantOut(t, "FAIL  platform call: the platform refused the call, "+code,
+			"merchant 1900000109 cannot use the red packets (现金红包 in the merchant console's 产品中心)",
+			"pay on the transfer rail (商家转账, the APIv3 variables) instead")
+	}
+}
+
 func TestCheckUntrustedHost(t *testing.T) {
 	f := newFixture(t, wxpaytest.Options{})
 	r := runWith(t, f.with(envCAFile, ""), "check")

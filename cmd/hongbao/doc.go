@@ -22,8 +22,9 @@
 //	hongbao query -transfer | -transfer-bill-no [-json] NUMBER...
 //	hongbao query -grants [-campaign KEY] [-attempts N] [-json] OPENID...
 //	hongbao billno [-campaign KEY] [-attempts N] [-transfer] OPENID...
-//	hongbao reconcile [-openids FILE] [-campaign KEY] [-attempts N] [-rate N] [-workers N]
-//	                  [-resolve] [-prefix PREFIX] [-ttl DURATION] [-progress DURATION]
+//	hongbao reconcile [-openids FILE [-transfer]] [-campaign KEY] [-attempts N] [-rate N] [-workers N]
+//	                  [-resolve] [-prefix PREFIX] [-ttl DURATION] [-progress DURATION] [-timeout DURATION]
+//	hongbao cancel [-campaign NAME] [-openids FILE [-key KEY]] [-dry-run] [-wait DURATION] [-rate N]
 //	hongbao budget [-campaign NAME] [-open | -rebuild [-openids FILE] [-key KEY]] [-attempts N] [-rate N]
 //	hongbao fake [-addr HOST:PORT] [-login-addr HOST:PORT] [-dir DIR] [-trust MODE] [-mch-id ID]
 //	             [-appid APPID] [-api-key KEY] [-app-secret SECRET] [-billno-key KEY] [-balance FEN]
@@ -56,10 +57,15 @@
 //
 // billno prints the bill numbers the services derive for each openid's
 // grant (-campaign, else HONGBAO_CAMPAIGN, else demo-campaign), attempts
-// 0 to N-1 (-transfer: the out_bill_no of transfer bills). reconcile writes a CSV with one row per bill number: the
-// Store's record (HONGBAO_REDIS_URL, or the grants of -openids FILE)
-// beside gethbinfo's status, with a verdict; -resolve writes the closed
-// states the Store does not know (README.md lists the verdicts).
+// 0 to N-1 (-transfer: transfer bills' out_bill_no). reconcile writes a
+// CSV row per bill number: the Store's record (HONGBAO_REDIS_URL, or the
+// grants of -openids FILE) beside the platform's state (gethbinfo's, the
+// transfer bill's) with a verdict; -resolve writes the final states the
+// Store does not know (README.md lists the verdicts).
+//
+// cancel closes, at a campaign's end, the transfer bills still waiting for
+// the users (grants of the Store or of -openids FILE), and records each
+// cancelled, its amount released, once the platform reports CANCELLED.
 //
 // budget shows a campaign's budget account in the Store; -open opens a new
 // campaign's account (refused when the Store holds grants of it: its

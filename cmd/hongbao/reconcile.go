@@ -22,6 +22,7 @@ import (
 	"github.com/hongbao-go/hongbao/rail"
 	"github.com/hongbao-go/hongbao/store"
 	"github.com/hongbao-go/hongbao/store/redisstore"
+	"github.com/hongbao-go/hongbao/transfer"
 )
 
 // Verdicts: what a row of reconcile says of one bill number.
@@ -54,6 +55,20 @@ const (
 	verdictError = "error"
 	// Not a bill number of this merchant: not asked about.
 	verdictSkipped = "skipped"
+
+	// Transfer bills (the APIv3 rail).
+
+	// The bill waits for the user's confirmation (WAIT_USER_CONFIRM):
+	// the user's next tap answers its package_info; hongbao cancel
+	// closes it at the campaign's end.
+	verdictWaiting = "waiting"
+	// The platform is still processing the bill (ACCEPTED, PROCESSING,
+	// TRANSFERING after the user confirmed, CANCELING).
+	verdictPending = "pending"
+	// The user confirmed (SUCCESS) and the Store does not know it yet (a
+	// notification not received yet, or lost): -resolve records it paid
+	// and commits its amount to its campaign's budget.
+	verdictConfirmed = "confirmed"
 )
 
 // What the Store holds for a bill number.
@@ -106,7 +121,7 @@ func fen(n int64) string {
 
 // reconciler holds what one run of reconcile shares.
 type reconciler struct {
-	client   *hongbao.Client
+	client   *hongbao.Client   // nil when the red-packet rail is not configured
 	store    *redisstore.Store // nil without HONGBAO_REDIS_URL
 	rdb      redis.UniversalClient
 	prefix   string
@@ -117,6 +132,16 @@ type reconciler struct {
 	limiter  *rate.Limiter
 	resolve  bool
 	ttl      time.Duration
+
+	// transfers asks about transfer bills; nil when the transfer rail is
+	// not configured (noTransfers says why, noPackets for the red
+	// packet's). settler records what -resolve learns of them. transfer
+	// says that the grants of -openids are paid on the transfer rail.
+	transfers   *transfer.Rail
+	noTransfers string
+	noPackets   string
+	settler     *claim.Handler
+	transfer    bool
 
 	// budgets are the campaigns with a budget account in the Store, read
 	// for -resolve: a number written closed gives its amount back.
@@ -144,6 +169,8 @@ func runReconcile(ctx context.Context, e *env, args []string) int {
 	prefix := fs.String("prefix", redisstore.DefaultPrefix, "the Store's key `PREFIX` (redisstore.Options.Prefix)")
 	ttl := fs.Duration("ttl", claim.DefaultResultTTL, "keep a result written by -resolve for `DURATION` when the grant's keys have no expiry")
 	interval := fs.Duration("progress", 0, "write the progress line to stderr every `DURATION` (default: 250ms on a terminal, else 10s)")
+	transferFlag := fs.Bool("transfer", false, "-openids: the grants are paid on the transfer rail (APIv3 transfer bills); the default when only the APIv3 variables are set")
+	timeout := fs.Duration("timeout", 15*time.Second, "give up each call to the platform after `DURATION`")
 	operands, code, done := parse(fs, args)
 	if done {
 		return code
@@ -159,6 +186,10 @@ func runReconcile(ctx context.Context, e *env, args []string) int {
 		return e.usageError(fs, "-ttl must be positive")
 	case *interval < 0:
 		return e.usageError(fs, "-progress must not be negative")
+	case *timeout <= 0:
+		return e.usageError(fs, "-timeout must be positive")
+	case *transferFlag && *openidsFile == "":
+		return e.usageError(fs, "-transfer goes with -openids (the Store's bill numbers tell their rail)")
 	}
 	n, err := maxAttempts(*attempts, e.getenv)
 	if err != nil {
@@ -184,17 +215,13 @@ func runReconcile(ctx context.Context, e *env, args []string) int {
 		e.errorf("-openids: %v", keyErr)
 		return exitProblems
 	}
-	client, err := newClient(e.getenv, hongbao.RetryPolicy{Attempts: 3})
-	if err != nil {
-		e.errorf("%v", err)
-		return exitProblems
-	}
-	defer client.Transport().CloseIdleConnections()
-
+	// The rails configured: the red packet's when HONGBAO_API_KEY is set
+	// or no APIv3 variable is, the transfer's when one is.
+	m := readMerchant(e.getenv)
 	rc := &reconciler{
-		client:   client,
+		transfer: *transferFlag || *openidsFile != "" && !m.v2(),
 		prefix:   *prefix,
-		mchID:    client.MchID(),
+		mchID:    m.mchID,
 		key:      key,
 		campaign: campaign(*campaignFlag, e.getenv),
 		attempts: n,
@@ -204,6 +231,32 @@ func runReconcile(ctx context.Context, e *env, args []string) int {
 		out:      csv.NewWriter(e.stdout),
 		visited:  make(map[string]bool),
 		counts:   make(map[string]int),
+	}
+	if m.v2() {
+		client, err := newClient(e.getenv, hongbao.RetryPolicy{Attempts: 3})
+		if err != nil {
+			e.errorf("%v", err)
+			return exitProblems
+		}
+		defer client.Transport().CloseIdleConnections()
+		rc.client, rc.mchID = client, client.MchID()
+	} else {
+		rc.noPackets = "the red-packet rail is not configured: set " + envAPIKey
+	}
+	if m.v3() {
+		r, closeRail, err := transferRail(ctx, e, key, *timeout)
+		if err != nil {
+			e.errorf("%v", err)
+			return exitProblems
+		}
+		defer closeRail()
+		rc.transfers, rc.mchID = r, r.Client().MchID()
+	} else {
+		rc.noTransfers = "the transfer rail is not configured: set the APIv3 variables (" + envPublicKeyID + " and " + envPublicKeyFile + ", or " + envPlatformCerts + "=true, with " + envAPIv3Key + ")"
+		if rc.transfer {
+			e.errorf("-transfer: %s", rc.noTransfers)
+			return exitProblems
+		}
 	}
 	if redisURL != "" {
 		store, err := redisstore.NewFromURL(redisURL, redisstore.Options{Prefix: *prefix, Timeout: 5 * time.Second})
@@ -220,6 +273,12 @@ func runReconcile(ctx context.Context, e *env, args []string) int {
 		if rc.budgets, err = rc.scan(ctx, "budget:"); err != nil {
 			e.errorf("reading the campaigns' budgets: %v", err)
 			return exitProblems
+		}
+		if rc.transfers != nil && *resolve {
+			if rc.settler, err = settler(rc.transfers, store, rc.budgets); err != nil {
+				e.errorf("%v", err)
+				return exitProblems
+			}
 		}
 	}
 	if keyErr != nil {
@@ -387,7 +446,7 @@ func (rc *reconciler) terms(ctx context.Context, id string) store.Terms {
 
 // walkOpenID reconciles the grant of the campaign for openid.
 func (rc *reconciler) walkOpenID(ctx context.Context, openid string) {
-	id, err := hongbao.DeriveBillno(rc.key, rc.mchID, rc.campaign, openid)
+	id, err := rc.derive(rc.transfer, rc.campaign, openid, 0)
 	if err != nil {
 		r := row{grant: "", attempt: 0, openid: openid, verdict: verdictError, stored: "", platform: ""}
 		r.note("%v", err)
@@ -442,18 +501,28 @@ func (rc *reconciler) nextBillno(id, openid, grantKey string, n int) (string, st
 	if grantKey == "" {
 		grantKey = rc.campaign
 	}
-	first, err := hongbao.DeriveBillno(rc.key, rc.mchID, grantKey, openid)
+	transfer := isTransferBillno(id)
+	first, err := rc.derive(transfer, grantKey, openid, 0)
 	if err != nil {
 		return "", err.Error()
 	}
 	if first != id {
 		return "", "not a grant of campaign " + strconv.Quote(grantKey) + " under this " + envBillnoKey
 	}
-	b, err := hongbao.DeriveAttemptBillno(rc.key, rc.mchID, grantKey, openid, n)
+	b, err := rc.derive(transfer, grantKey, openid, n)
 	if err != nil {
 		return "", err.Error()
 	}
 	return b, ""
+}
+
+// derive returns the bill number of attempt n of the grant (grantKey,
+// openid) on the transfer rail or the red packet's.
+func (rc *reconciler) derive(transfer bool, grantKey, openid string, n int) (string, error) {
+	if transfer {
+		return hongbao.DeriveTransferBillno(rc.key, rc.mchID, grantKey, openid, n)
+	}
+	return hongbao.DeriveAttemptBillno(rc.key, rc.mchID, grantKey, openid, n)
 }
 
 // check compares the Store's and the platform's state of billno, and
@@ -464,6 +533,7 @@ func (rc *reconciler) check(ctx context.Context, grant string, attempt int, bill
 	rc.mu.Lock()
 	rc.visited[billno] = true
 	rc.mu.Unlock()
+	transfer := isTransferBillno(billno)
 	var prev store.Result
 	if rc.store != nil {
 		res, have, err := rc.store.Result(ctx, billno)
@@ -474,6 +544,9 @@ func (rc *reconciler) check(ctx context.Context, grant string, attempt int, bill
 		case have:
 			prev = res
 			r.stored, r.storedAmount = describe(res), res.Amount
+			if transfer {
+				r.stored = describeTransfer(res)
+			}
 			r.closed = res.Closed != ""
 			if r.openid == "" {
 				r.openid = res.OpenID
@@ -485,6 +558,14 @@ func (rc *reconciler) check(ctx context.Context, grant string, attempt int, bill
 	if !strings.HasPrefix(billno, rc.mchID) {
 		r.verdict = verdictSkipped
 		r.note("not a bill number of merchant %s", rc.mchID)
+		return r, true
+	}
+	if transfer {
+		return rc.checkTransfer(ctx, r, prev)
+	}
+	if rc.client == nil {
+		r.platform, r.verdict = "error", verdictError
+		r.note("a red packet's number: %s", rc.noPackets)
 		return r, true
 	}
 	if err := rc.limiter.Wait(ctx); err != nil {
@@ -720,7 +801,7 @@ func (rc *reconciler) write(rec []string) {
 // attention reports whether a verdict asks the operator to look.
 func attention(verdict string) bool {
 	switch verdict {
-	case verdictOK, verdictPaid, verdictNotSent, verdictResolved, verdictSkipped:
+	case verdictOK, verdictPaid, verdictNotSent, verdictResolved, verdictSkipped, verdictWaiting:
 		return false
 	}
 	return true
@@ -747,8 +828,8 @@ func (rc *reconciler) listBudgets(ctx context.Context, e *env) {
 func (rc *reconciler) summary(ctx context.Context, e *env) int {
 	var parts []string
 	total := 0
-	for _, v := range []string{verdictOK, verdictPaid, verdictNotSent, verdictPaidUnrecorded, verdictSending, verdictClosed, verdictResolved,
-		verdictBusy, verdictMismatch, verdictError, verdictSkipped} {
+	for _, v := range []string{verdictOK, verdictPaid, verdictNotSent, verdictPaidUnrecorded, verdictSending, verdictWaiting, verdictPending,
+		verdictConfirmed, verdictClosed, verdictResolved, verdictBusy, verdictMismatch, verdictError, verdictSkipped} {
 		if n := rc.counts[v]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", v, n))
 			total += n
@@ -759,8 +840,19 @@ func (rc *reconciler) summary(ctx context.Context, e *env) int {
 	}
 	fmt.Fprintf(e.stderr, "hongbao: reconcile: %d bill %s: %s\n", total, plural(total, "number", "numbers"), strings.Join(parts, ", "))
 	rc.listBudgets(ctx, e)
-	if n := rc.counts[verdictClosed]; n > 0 && rc.store != nil && !rc.resolve {
-		fmt.Fprintf(e.stderr, "hongbao: reconcile: run with -resolve to write the %d closed %s to the Store\n", n, plural(n, "number", "numbers"))
+	if n := rc.counts[verdictClosed] + rc.counts[verdictConfirmed]; n > 0 && rc.store != nil && !rc.resolve {
+		what := "closed"
+		switch {
+		case rc.counts[verdictClosed] == 0:
+			what = "confirmed"
+		case rc.counts[verdictConfirmed] > 0:
+			what = "closed and confirmed"
+		}
+		fmt.Fprintf(e.stderr, "hongbao: reconcile: run with -resolve to write the %d %s %s to the Store\n", n, what, plural(n, "number", "numbers"))
+	}
+	if n := rc.counts[verdictWaiting]; n > 0 {
+		fmt.Fprintf(e.stderr, "hongbao: reconcile: %d transfer %s the users' confirmation; at the campaign's end, hongbao cancel closes them\n",
+			n, plural(n, "bill waits for", "bills wait for"))
 	}
 	switch {
 	case rc.outErr != nil:

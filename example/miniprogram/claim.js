@@ -1,4 +1,5 @@
-// claim.js: log in, claim a red packet from the hongbao server and open it.
+// claim.js: log in, claim a red packet from the hongbao server and open it,
+// on either rail the server pays through.
 //
 // Call claimRedPacket() from a tap handler:
 //
@@ -21,12 +22,27 @@
 // local server, tick the developer tool's 不校验合法域名 (do not verify
 // domain names) and use its http address.
 //
+// The server's answer names its rail. {"rail":"redpacket", timeStamp,
+// nonceStr, package, signType, paySign} goes to wx.sendBizRedPacket, which
+// opens the red packet (the money left with the send). {"rail":"transfer",
+// mchId, appId, package} goes to wx.requestMerchantTransfer (base library
+// 3.3.0 or later: checked with wx.canIUse, with a message asking older
+// WeChat versions to update), which shows the merchant transfer as a red
+// packet for the user to confirm. Its success means the page was shown and
+// confirmed there, not that the money arrived: only the platform's
+// notification to the server says so, after which a tap is answered
+// already_received. A transfer left unconfirmed stays offered for 24 hours:
+// tapping again shows the same one.
+//
 // Before anything is paid it checks the launch scene: wx.sendBizRedPacket
 // opens a packet only when the mini program was opened by scanning a code
 // (scenes 1011, 1025, 1047, 1124). From any other scene the money would be
 // sent, the packet could not be opened, and it would go back to the merchant
 // 24 hours later; so the user is asked to scan the code and the server is
 // not called. The server checks the scene again (403 scene_not_supported).
+// On the transfer rail, whose page opens from any scene, set SCENE_CHECK to
+// false (or pass options.sceneCheck = false): the server's gate is off
+// there too.
 //
 // Every answer of the server gets a short Chinese message. 503 answers that
 // carry Retry-After (seconds) are tried again after that delay, MAX_TRIES
@@ -34,9 +50,12 @@
 // again later, which resumes the same packet and never pays twice.
 //
 // claimRedPacket returns a Promise of the outcome, for callers and tests:
-//   {result: 'opened' | 'cancelled' | 'failed', status, code, message, tries}
+//   {result: 'opened' | 'shown' | 'cancelled' | 'failed', rail, status, code,
+//    message, tries}
+// ('opened': a red packet opened; 'shown': a transfer's page shown and
+// confirmed, its payment the platform's to report).
 // options (all optional): url, wx (default: the global wx), maxTries,
-// maxRetryWait (seconds).
+// maxRetryWait (seconds), sceneCheck (default SCENE_CHECK).
 
 'use strict';
 
@@ -52,6 +71,9 @@ const SESSION_MARGIN_MS = 60 * 1000;
 // The launch scenes from which wx.sendBizRedPacket can open a packet:
 // QR code, barcode, mini-program code, "一物一码" code.
 const OPEN_SCENES = [1011, 1025, 1047, 1124];
+// Whether a claim from another scene is refused before the server is
+// called: true for the red-packet rail; false for the transfer rail.
+const SCENE_CHECK = true;
 
 // At most this many requests per tap, the first included.
 const MAX_TRIES = 3;
@@ -62,6 +84,7 @@ const MAX_RETRY_WAIT = 10;
 const MESSAGES = {
   scene: '请用微信扫一扫，扫描活动二维码或小程序码打开小程序后再领取红包',
   upgrade: '当前微信版本过低，请升级微信后再领取红包',
+  upgradeTransfer: '当前微信版本过低，无法领取此红包，请升级微信到最新版本后再点一次领取',
   relogin: '登录已失效，请重新登录后再领取',
   badRequest: '请求有误，请更新小程序后再试',
   riskControl: '微信支付风控限制，该微信账号暂时不能领取红包',
@@ -69,6 +92,7 @@ const MESSAGES = {
   refused: '暂时不能领取这个红包',
   conflict: '这个红包已按其他条件发放，请联系客服',
   expired: '红包已超过24小时领取期限，无法再领取',
+  received: '红包已领取，请到微信零钱查看',
   exhausted: '红包未能送达，请联系客服',
   tooFrequent: '操作太频繁，请稍后再试',
   serverError: '服务器出错了，请稍后再试',
@@ -83,6 +107,7 @@ const MESSAGES = {
   openFailed: '红包打开失败，请稍后再试',
   cancelled: '已取消，24小时内可再次领取',
   opened: '领取成功',
+  shown: '已确认领取，到账以微信支付通知为准',
   other: '领取失败，请稍后再试',
   loginFailed: '微信登录失败，请稍后再试',
   loginBusy: '微信登录繁忙，请稍后再试',
@@ -143,7 +168,9 @@ function messageFor(status, body) {
     case 409:
       return MESSAGES.conflict;
     case 410:
-      return code === 'attempts_exhausted' ? MESSAGES.exhausted : MESSAGES.expired;
+      if (code === 'attempts_exhausted') return MESSAGES.exhausted;
+      if (code === 'already_received') return MESSAGES.received;
+      return MESSAGES.expired;
     case 429:
       return MESSAGES.tooFrequent;
     case 502:
@@ -268,7 +295,7 @@ function open(wx, p, tries) {
       paySign: p.paySign,
       success: function () {
         wx.showToast({ title: MESSAGES.opened, icon: 'success' });
-        resolve({ result: 'opened', status: 200, tries: tries });
+        resolve({ result: 'opened', rail: 'redpacket', status: 200, tries: tries });
       },
       fail: function (err) {
         const msg = String((err && err.errMsg) || '');
@@ -276,22 +303,68 @@ function open(wx, p, tries) {
           // Closed without opening: the packet stays claimable for 24
           // hours, and tapping again returns the same one.
           wx.showToast({ title: MESSAGES.cancelled, icon: 'none' });
-          resolve({ result: 'cancelled', status: 200, message: MESSAGES.cancelled, tries: tries });
+          resolve({ result: 'cancelled', rail: 'redpacket', status: 200, message: MESSAGES.cancelled, tries: tries });
           return;
         }
         const message = msg.indexOf('scene') !== -1 ? MESSAGES.scene : MESSAGES.openFailed;
         showError(wx, message);
-        resolve({ result: 'failed', status: 200, code: msg, message: message, tries: tries });
+        resolve({ result: 'failed', rail: 'redpacket', status: 200, code: msg, message: message, tries: tries });
       },
     });
   });
 }
 
 function isPayment(p) {
-  return !!p && typeof p === 'object' &&
+  return !!p && typeof p === 'object' && (p.rail === undefined || p.rail === 'redpacket') &&
     ['timeStamp', 'nonceStr', 'package', 'signType', 'paySign'].every(function (k) {
       return typeof p[k] === 'string' && p[k] !== '';
     });
+}
+
+// isTransfer reports whether the answer is a merchant transfer's: the
+// three parameters of wx.requestMerchantTransfer.
+function isTransfer(p) {
+  return !!p && typeof p === 'object' && p.rail === 'transfer' &&
+    ['mchId', 'appId', 'package'].every(function (k) {
+      return typeof p[k] === 'string' && p[k] !== '';
+    });
+}
+
+// canTransfer reports whether this WeChat can open a merchant transfer
+// (wx.requestMerchantTransfer, base library 3.3.0 or later).
+function canTransfer(wx) {
+  return typeof wx.requestMerchantTransfer === 'function' &&
+    (!wx.canIUse || wx.canIUse('requestMerchantTransfer'));
+}
+
+// openTransfer hands the server's answer to wx.requestMerchantTransfer:
+// exactly mchId, appId and package, as received. Its success is the page
+// shown and confirmed, not the money received: the platform tells the
+// server, and a later tap is answered already_received.
+function openTransfer(wx, p, tries) {
+  return new Promise(function (resolve) {
+    wx.requestMerchantTransfer({
+      mchId: p.mchId,
+      appId: p.appId,
+      package: p.package,
+      success: function () {
+        wx.showToast({ title: MESSAGES.shown, icon: 'none' });
+        resolve({ result: 'shown', rail: 'transfer', status: 200, message: MESSAGES.shown, tries: tries });
+      },
+      fail: function (err) {
+        const msg = String((err && err.errMsg) || '');
+        if (msg.indexOf('cancel') !== -1 || msg.indexOf('close') !== -1) {
+          // Closed without confirming: the transfer stays offered for 24
+          // hours, and tapping again shows the same one.
+          wx.showToast({ title: MESSAGES.cancelled, icon: 'none' });
+          resolve({ result: 'cancelled', rail: 'transfer', status: 200, message: MESSAGES.cancelled, tries: tries });
+          return;
+        }
+        showError(wx, MESSAGES.openFailed);
+        resolve({ result: 'failed', rail: 'transfer', status: 200, code: msg, message: MESSAGES.openFailed, tries: tries });
+      },
+    });
+  });
 }
 
 // globalWx returns the mini program's global wx, when there is one.
@@ -317,6 +390,7 @@ function claimRedPacket(token, options) {
   const managed = token === undefined || token === null;
   const maxTries = Math.max(1, options.maxTries || MAX_TRIES);
   const maxWait = options.maxRetryWait === undefined ? MAX_RETRY_WAIT : options.maxRetryWait;
+  const sceneCheck = options.sceneCheck === undefined ? SCENE_CHECK : options.sceneCheck;
 
   function failed(status, code, message, tries) {
     showError(wx, message);
@@ -324,12 +398,13 @@ function claimRedPacket(token, options) {
   }
 
   // Check before claiming: a packet paid to a client that cannot open it
-  // waits 24 hours and goes back to the merchant.
-  if (wx.canIUse && !wx.canIUse('sendBizRedPacket')) {
+  // waits 24 hours and goes back to the merchant. (A client that can open
+  // only one rail's payout claims: the answer tells the rail.)
+  if (wx.canIUse && !wx.canIUse('sendBizRedPacket') && !canTransfer(wx)) {
     return Promise.resolve(failed(0, 'upgrade_required', MESSAGES.upgrade, 0));
   }
   const scene = launchScene(wx);
-  if (!canOpenFromScene(scene)) {
+  if (sceneCheck && !canOpenFromScene(scene)) {
     return Promise.resolve(failed(0, 'scene_not_supported', MESSAGES.scene, 0));
   }
 
@@ -378,7 +453,14 @@ function claimRedPacket(token, options) {
       wx.hideLoading();
       const body = res.data && typeof res.data === 'object' ? res.data : {};
       if (res.statusCode === 200) {
+        if (isTransfer(body)) {
+          // The transfer is an offer: nothing is paid until the user
+          // confirms, so an old WeChat can update and tap again.
+          if (!canTransfer(wx)) return failed(200, 'upgrade_required', MESSAGES.upgradeTransfer, tries);
+          return openTransfer(wx, body, tries);
+        }
         if (!isPayment(body)) return failed(200, 'bad_answer', MESSAGES.badAnswer, tries);
+        if (wx.canIUse && !wx.canIUse('sendBizRedPacket')) return failed(200, 'upgrade_required', MESSAGES.upgrade, tries);
         return open(wx, body, tries);
       }
       return failed(res.statusCode, body.code || '', messageFor(res.statusCode, body), tries);
@@ -393,6 +475,7 @@ if (typeof module !== 'undefined' && module.exports) {
     messageFor: messageFor,
     launchScene: launchScene,
     canOpenFromScene: canOpenFromScene,
+    canTransfer: canTransfer,
     CLAIM_URL: CLAIM_URL,
     LOGIN_URL: LOGIN_URL,
     SESSION_KEY: SESSION_KEY,

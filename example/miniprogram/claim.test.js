@@ -1,5 +1,6 @@
-// Tests of claim.js against the real example server (demo mode), through a
-// stand-in for the mini program's wx API. Run from the repository root:
+// Tests of claim.js against the real example server (demo mode) on both
+// rails, through a stand-in for the mini program's wx API. Run from the
+// repository root:
 //
 //	node --test example/miniprogram/claim.test.js
 //
@@ -27,6 +28,8 @@ const DEMO_API_KEY = 'wxpaytest0key0for0tests0only0000';
 const DEMO_APP_ID = 'wx8888888888888888';
 
 const PAYMENT_KEYS = ['nonceStr', 'package', 'paySign', 'signType', 'timeStamp'];
+const TRANSFER_KEYS = ['appId', 'mchId', 'package'];
+const DEMO_MCH_ID = '1900000109';
 
 // paySignOf is the default rule of the server: MD5 over appId, nonceStr,
 // package (URL-encoded, as received) and timeStamp, then &key=, in
@@ -44,11 +47,20 @@ function paySignOf(p) {
 // language is the client's (wx.getAppBaseInfo().language). codeUrl is
 // where wx.login gets its code (the example's GET /demo/code, standing in
 // for WeChat); without one wx.login fails. storage is wx's storage.
-function fakeWx({ scene, sentScene, enterOptions = true, open = 'success', language = 'zh_CN', codeUrl, storage = new Map() }) {
-  const rec = { requests: [], modals: [], toasts: [], packets: [], problems: [], loading: 0, logins: 0, storage };
+// confirmUrl, when set, gives the client wx.requestMerchantTransfer (base
+// library 3.3.0+): it checks its parameters and confirms the bill at the
+// demo's stand-in for the user's confirmation (the fake platform's
+// confirm endpoint, POST /demo/confirm), with openId the user, when
+// confirm is 'success'; otherwise it fails with confirm as errMsg.
+// transferApi false leaves the API out (an older WeChat).
+function fakeWx({ scene, sentScene, enterOptions = true, open = 'success', language = 'zh_CN', codeUrl, storage = new Map(),
+  confirmUrl, confirm = 'success', openId, transferApi = true }) {
+  const rec = { requests: [], modals: [], toasts: [], packets: [], transfers: [], confirmed: [], problems: [], loading: 0, logins: 0, storage };
+  const apis = ['sendBizRedPacket'];
+  if (confirmUrl && transferApi) apis.push('requestMerchantTransfer');
   const wx = {
     rec,
-    canIUse: (name) => name === 'sendBizRedPacket',
+    canIUse: (name) => apis.includes(name),
     getAppBaseInfo: () => ({ language, SDKVersion: '3.7.0' }),
     getStorageSync: (k) => (storage.has(k) ? storage.get(k) : ''),
     setStorageSync: (k, v) => { storage.set(k, v); },
@@ -103,21 +115,58 @@ function fakeWx({ scene, sentScene, enterOptions = true, open = 'success', langu
       });
     },
   };
+  if (confirmUrl && transferApi) {
+    wx.requestMerchantTransfer = (o) => {
+      const p = {};
+      for (const k of Object.keys(o)) {
+        if (k === 'success' || k === 'fail' || k === 'complete') continue;
+        p[k] = o[k];
+      }
+      rec.transfers.push(p);
+      const problem = (m) => rec.problems.push(m + ': ' + JSON.stringify(p));
+      if (JSON.stringify(Object.keys(p).sort()) !== JSON.stringify(TRANSFER_KEYS)) problem('not exactly mchId, appId and package');
+      for (const k of TRANSFER_KEYS) if (typeof p[k] !== 'string' || p[k] === '') problem(k + ' is not a string');
+      if (p.appId !== DEMO_APP_ID || p.mchId !== DEMO_MCH_ID) problem('another merchant or appid');
+      if (confirm !== 'success' || rec.problems.length > 0) {
+        setImmediate(() => o.fail({ errMsg: confirm === 'success' ? 'requestMerchantTransfer:fail invalid params' : confirm }));
+        return;
+      }
+      fetch(confirmUrl, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ...p, openId }) })
+        .then(async (r) => ({ status: r.status, body: await r.json() }))
+        .then(({ status, body }) => {
+          rec.confirmed.push(body);
+          if (status === 200 && body.errMsg === 'requestMerchantTransfer:ok') o.success({ errMsg: body.errMsg });
+          else o.fail({ errMsg: body.errMsg || 'requestMerchantTransfer:fail ' + status });
+        }, (err) => o.fail({ errMsg: 'requestMerchantTransfer:fail ' + err.message }));
+    };
+  }
   if (enterOptions) wx.getEnterOptionsSync = () => ({ scene, path: 'pages/index/index', query: {} });
   return wx;
 }
 
-// startExample builds the example server and starts it in demo mode on a
-// free loopback port; it resolves to {child, url, token, dir}.
-async function startExample() {
+// buildExample builds the example server once into a temporary folder; it
+// returns {bin, dir}.
+let built;
+function buildExample() {
+  if (built) return built;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hongbao-claimjs-'));
   const bin = path.join(dir, 'example');
   const build = spawnSync('go', ['build', '-o', bin, './example'], { cwd: root, encoding: 'utf8', timeout: 600000 });
   if (build.status !== 0) {
     throw new Error('go build ./example failed: ' + (build.error || build.stderr || build.status));
   }
+  built = { bin, dir };
+  return built;
+}
+
+// startExample starts the example server in demo mode on a free loopback
+// port, with the variables of extra (HONGBAO_RAIL, ...); it resolves to
+// {child, url, token, base, loginUrl}.
+async function startExample(extra = {}) {
+  const { bin } = buildExample();
   const env = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HONGBAO_')) env[k] = v;
+  Object.assign(env, extra);
   env.HONGBAO_ADDR = '127.0.0.1:0';
   const child = spawn(bin, [], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -141,7 +190,7 @@ async function startExample() {
         child.stdout.removeAllListeners('data');
         child.stdout.resume(); // keep reading its log
         const base = url[1].replace(/\/hongbao\/send$/, '');
-        resolve({ child, url: url[1], token: token[1], dir, base, loginUrl: base + '/hongbao/login' });
+        resolve({ child, url: url[1], token: token[1], base, loginUrl: base + '/hongbao/login' });
       }
     });
   });
@@ -169,23 +218,36 @@ function startStub() {
   });
 }
 
+// stopExample stops a server of startExample.
+async function stopExample(srv) {
+  if (!srv || srv.child.exitCode !== null || srv.child.signalCode !== null) return;
+  const exited = new Promise((resolve) => srv.child.on('exit', resolve));
+  srv.child.kill('SIGTERM');
+  await exited;
+}
+
+// waitFor polls f (async) every 20 ms for 10 s.
+async function waitFor(what, f) {
+  const deadline = Date.now() + 10000;
+  while (!(await f())) {
+    if (Date.now() > deadline) throw new Error(what + ': not within 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+process.on('exit', () => { if (built) fs.rmSync(built.dir, { recursive: true, force: true }); });
+
 describe('claim.js against the example server', () => {
   let srv;
   before(async () => { srv = await startExample(); });
-  after(async () => {
-    if (!srv) return;
-    fs.rmSync(srv.dir, { recursive: true, force: true });
-    if (srv.child.exitCode !== null || srv.child.signalCode !== null) return;
-    const exited = new Promise((resolve) => srv.child.on('exit', resolve));
-    srv.child.kill('SIGTERM');
-    await exited;
-  });
+  after(() => stopExample(srv));
 
   it('pays and opens from a scan scene, and a repeat tap gets the same package', async () => {
     const wx = fakeWx({ scene: 1047 });
     const first = await claim.claimRedPacket(srv.token, { wx, url: srv.url });
     assert.deepEqual(wx.rec.problems, []);
     assert.equal(first.result, 'opened', JSON.stringify(first));
+    assert.equal(first.rail, 'redpacket');
     assert.deepEqual(wx.rec.toasts, [claim.MESSAGES.opened]);
     assert.deepEqual(wx.rec.modals, []);
     assert.equal(wx.rec.loading, 0);
@@ -311,6 +373,104 @@ describe('claim.js against the example server', () => {
   });
 });
 
+describe('claim.js against the example server on the transfer rail', () => {
+  let srv;
+  before(async () => { srv = await startExample({ HONGBAO_RAIL: 'transfer' }); });
+  after(() => stopExample(srv));
+
+  // claimed answers the claim route directly (no page) with the token.
+  const claimed = (token) => fetch(srv.url, {
+    method: 'POST', headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' }, body: '{"scene":1047}',
+  });
+
+  it('logs in, claims, shows the transfer for the user to confirm, and is told it was received once the platform notifies', async () => {
+    const openid = 'oClaimJsTransfer_' + crypto.randomBytes(6).toString('hex');
+    const codeUrl = srv.base + '/demo/code?openid=' + openid;
+    const storage = new Map();
+    const confirmUrl = srv.base + '/demo/confirm';
+    // The user closes the page first: the same transfer stays offered.
+    const closing = fakeWx({ scene: 1047, codeUrl, storage, confirmUrl, openId: openid, confirm: 'requestMerchantTransfer:fail cancel' });
+    const opts = { url: srv.url, loginUrl: srv.loginUrl };
+    const first = await claim.claimRedPacket({ ...opts, wx: closing });
+    assert.deepEqual(closing.rec.problems, []);
+    assert.equal(first.result, 'cancelled', JSON.stringify(first));
+    assert.equal(first.rail, 'transfer');
+    assert.deepEqual(closing.rec.toasts, [claim.MESSAGES.cancelled]);
+    assert.equal(closing.rec.packets.length, 0, 'wx.sendBizRedPacket was called');
+
+    // Then confirms: the page is shown, which is not yet a payment.
+    const wx = fakeWx({ scene: 1047, codeUrl, storage, confirmUrl, openId: openid });
+    const second = await claim.claimRedPacket({ ...opts, wx });
+    assert.deepEqual(wx.rec.problems, []);
+    assert.equal(second.result, 'shown', JSON.stringify(second));
+    assert.equal(second.rail, 'transfer');
+    assert.deepEqual(wx.rec.toasts, [claim.MESSAGES.shown]);
+    assert.deepEqual(wx.rec.modals, []);
+    assert.equal(wx.rec.loading, 0);
+    assert.equal(wx.rec.logins, 0, 'the kept token was not used');
+    assert.equal(wx.rec.transfers.length, 1);
+    assert.deepEqual(Object.keys(wx.rec.transfers[0]).sort(), TRANSFER_KEYS);
+    assert.equal(wx.rec.transfers[0].package, closing.rec.transfers[0].package, 'a repeat tap showed another transfer');
+    assert.equal(wx.rec.confirmed[0].state, 'SUCCESS', JSON.stringify(wx.rec.confirmed));
+
+    // The platform notifies the server; the next tap says it was received.
+    const token = storage.get(claim.SESSION_KEY).token;
+    await waitFor('the notification', async () => (await claimed(token)).status === 410);
+    const later = fakeWx({ scene: 1047, codeUrl, storage, confirmUrl, openId: openid });
+    const third = await claim.claimRedPacket({ ...opts, wx: later });
+    assert.equal(third.result, 'failed');
+    assert.equal(third.status, 410);
+    assert.equal(third.code, 'already_received');
+    assert.deepEqual(later.rec.modals, [claim.MESSAGES.received]);
+    assert.equal(later.rec.transfers.length, 0);
+  });
+
+  it('with sceneCheck off, shows a transfer to a user who opened the mini program from the chat list', async () => {
+    const openid = 'oClaimJsChatList_' + crypto.randomBytes(6).toString('hex');
+    const codeUrl = srv.base + '/demo/code?openid=' + openid;
+    const confirmUrl = srv.base + '/demo/confirm';
+    const wx = fakeWx({ scene: 1089, codeUrl, storage: new Map(), confirmUrl, openId: openid });
+    const out = await claim.claimRedPacket({ url: srv.url, loginUrl: srv.loginUrl, wx, sceneCheck: false });
+    assert.deepEqual(wx.rec.problems, []);
+    assert.equal(out.result, 'shown', JSON.stringify(out));
+    assert.equal(out.rail, 'transfer');
+    assert.equal(wx.rec.requests.filter((r) => r.url === srv.url)[0].data.scene, 1089);
+    assert.equal(wx.rec.transfers.length, 1);
+  });
+
+  it('asks an older WeChat to update, and the same transfer waits for it', async () => {
+    const openid = 'oClaimJsOldWeChat_' + crypto.randomBytes(6).toString('hex');
+    const codeUrl = srv.base + '/demo/code?openid=' + openid;
+    const storage = new Map();
+    const confirmUrl = srv.base + '/demo/confirm';
+    const old = fakeWx({ scene: 1047, codeUrl, storage, confirmUrl, openId: openid, transferApi: false });
+    const opts = { url: srv.url, loginUrl: srv.loginUrl };
+    const out = await claim.claimRedPacket({ ...opts, wx: old });
+    assert.equal(out.result, 'failed');
+    assert.equal(out.code, 'upgrade_required');
+    assert.deepEqual(old.rec.modals, [claim.MESSAGES.upgradeTransfer]);
+    assert.match(claim.MESSAGES.upgradeTransfer, /升级微信/);
+    assert.equal(old.rec.loading, 0);
+
+    // Updated: the same transfer is shown and confirmed.
+    const updated = fakeWx({ scene: 1047, codeUrl, storage, confirmUrl, openId: openid });
+    const again = await claim.claimRedPacket({ ...opts, wx: updated });
+    assert.equal(again.result, 'shown', JSON.stringify(again));
+    assert.equal(updated.rec.confirmed[0].state, 'SUCCESS');
+  });
+
+  it("refuses a transfer opened by another WeChat user", async () => {
+    const openid = 'oClaimJsOwner_' + crypto.randomBytes(6).toString('hex');
+    const wx = fakeWx({
+      scene: 1011, codeUrl: srv.base + '/demo/code?openid=' + openid, confirmUrl: srv.base + '/demo/confirm', openId: 'oSomeoneElse',
+    });
+    const out = await claim.claimRedPacket({ url: srv.url, loginUrl: srv.loginUrl, wx });
+    assert.equal(out.result, 'failed');
+    assert.match(out.code, /requestMerchantTransfer:fail/);
+    assert.deepEqual(wx.rec.modals, [claim.MESSAGES.openFailed]);
+  });
+});
+
 describe('claim.js against a stub server', () => {
   let stub;
   before(async () => { stub = await startStub(); });
@@ -384,6 +544,7 @@ describe('claim.js against a stub server', () => {
       [err(409, 'grant_conflict'), M.conflict],
       [err(410, 'claim_window_expired'), M.expired],
       [err(410, 'attempts_exhausted'), M.exhausted],
+      [err(410, 'already_received'), M.received],
       [err(413, 'body_too_large'), M.badRequest],
       [err(429, 'rate_limited', 'm', { 'Retry-After': '3' }), M.tooFrequent],
       [err(500, 'policy_error'), M.serverError],
@@ -429,6 +590,32 @@ describe('claim.js against a stub server', () => {
       assert.equal(stub.hits.length, 1, 'only the login was sent');
       assert.deepEqual(JSON.parse(stub.hits[0].body), { code: 'c0de' });
       assert.equal(wx.rec.loading, 0);
+    }
+  });
+
+  it('hands a transfer answer to wx.requestMerchantTransfer, exactly its three fields, and checks it', async () => {
+    const page = { rail: 'transfer', mchId: DEMO_MCH_ID, appId: DEMO_APP_ID, package: 'pkg+/=' };
+    stub.hits = [];
+    stub.answers = [{ status: 200, body: page }];
+    const calls = [];
+    const wx = fakeWx({ scene: 1047 });
+    wx.canIUse = (name) => name === 'sendBizRedPacket' || name === 'requestMerchantTransfer';
+    wx.requestMerchantTransfer = (o) => { calls.push(o); setImmediate(() => o.fail({ errMsg: 'requestMerchantTransfer:fail 系统错误' })); };
+    const out = await claim.claimRedPacket('tok', { wx, url: stub.url });
+    assert.equal(calls.length, 1);
+    assert.deepEqual(Object.keys(calls[0]).filter((k) => typeof calls[0][k] !== 'function').sort(), TRANSFER_KEYS);
+    assert.equal(calls[0].package, 'pkg+/=');
+    assert.equal(out.result, 'failed');
+    assert.deepEqual(wx.rec.modals, [claim.MESSAGES.openFailed]);
+
+    for (const bad of [{ ...page, package: '' }, { rail: 'transfer', mchId: DEMO_MCH_ID, appId: DEMO_APP_ID }, { ...page, rail: 'other' }]) {
+      stub.answers = [{ status: 200, body: bad }];
+      const w = fakeWx({ scene: 1047 });
+      w.canIUse = () => true;
+      w.requestMerchantTransfer = () => { throw new Error('called with ' + JSON.stringify(bad)); };
+      const r = await claim.claimRedPacket('tok', { wx: w, url: stub.url });
+      assert.equal(r.code, 'bad_answer', JSON.stringify(bad));
+      assert.deepEqual(w.rec.modals, [claim.MESSAGES.badAnswer]);
     }
   });
 

@@ -74,5 +74,6 @@
 //
 // Each tap is logged once (openid, billno, status, code, err_code, source,
 // elapsed); keys and tokens never are. HandlerConfig.Observer is told of
-// each tap too: module github.com/hongbao-go/hongbao/otel implements it.
+// each tap, with its rail, and (a NotificationObserver) of each
+// notification: module github.com/hongbao-go/hongbao/otel implements it.
 package claim

@@ -96,7 +96,7 @@ func ExampleHandler_NotificationHandler() {
 		log.Fatal(err)
 	}
 	tap := func() (int, []byte) {
-		req, err := http.NewRequest(http.MethodPost, srv.URL+"/hongbao/send", strings.NewReader(`{}`))
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/hongbao/send", strings.NewReader(`{"scene":1047}`))
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -161,6 +161,7 @@ type HandlerConfig struct {
 type Handler struct {
 	rail          rail.Rail
 	railName      string // rail.Name(), stored with every result
+	railKind      string // railName up to its colon, for observers
 	policy        Policy
 	store         store.Store
 	local         *store.MemoryStore // used when store fails
@@ -179,6 +180,7 @@ type Handler struct {
 	downUntil     atomic.Int64 // unix nanoseconds: until then, the Store is not used
 	log           *slog.Logger
 	obs           Observer
+	nobs          NotificationObserver // obs, when it is one
 	onError       func(http.ResponseWriter, *http.Request, error)
 	now           func() time.Time
 	flights       flightGroup
@@ -212,6 +214,7 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	h := &Handler{
 		rail:          r,
 		railName:      r.Name(),
+		railKind:      railKind(r.Name()),
 		policy:        cfg.Policy,
 		store:         cfg.Store,
 		local:         store.NewMemoryStore(),
@@ -233,6 +236,7 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		onError:       cfg.ErrorHandler,
 		now:           cfg.Now,
 	}
+	h.nobs, _ = cfg.Observer.(NotificationObserver)
 	for name, b := range h.budgets {
 		if name == "" || b.Fen < 0 || b.Packets < 0 || b.Fen == 0 && b.Packets == 0 {
 			return nil, fmt.Errorf("claim: HandlerConfig.Budgets[%q] needs a name and a positive Fen or Packets", name)

@@ -42,7 +42,11 @@ func (h *Handler) NotificationHandler() (http.Handler, error) {
 	if !ok {
 		return nil, errNotNotifier
 	}
-	return n.NotificationHandler(h.notified)
+	inner, err := n.NotificationHandler(h.notified)
+	if err != nil {
+		return nil, err
+	}
+	return h.observedNotifications(inner), nil
 }
 
 // HandleNotification is NotificationHandler as a function, for frameworks
@@ -56,15 +60,29 @@ func (h *Handler) HandleNotification(ctx context.Context, header http.Header, bo
 	if !ok {
 		return errNotNotifier
 	}
+	start := time.Now()
 	notice, err := n.ParseNotification(ctx, header, body)
 	if err != nil {
+		h.notificationEnded(ctx, false, rail.Notice{}, err, start)
 		return err
 	}
-	return h.notified(ctx, notice)
+	err = h.record(ctx, notice)
+	h.notificationEnded(ctx, true, notice, err, start)
+	return err
 }
 
-// notified records a verified notification.
+// notified records a verified notification received by the notify URL's
+// handler, and keeps what it learnt for the observer.
 func (h *Handler) notified(ctx context.Context, n rail.Notice) error {
+	err := h.record(ctx, n)
+	if slot, ok := ctx.Value(noticeKey{}).(*noticeSlot); ok {
+		slot.called, slot.n, slot.err = true, n, err
+	}
+	return err
+}
+
+// record records a verified notification.
+func (h *Handler) record(ctx context.Context, n rail.Notice) error {
 	if n.Billno == "" {
 		return nil // an event that settles no number
 	}
