@@ -407,6 +407,10 @@ func (h *Handler) logTap(ctx context.Context, t *tap, status int, code string, e
 		level = slog.LevelError
 	case status >= 400:
 		level = slog.LevelWarn
+	case t.source != "platform":
+		// A repeat tap answered from the records: an access log's line,
+		// not news; the payout itself was logged at INFO.
+		level = slog.LevelDebug
 	}
 	if !h.log.Enabled(ctx, level) {
 		return
