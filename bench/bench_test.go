@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -202,6 +203,9 @@ func hongbaoClient(f *fake) (contender, error) {
 		// The platform's send rate would pace a benchmark to 30 calls a
 		// second; the fake has none, and the cost of a call is measured.
 		Flow: hongbao.FlowControl{SendsPerMinute: -1},
+		// Silent like the other contenders (a nil Logger is slog.Default,
+		// a line per call), and so that benchmark lines stay whole.
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		return contender{}, err
@@ -411,37 +415,63 @@ const callers = 8
 // completed during the timed calls per 1,000 calls; cpu-ns/op, the CPU
 // time of the calling process per call (the fake runs in another process).
 func BenchmarkSendMiniProgramHB(b *testing.B) {
-	f := startFake(b)
+	compare(b, startFake(b), comparison{
+		makers:    []func(*fake) (contender, error){hongbaoClient, transportClient, gopayClient, floorClient},
+		preflight: "%cpreflight",
+		processed: "sends",
+		numbers:   billnos,
+		conns:     "handshakes",
+		connsUnit: "handshakes/1000calls",
+	})
+}
+
+// comparison is what a comparison benchmark runs: its contenders, the
+// number of each one's pre-flight call (a format taking the contender's
+// code), the fake's command counting the calls it processed of a number,
+// the numbers of a run, and the fake's command counting connections, with
+// the metric it is reported as per 1,000 timed calls.
+type comparison struct {
+	makers    []func(*fake) (contender, error)
+	preflight string
+	processed string
+	numbers   func(code byte, run int64, n int) []string
+	conns     string
+	connsUnit string
+}
+
+// compare runs every contender of cmp against f with one caller and with callers
+// concurrent callers, each timed call on a number of its own. A contender
+// first makes one pre-flight call, which the fake must have processed
+// exactly once; each run warms up the connections before the timer starts.
+func compare(b *testing.B, f *fake, cmp comparison) {
 	ctx := context.Background()
 	var contenders []contender
-	for _, mk := range []func(*fake) (contender, error){hongbaoClient, transportClient, gopayClient, floorClient} {
+	for _, mk := range cmp.makers {
 		c, err := mk(f)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(c.close)
-		// Pre-flight: one call must succeed, and the fake must have
-		// processed it exactly once.
-		billno := fmt.Sprintf("%cpreflight", c.code)
-		if err := c.call(ctx, billno); err != nil {
+		n := fmt.Sprintf(cmp.preflight, c.code)
+		if err := c.call(ctx, n); err != nil {
 			b.Fatalf("%s pre-flight: %v", c.name, err)
 		}
-		if n := f.ask(b, "sends "+billno); n != 1 {
-			b.Fatalf("%s pre-flight: the fake processed %d sends of %s, want 1", c.name, n, billno)
+		if got := f.ask(b, cmp.processed+" "+n); got != 1 {
+			b.Fatalf("%s pre-flight: the fake processed %d %s of %s, want 1", c.name, got, cmp.processed, n)
 		}
 		contenders = append(contenders, c)
 	}
 
 	var runs atomic.Int64
 	bench := func(b *testing.B, c contender, workers int) {
-		f.ask(b, "reset") // drop the fake's request records; packets stay
+		f.ask(b, "reset") // drop the fake's request records; packets and bills stay
 		const warmup = 4 * callers
-		ids := billnos(c.code, runs.Add(1), warmup+b.N)
+		ids := cmp.numbers(c.code, runs.Add(1), warmup+b.N)
 		call := func(i int) error { return c.call(ctx, ids[i]) }
 		if err := fanOut(warmup, workers, call); err != nil {
 			b.Fatalf("%s warm-up: %v", c.name, err)
 		}
-		hs := f.ask(b, "handshakes")
+		conns := f.ask(b, cmp.conns)
 		b.ReportAllocs()
 		b.ResetTimer()
 		cpu := cpuTime()
@@ -463,7 +493,7 @@ func BenchmarkSendMiniProgramHB(b *testing.B) {
 		if cpu > 0 {
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 		}
-		b.ReportMetric(float64(f.ask(b, "handshakes")-hs)*1000/float64(b.N), "handshakes/1000calls")
+		b.ReportMetric(float64(f.ask(b, cmp.conns)-conns)*1000/float64(b.N), cmp.connsUnit)
 	}
 	for _, mode := range []struct {
 		name    string

@@ -20,7 +20,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -390,69 +389,14 @@ func outBillNos(code byte, run int64, n int) []string {
 // they take is cpu-ns/op of theirs over the call's.
 func BenchmarkTransferCreate(b *testing.B) {
 	f := startFake(b)
-	ctx := context.Background()
-	var contenders []contender
-	for _, mk := range []func(*fake) (contender, error){hongbaoTransfer, floorTransfer, wechatpayGoTransfer, gopayTransfer(false), gopayTransfer(true)} {
-		c, err := mk(f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(c.close)
-		// Pre-flight: one create must succeed, and the fake must have
-		// created exactly one bill under the number.
-		n := fmt.Sprintf("T%cpreflight", c.code)
-		if err := c.call(ctx, n); err != nil {
-			b.Fatalf("%s pre-flight: %v", c.name, err)
-		}
-		if got := f.ask(b, "creates "+n); got != 1 {
-			b.Fatalf("%s pre-flight: the fake processed %d creates of %s, want 1", c.name, got, n)
-		}
-		contenders = append(contenders, c)
-	}
-
-	var runs atomic.Int64
-	bench := func(b *testing.B, c contender, workers int) {
-		f.ask(b, "reset") // drop the fake's request records; bills stay
-		const warmup = 4 * callers
-		ids := outBillNos(c.code, runs.Add(1), warmup+b.N)
-		call := func(i int) error { return c.call(ctx, ids[i]) }
-		if err := fanOut(warmup, workers, call); err != nil {
-			b.Fatalf("%s warm-up: %v", c.name, err)
-		}
-		conns := f.ask(b, "v3handshakes")
-		b.ReportAllocs()
-		b.ResetTimer()
-		cpu := cpuTime()
-		var err error
-		if workers == 1 {
-			for i := warmup; i < warmup+b.N; i++ {
-				if err = call(i); err != nil {
-					break
-				}
-			}
-		} else {
-			err = fanOut(b.N, workers, func(i int) error { return call(warmup + i) })
-		}
-		b.StopTimer()
-		cpu = cpuTime() - cpu
-		if err != nil {
-			b.Fatalf("%s: %v", c.name, err)
-		}
-		if cpu > 0 {
-			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
-		}
-		b.ReportMetric(float64(f.ask(b, "v3handshakes")-conns)*1000/float64(b.N), "conns/1000calls")
-	}
-	for _, mode := range []struct {
-		name    string
-		workers int
-	}{{"callers=1", 1}, {"callers=8", callers}} {
-		b.Run(mode.name, func(b *testing.B) {
-			for _, c := range contenders {
-				b.Run("impl="+c.name, func(b *testing.B) { bench(b, c, mode.workers) })
-			}
-		})
-	}
+	compare(b, f, comparison{
+		makers:    []func(*fake) (contender, error){hongbaoTransfer, floorTransfer, wechatpayGoTransfer, gopayTransfer(false), gopayTransfer(true)},
+		preflight: "T%cpreflight",
+		processed: "creates",
+		numbers:   outBillNos,
+		conns:     "v3handshakes",
+		connsUnit: "conns/1000calls",
+	})
 
 	// The RSA work of a call alone, on a message and an answer of the
 	// size the calls above sign and verify.
