@@ -194,7 +194,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	)
 	if cfg.rail == railTransfer {
 		var tr *apiv3.Transport
-		transfers, tr, err = cfg.openTransfer(fake, hcfg.Flow.Shared, logger)
+		transfers, tr, err = cfg.openTransfer(fake, hcfg.Flow.Shared, logger, tel.transferObserver())
 		if err != nil {
 			return err
 		}

@@ -29,6 +29,7 @@ import (
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/claim"
 	otelhongbao "github.com/hongbao-go/hongbao/otel"
+	"github.com/hongbao-go/hongbao/transfer"
 )
 
 // metricsPath is where the Prometheus listener serves the metrics.
@@ -126,6 +127,15 @@ func (t *telemetry) clientObserver() hongbao.Observer {
 		return nil
 	}
 	return t.observer
+}
+
+// transferObserver is the transfer client's Observer; nil when telemetry
+// is off.
+func (t *telemetry) transferObserver() transfer.Observer {
+	if t.observer == nil {
+		return nil
+	}
+	return t.observer.Transfer()
 }
 
 // tapObserver is the handler's Observer; nil when telemetry is off.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/claim"
+	"github.com/hongbao-go/hongbao/transfer"
 )
 
 // telemetry of the first-run build: none. Metrics and traces (Prometheus,
@@ -28,6 +29,8 @@ func startTelemetry(_ context.Context, cfg *config, _ *slog.Logger, _ io.Writer)
 func (*telemetry) clientObserver() hongbao.Observer { return nil }
 
 func (*telemetry) tapObserver() claim.Observer { return nil }
+
+func (*telemetry) transferObserver() transfer.Observer { return nil }
 
 func (*telemetry) observeBudgets(*claim.Handler) (func(), error) { return func() {}, nil }
 

@@ -200,6 +200,11 @@ func transferMetrics(t *testing.T) []sample {
 		labels map[string]string
 		want   float64
 	}{
+		// The client's calls: the new grant's query (the platform does
+		// not know the bill), then its create.
+		{"hongbao_sends_total", map[string]string{"rail": "transfer", "op": "query", "result": "definitive", "err_code": "NOT_FOUND"}, 1},
+		{"hongbao_sends_total", map[string]string{"rail": "transfer", "op": "create", "result": "success"}, 1},
+		{"hongbao_send_attempts_total", map[string]string{"rail": "transfer", "op": "create"}, 1},
 		{"hongbao_taps_total", map[string]string{"rail": "transfer", "status": "200", "source": "platform"}, 1},
 		{"hongbao_taps_total", map[string]string{"rail": "transfer", "status": "200", "source": "store"}, 1},
 		{"hongbao_notifications_total", map[string]string{"rail": "transfer", "result": "recorded", "state": "SUCCESS", "reason": ""}, 1},

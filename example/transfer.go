@@ -35,9 +35,10 @@ import (
 const demoConfirmPath = "/demo/confirm"
 
 // openTransfer builds the transfer rail: the APIv3 transport (the demo
-// platform's credentials, or the merchant's), its client and the rail,
-// whose bills name notifyURL (empty: the demo platform's own notify URL).
-func (c *config) openTransfer(fake *wxpaytest.Server, shared hongbao.SharedLimiter, logger *slog.Logger) (*transfer.Rail, *apiv3.Transport, error) {
+// platform's credentials, or the merchant's), its client (its calls told to
+// obs, when not nil) and the rail, whose bills name notifyURL (empty: the
+// demo platform's own notify URL).
+func (c *config) openTransfer(fake *wxpaytest.Server, shared hongbao.SharedLimiter, logger *slog.Logger, obs transfer.Observer) (*transfer.Rail, *apiv3.Transport, error) {
 	var acfg apiv3.Config
 	appID := c.appID
 	if fake != nil {
@@ -71,8 +72,9 @@ func (c *config) openTransfer(fake *wxpaytest.Server, shared hongbao.SharedLimit
 	}
 	client, err := transfer.New(transfer.Config{
 		AppID: appID, Transport: tr, BillnoKey: c.billnoKey,
-		Flow:   hongbao.FlowControl{Shared: shared},
-		Logger: logger,
+		Flow:     hongbao.FlowControl{Shared: shared},
+		Logger:   logger,
+		Observer: obs,
 	})
 	if err != nil {
 		tr.Close()

@@ -2,10 +2,12 @@
 // is a module of its own, so that the core does not depend on
 // OpenTelemetry: its Observer implements hongbao.Observer (calls to the
 // platform, the client certificate), claim.Observer (taps, on either rail)
-// and claim.NotificationObserver (the transfer rail's notifications).
+// and claim.NotificationObserver (the transfer rail's notifications); its
+// Transfer method returns the transfer client's observer.
 //
 //	obs, err := otelhongbao.New(otelhongbao.Options{}) // the global providers
 //	client, err := hongbao.New(hongbao.Config{..., Observer: obs})
+//	tclient, err := transfer.New(transfer.Config{..., Observer: obs.Transfer()})
 //	handler, err := claim.NewHandler(claim.HandlerConfig{..., Observer: obs})
 //
 // # Metrics
@@ -15,9 +17,9 @@
 // and the unit s in _seconds):
 //
 //   - hongbao.sends (counter): calls to the platform by outcome, attributes
-//     rail (redpacket: the red-packet client's calls), op
-//     (sendminiprogramhb, gethbinfo), result (success, definitive,
-//     unknown) and err_code;
+//     rail (redpacket: the red-packet client's calls; transfer: the
+//     transfer client's), op (sendminiprogramhb, gethbinfo; create, query,
+//     cancel), result (success, definitive, unknown) and err_code;
 //   - hongbao.send.duration (histogram, s): the time of each call, retries
 //     and waits included, attributes rail, op and result;
 //   - hongbao.send.attempts (counter): requests sent to the platform, retries
@@ -38,16 +40,18 @@
 // result is success when the call succeeded, unknown when the platform may
 // have paid (resend the same bill number: see hongbao.ErrOutcomeUnknown),
 // and definitive for every other failure, after which nothing was paid by
-// the call. err_code is the platform's err_code, THROTTLED for a send the
-// client held back for the merchant's send rate (hongbao.ErrThrottled), and
-// empty otherwise (success, or a failure without a code such as a network
-// error).
+// the call. err_code is the platform's err_code (the red packet's, such as
+// NOTENOUGH) or code (the transfer's, such as NOT_ENOUGH), THROTTLED for a
+// call the client held back for the merchant's rate (hongbao.ErrThrottled),
+// and empty otherwise (success, or a failure without a code such as a
+// network error).
 //
 // # Traces
 //
 // Each tap is a span (hongbao.tap), each call to the platform a span
-// (hongbao.sendminiprogramhb, hongbao.gethbinfo) under the tap's, and each
-// attempt a client span under its call's (hongbao.sendminiprogramhb.attempt):
+// (hongbao.sendminiprogramhb, hongbao.gethbinfo; hongbao.transfer.create,
+// .query, .cancel) under the tap's, and each attempt a client span under
+// its call's (hongbao.sendminiprogramhb.attempt):
 // the attempt's context goes with the request, so spans of an instrumented
 // Transport.Base nest under it. Their attributes are bill numbers, attempt
 // numbers, err_codes, results, HTTP statuses and answer codes: never a key,

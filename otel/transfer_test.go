@@ -3,6 +3,7 @@ package otelhongbao_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log"
 	"log/slog"
@@ -12,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/apiv3"
@@ -168,4 +171,107 @@ func waitDelivered(host *wxpaytest.Server, n string) (wxpaytest.Delivery, error)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return host.WaitDelivered(ctx, n)
+}
+
+// The transfer client's calls are counted in the same instruments as the
+// red packet's, with rail transfer: a query of a new bill (NOT_FOUND, an
+// answer, not an error span), a create paid, one refused NOT_ENOUGH (what
+// the HongbaoNotEnough alert watches), one whose outcome is unknown after
+// every attempt failed 500, and a cancel. The red packet's series stay
+// untouched.
+func TestTransferCalls(t *testing.T) {
+	e := newEnv(t, wxpaytest.Options{Balance: 150})
+	vc := e.host.V3Config()
+	quiet := slog.New(slog.DiscardHandler)
+	tr, err := apiv3.New(apiv3.Config{MchID: vc.MchID, CertPEM: vc.CertPEM, KeyPEM: vc.KeyPEM, APIv3Key: vc.APIv3Key,
+		PublicKeyID: vc.PublicKeyID, PublicKeyPEM: vc.PublicKeyPEM, RootCAs: vc.RootCAs, BaseURL: vc.BaseURL, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	c, err := transfer.New(transfer.Config{AppID: e.host.AppID, Transport: tr, BillnoKey: billnoKey, Logger: quiet,
+		Retry:    hongbao.RetryPolicy{Attempts: 2, BaseDelay: time.Millisecond},
+		Observer: e.obs.Transfer()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const paid, short, lost = "oTransferCalls00000000000001", "oTransferCalls00000000000002", "oTransferCalls00000000000003"
+	create := func(openID string) (string, error) {
+		n, err := c.OutBillNo("calls", openID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Create(ctx, &transfer.CreateRequest{OutBillNo: n, OpenID: openID, Amount: 100,
+			Remark: "Happy new year", ActivityName: "New year", RewardNote: "Thanks"})
+		return n, err
+	}
+	n1, _ := c.OutBillNo("calls", paid, 0)
+	if _, err := c.QueryByOutBillNo(ctx, n1); !errors.Is(err, hongbao.ErrNotFound) {
+		t.Fatalf("query of a new bill: %v", err)
+	}
+	if _, err := create(paid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := create(short); !errors.Is(err, hongbao.ErrNotEnough) {
+		t.Fatalf("create beyond the balance: %v, want NOT_ENOUGH", err)
+	}
+	e.host.InjectV3(wxpaytest.V3Fault{Times: 2, Status: http.StatusInternalServerError, Code: "SYSTEM_ERROR",
+		Match: func(r wxpaytest.V3Request) bool {
+			return r.Method == http.MethodPost && r.URI == wxpaytest.PathTransferBills
+		}})
+	if _, err := create(lost); !errors.Is(err, hongbao.ErrOutcomeUnknown) {
+		t.Fatalf("create through 500s: %v, want outcome unknown", err)
+	}
+	if _, err := c.Cancel(ctx, n1); err != nil {
+		t.Fatal(err)
+	}
+
+	rm := e.collect(t)
+	for _, w := range []struct {
+		name  string
+		attrs map[string]string
+		want  int64
+	}{
+		{otelhongbao.MetricSends, map[string]string{"rail": "transfer", "op": "query", "result": "definitive", "err_code": "NOT_FOUND"}, 1},
+		{otelhongbao.MetricSends, map[string]string{"rail": "transfer", "op": "create", "result": "success", "err_code": ""}, 1},
+		{otelhongbao.MetricSends, map[string]string{"rail": "transfer", "op": "create", "result": "definitive", "err_code": "NOT_ENOUGH"}, 1},
+		{otelhongbao.MetricSends, map[string]string{"rail": "transfer", "op": "create", "result": "unknown", "err_code": "SYSTEM_ERROR"}, 1},
+		{otelhongbao.MetricSends, map[string]string{"rail": "transfer", "op": "cancel", "result": "success"}, 1},
+		{otelhongbao.MetricSends, map[string]string{"rail": "transfer"}, 5},
+		{otelhongbao.MetricSends, map[string]string{"rail": "redpacket"}, 0},
+		{otelhongbao.MetricSendAttempts, map[string]string{"rail": "transfer", "op": "create", "err_code": "SYSTEM_ERROR"}, 2},
+		{otelhongbao.MetricSendAttempts, map[string]string{"rail": "transfer", "op": "create"}, 4},
+	} {
+		if n := count(t, rm, w.name, w.attrs); n != w.want {
+			t.Errorf("%s%v = %d, want %d", w.name, w.attrs, n, w.want)
+		}
+	}
+	if n := observations(t, rm, map[string]string{"rail": "transfer", "op": "create"}); n != 3 {
+		t.Errorf("%d create durations, want 3", n)
+	}
+
+	spans := e.spans.GetSpans()
+	q := byName(spans, "hongbao.transfer.query")
+	if len(q) != 1 || q[0].Status.Code == codes.Error || attrs(q[0])["hongbao.err_code"] != "NOT_FOUND" {
+		t.Errorf("query spans: %+v", q)
+	}
+	creates := byName(spans, "hongbao.transfer.create")
+	if len(creates) != 3 {
+		t.Fatalf("%d create spans, want 3", len(creates))
+	}
+	for _, s := range creates {
+		if a := attrs(s); a["hongbao.billno"] == "" || a["hongbao.op"] != "create" {
+			t.Errorf("create span attributes %v", a)
+		}
+	}
+	for _, s := range byName(spans, "hongbao.transfer.create.attempt") {
+		if !s.Parent.IsValid() || s.SpanKind != trace.SpanKindClient {
+			t.Errorf("attempt span %v: parent %v, kind %v", s.Name, s.Parent, s.SpanKind)
+		}
+	}
+	if n := len(byName(spans, "hongbao.transfer.create.attempt")); n != 4 {
+		t.Errorf("%d create attempt spans, want 4", n)
+	}
+	noSecrets(t, spans, []string{paid, short, lost, vc.APIv3Key})
 }

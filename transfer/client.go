@@ -57,6 +57,9 @@ type Config struct {
 	// status, code, outcome); nil means slog.Default(). Keys and
 	// signatures are never logged.
 	Logger *slog.Logger
+	// Observer is told of every call and attempt (for metrics and
+	// traces); nil means none.
+	Observer Observer
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -73,6 +76,7 @@ type Client struct {
 	writes       *hongbao.Pacer // creates and cancels
 	reads        *hongbao.Pacer // queries
 	log          *slog.Logger
+	obs          Observer
 	now          func() time.Time
 }
 
@@ -118,7 +122,7 @@ func New(cfg Config) (*Client, error) {
 		appID: cfg.AppID, mchID: mchID, base: cfg.Transport.BaseURL(),
 		transport: cfg.Transport, http: &http.Client{Transport: cfg.Transport},
 		billnoKey: append([]byte(nil), cfg.BillnoKey...),
-		retry:     retry, writes: writes, reads: reads, log: log, now: now,
+		retry:     retry, writes: writes, reads: reads, log: log, obs: cfg.Observer, now: now,
 	}, nil
 }
 
@@ -255,7 +259,17 @@ func (c *Client) Create(ctx context.Context, r *CreateRequest) (*Bill, error) {
 }
 
 // createOnce sends the create (with retries) and reads its answer.
-func (c *Client) createOnce(ctx context.Context, k call, r *CreateRequest) (*Bill, *Error) {
+func (c *Client) createOnce(ctx context.Context, k call, r *CreateRequest) (b *Bill, cerr *Error) {
+	cerr = c.observe(ctx, k, func(ctx context.Context) *Error {
+		b, cerr = c.createAnswer(ctx, k, r)
+		return cerr
+	})
+	return b, cerr
+}
+
+// createAnswer sends the create (with retries) and checks its answer
+// against the request.
+func (c *Client) createAnswer(ctx context.Context, k call, r *CreateRequest) (*Bill, *Error) {
 	a, cerr := c.do(ctx, k)
 	if cerr != nil {
 		return nil, cerr
@@ -301,7 +315,21 @@ func (c *Client) QueryByTransferBillNo(ctx context.Context, transferBillNo strin
 }
 
 func (c *Client) query(ctx context.Context, n, path string, about func(*Bill) bool) (*Bill, error) {
-	a, cerr := c.do(ctx, call{op: OpQuery, id: n, method: http.MethodGet, url: c.base + path + url.PathEscape(n), pacer: c.reads})
+	var b *Bill
+	k := call{op: OpQuery, id: n, method: http.MethodGet, url: c.base + path + url.PathEscape(n), pacer: c.reads}
+	if cerr := c.observe(ctx, k, func(ctx context.Context) (cerr *Error) {
+		b, cerr = c.queryAnswer(ctx, k, about)
+		return cerr
+	}); cerr != nil {
+		return nil, cerr
+	}
+	return b, nil
+}
+
+// queryAnswer makes the query (with retries) and checks its answer.
+func (c *Client) queryAnswer(ctx context.Context, k call, about func(*Bill) bool) (*Bill, *Error) {
+	n := k.id
+	a, cerr := c.do(ctx, k)
 	if cerr != nil {
 		return nil, cerr
 	}
@@ -328,19 +356,47 @@ func (c *Client) Cancel(ctx context.Context, outBillNo string) (*Bill, error) {
 	if err := validateOutBillNo(outBillNo); err != nil {
 		return nil, err
 	}
-	a, cerr := c.do(ctx, call{op: OpCancel, id: outBillNo, method: http.MethodPost,
-		url: c.base + PathByOutBillNo + outBillNo + "/cancel", pacer: c.writes})
+	var b *Bill
+	k := call{op: OpCancel, id: outBillNo, method: http.MethodPost,
+		url: c.base + PathByOutBillNo + outBillNo + "/cancel", pacer: c.writes}
+	if cerr := c.observe(ctx, k, func(ctx context.Context) (cerr *Error) {
+		b, cerr = c.cancelAnswer(ctx, k)
+		return cerr
+	}); cerr != nil {
+		return nil, cerr
+	}
+	return b, nil
+}
+
+// cancelAnswer makes the cancel (with retries) and checks its answer.
+func (c *Client) cancelAnswer(ctx context.Context, k call) (*Bill, *Error) {
+	a, cerr := c.do(ctx, k)
 	if cerr != nil {
 		return nil, cerr
 	}
 	b, err := c.bill(a)
-	if err == nil && b.OutBillNo != outBillNo {
+	if err == nil && b.OutBillNo != k.id {
 		err = fmt.Errorf("the answer is about out_bill_no %q", b.OutBillNo)
 	}
 	if err != nil {
-		return nil, &Error{Op: OpCancel, OutBillNo: outBillNo, Status: 200, Retryable: true, Unknown: true, Message: err.Error()}
+		return nil, &Error{Op: OpCancel, OutBillNo: k.id, Status: 200, Retryable: true, Unknown: true, Message: err.Error()}
 	}
 	return b, nil
+}
+
+// observe runs fn, one call k, between the Observer's CallStart and
+// CallEnd; without an Observer it only runs fn.
+func (c *Client) observe(ctx context.Context, k call, fn func(context.Context) *Error) *Error {
+	if c.obs == nil {
+		return fn(ctx)
+	}
+	start := time.Now()
+	cl := Call{Op: k.op, OutBillNo: k.id}
+	ctx = c.obs.CallStart(ctx, cl)
+	err := fn(ctx)
+	cl.Elapsed = time.Since(start)
+	c.obs.CallEnd(ctx, cl, err)
+	return err
 }
 
 // bill converts an answer; an unknown state or a malformed time is an
@@ -409,7 +465,7 @@ func (c *Client) do(ctx context.Context, k call) (*answer, *Error) {
 			return nil, e
 		}
 		start := c.now()
-		a, err := c.attempt(ctx, k)
+		a, err := c.observedAttempt(ctx, k, attempt)
 		c.logAttempt(ctx, k, attempt, start, err)
 		switch {
 		case err == nil:
@@ -439,6 +495,21 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// observedAttempt is attempt between the Observer's AttemptStart and
+// AttemptEnd.
+func (c *Client) observedAttempt(ctx context.Context, k call, n int) (*answer, *Error) {
+	if c.obs == nil {
+		return c.attempt(ctx, k)
+	}
+	start := time.Now()
+	cl := Call{Op: k.op, OutBillNo: k.id, Attempt: n}
+	actx := c.obs.AttemptStart(ctx, cl)
+	a, err := c.attempt(actx, k)
+	cl.Elapsed = time.Since(start)
+	c.obs.AttemptEnd(actx, cl, err)
+	return a, err
 }
 
 // attempt makes the call once and classifies the outcome.

@@ -63,18 +63,18 @@
 // # Outcomes
 //
 // QueryByOutBillNo and QueryByTransferBillNo return the bill's state,
-// fail_reason, amount and times (bills of the last 30 days; an unknown bill
-// is apiv3.ErrNotFound). Cancel works until the user confirms. The
-// MCHTRANSFER.BILL.FINISHED notification is received with the transport's
-// NotificationHandler. A success of wx.requestMerchantTransfer proves
-// nothing: only the bill's state does.
+// fail_reason, amount and times (bills of the last 30 days; an unknown bill is
+// apiv3.ErrNotFound). Cancel works until the user confirms. The transport's
+// NotificationHandler receives MCHTRANSFER.BILL.FINISHED. A success of
+// wx.requestMerchantTransfer proves nothing: only the bill's state does.
 //
 // # Flow control
 //
 // Calls are paced below the documented 100 requests a second (Config.Flow,
 // the red packets' FlowControl): creates and cancels share one budget,
 // queries another, each shareable between replicas through Flow.Shared
-// (store/redisstore) under "transfer:" and "transfer-query:" and the
-// mch_id. A call that would wait longer than MaxWait is not sent: an *Error
-// matching hongbao.ErrThrottled with RetryAfter. A 429 halves the rate.
+// (store/redisstore) under "transfer:" and "transfer-query:" and the mch_id.
+// A call that would wait longer than MaxWait is not sent: an *Error matching
+// hongbao.ErrThrottled with RetryAfter. A 429 halves the rate. Config.Observer
+// (otelhongbao's Observer.Transfer) is told of every call and attempt.
 package transfer
