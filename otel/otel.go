@@ -223,52 +223,123 @@ type callState struct{ attempts int }
 
 // CallStart starts the call's span.
 func (o *Observer) CallStart(ctx context.Context, c hongbao.Call) context.Context {
-	ctx, _ = o.tracer.Start(ctx, "hongbao."+c.Op, trace.WithAttributes(
-		attribute.String("hongbao.op", c.Op),
-		attribute.String("hongbao.billno", c.Billno)))
-	return context.WithValue(ctx, callKey{}, &callState{})
+	return o.callStart(ctx, "hongbao."+c.Op, c.Op, c.Billno)
 }
 
 // AttemptStart starts the attempt's span.
 func (o *Observer) AttemptStart(ctx context.Context, c hongbao.Call) context.Context {
-	if st, ok := ctx.Value(callKey{}).(*callState); ok {
-		st.attempts = c.Attempt
-	}
-	ctx, _ = o.tracer.Start(ctx, "hongbao."+c.Op+".attempt", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
-		attribute.String("hongbao.op", c.Op),
-		attribute.String("hongbao.billno", c.Billno),
-		attribute.Int("hongbao.attempt", c.Attempt)))
-	return ctx
+	return o.attemptStart(ctx, "hongbao."+c.Op+".attempt", c.Op, c.Billno, c.Attempt)
 }
 
 // AttemptEnd counts the attempt and ends its span.
 func (o *Observer) AttemptEnd(ctx context.Context, c hongbao.Call, err *hongbao.Error) {
-	code := errCode(err)
-	o.attempts.Add(ctx, 1, metric.WithAttributes(
-		railRedPacket,
-		attribute.String("op", c.Op),
-		attribute.String("err_code", code)))
-	span := trace.SpanFromContext(ctx)
-	span.SetAttributes(attribute.String("hongbao.err_code", code))
-	if err != nil {
-		span.SetAttributes(attribute.Bool("hongbao.outcome_unknown", err.Unknown))
-		span.SetStatus(codes.Error, err.Error())
-	}
-	span.End()
+	o.attemptEnded(ctx, redPacketOutcome(c, err))
 }
 
 // CallEnd counts the call by outcome, records its duration and ends its
 // span.
 func (o *Observer) CallEnd(ctx context.Context, c hongbao.Call, err *hongbao.Error) {
-	result, code := Result(err), errCode(err)
-	o.sends.Add(ctx, 1, metric.WithAttributes(
-		railRedPacket,
-		attribute.String("op", c.Op),
+	e := redPacketOutcome(c, err)
+	if err != nil && err.Status != "" {
+		e.extra = attribute.String("hongbao.status", string(err.Status))
+	}
+	o.callEnded(ctx, e, c.Elapsed)
+}
+
+// redPacketOutcome is the outcome of a red-packet call or attempt.
+func redPacketOutcome(c hongbao.Call, err *hongbao.Error) outcome {
+	e := outcome{rail: railRedPacket, op: c.Op}
+	if err != nil {
+		// gethbinfo's NOT_FOUND is an answer (the packet is not known,
+		// or not yet), not a fault.
+		e.err, e.code, e.unknown = err, err.ErrCode, err.Unknown
+		e.answer = c.Op == "gethbinfo" && err.ErrCode == "NOT_FOUND"
+	}
+	return e
+}
+
+// outcome is what is recorded of an ended call or attempt, of either
+// client.
+type outcome struct {
+	rail    attribute.KeyValue
+	op      string
+	err     error  // nil on success
+	code    string // the platform's code
+	unknown bool   // the platform may have acted
+	answer  bool   // err is an answer (a query's NOT_FOUND), not a span error
+	extra   attribute.KeyValue
+}
+
+// result is the result attribute: success, unknown or definitive.
+func (e outcome) result() string {
+	switch {
+	case e.err == nil:
+		return ResultSuccess
+	case e.unknown:
+		return ResultUnknown
+	}
+	return ResultDefinitive
+}
+
+// errCode is the err_code attribute: the platform's code, THROTTLED for a
+// call held back by the flow control, else empty.
+func (e outcome) errCode() string {
+	switch {
+	case e.err == nil:
+		return ""
+	case e.code != "":
+		return e.code
+	case errors.Is(e.err, hongbao.ErrThrottled):
+		return ErrCodeThrottled
+	}
+	return ""
+}
+
+func (o *Observer) callStart(ctx context.Context, name, op, billno string) context.Context {
+	ctx, _ = o.tracer.Start(ctx, name, trace.WithAttributes(
+		attribute.String("hongbao.op", op),
+		attribute.String("hongbao.billno", billno)))
+	return context.WithValue(ctx, callKey{}, &callState{})
+}
+
+func (o *Observer) attemptStart(ctx context.Context, name, op, billno string, attempt int) context.Context {
+	if st, ok := ctx.Value(callKey{}).(*callState); ok {
+		st.attempts = attempt
+	}
+	ctx, _ = o.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+		attribute.String("hongbao.op", op),
+		attribute.String("hongbao.billno", billno),
+		attribute.Int("hongbao.attempt", attempt)))
+	return ctx
+}
+
+func (o *Observer) attemptEnded(ctx context.Context, e outcome) {
+	code := e.errCode()
+	o.attempts.Add(ctx, 1, metric.WithAttributes(e.rail,
+		attribute.String("op", e.op),
+		attribute.String("err_code", code)))
+	span := trace.SpanFromContext(ctx)
+	span.SetAttributes(attribute.String("hongbao.err_code", code))
+	if e.err != nil {
+		span.SetAttributes(attribute.Bool("hongbao.outcome_unknown", e.unknown))
+		if e.extra.Valid() {
+			span.SetAttributes(e.extra)
+		}
+		if !e.answer {
+			span.SetStatus(codes.Error, e.err.Error())
+		}
+	}
+	span.End()
+}
+
+func (o *Observer) callEnded(ctx context.Context, e outcome, elapsed time.Duration) {
+	result, code := e.result(), e.errCode()
+	o.sends.Add(ctx, 1, metric.WithAttributes(e.rail,
+		attribute.String("op", e.op),
 		attribute.String("result", result),
 		attribute.String("err_code", code)))
-	o.duration.Record(ctx, c.Elapsed.Seconds(), metric.WithAttributes(
-		railRedPacket,
-		attribute.String("op", c.Op),
+	o.duration.Record(ctx, elapsed.Seconds(), metric.WithAttributes(e.rail,
+		attribute.String("op", e.op),
 		attribute.String("result", result)))
 	span := trace.SpanFromContext(ctx)
 	span.SetAttributes(
@@ -277,13 +348,11 @@ func (o *Observer) CallEnd(ctx context.Context, c hongbao.Call, err *hongbao.Err
 	if st, ok := ctx.Value(callKey{}).(*callState); ok {
 		span.SetAttributes(attribute.Int("hongbao.attempts", st.attempts))
 	}
-	if err != nil && err.Status != "" {
-		span.SetAttributes(attribute.String("hongbao.status", string(err.Status)))
+	if e.extra.Valid() {
+		span.SetAttributes(e.extra)
 	}
-	// gethbinfo's NOT_FOUND is an answer (the packet is not known, or not
-	// yet), not a fault.
-	if err != nil && !(c.Op == "gethbinfo" && err.ErrCode == "NOT_FOUND") {
-		span.SetStatus(codes.Error, err.Error())
+	if e.err != nil && !e.answer {
+		span.SetStatus(codes.Error, e.err.Error())
 	}
 	span.End()
 }
@@ -347,26 +416,7 @@ func (o *Observer) Notified(ctx context.Context, n claim.Notification) {
 // Result is the result attribute of a call that ended with err: success
 // (nil), unknown (the platform may have paid) or definitive.
 func Result(err *hongbao.Error) string {
-	switch {
-	case err == nil:
-		return ResultSuccess
-	case err.Unknown:
-		return ResultUnknown
-	}
-	return ResultDefinitive
-}
-
-// errCode is the err_code attribute of an outcome.
-func errCode(err *hongbao.Error) string {
-	switch {
-	case err == nil:
-		return ""
-	case err.ErrCode != "":
-		return err.ErrCode
-	case errors.Is(err, hongbao.ErrThrottled):
-		return ErrCodeThrottled
-	}
-	return ""
+	return redPacketOutcome(hongbao.Call{}, err).result()
 }
 
 // Budgets is what ObserveBudgets reads: a *claim.Handler.
