@@ -167,9 +167,9 @@ type railGrant struct {
 // railName is how the messages name a rail.
 func railName(r string) string {
 	if r == railTransfer {
-		return "the transfer rail (" + railTransfer + ")"
+		return "the transfer rail"
 	}
-	return "the red-packet rail (" + railRedPacket + ")"
+	return "the red-packet rail"
 }
 
 // otherRail is the rail that is not r.

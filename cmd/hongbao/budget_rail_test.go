@@ -158,7 +158,7 @@ func TestBudgetRebuildWrongRail(t *testing.T) {
 	tc.forget("budget:*")
 	r := tc.rebuild(tc.env, "-rail", "redpacket")
 	r.wantCode(t, exitProblems)
-	r.wantErr(t, "-rail redpacket, but the Store holds 5 grants of campaign spring on the transfer rail (transfer)",
+	r.wantErr(t, "-rail redpacket, but the Store holds 5 grants of campaign spring on the transfer rail",
 		"would open with a fresh count", "Run it without -rail")
 	tc.wantClosed()
 	// With -openids, the Store's grants of the campaign contradict it
@@ -180,7 +180,7 @@ func TestBudgetRebuildWrongRail(t *testing.T) {
 		args []string
 		want string
 	}{
-		{tc.env, []string{"-rail", "redpacket"}, "-rail redpacket, but the Store holds terms of 1 openid of grant \"spring\" on the transfer rail (transfer): oWaiting (terms " + tc.n("oWaiting", 0) + ")"},
+		{tc.env, []string{"-rail", "redpacket"}, "-rail redpacket, but the Store holds terms of 1 openid of grant \"spring\" on the transfer rail: oWaiting (terms " + tc.n("oWaiting", 0) + ")"},
 		{tc.with(envRail, "redpacket"), nil, "HONGBAO_RAIL=redpacket, but the Store holds terms of 1 openid"},
 		{tc.env, nil, "the default rail, redpacket (set -rail to choose), but the Store holds terms of 1 openid"},
 	} {
@@ -218,13 +218,13 @@ func TestBudgetRebuildRailNotConfigured(t *testing.T) {
 	v2only := tc.with(envAPIv3Key, "", envPublicKeyID, "", envPublicKeyFile, "")
 	r := tc.rebuild(v2only)
 	r.wantCode(t, exitProblems)
-	r.wantErr(t, "the transfer rail (transfer), for 5 grants of campaign spring: the APIv3 variables are not set: set HONGBAO_PUBLIC_KEY_ID and HONGBAO_PUBLIC_KEY_FILE",
+	r.wantErr(t, "the transfer rail, for 5 grants of campaign spring: the APIv3 variables are not set: set HONGBAO_PUBLIC_KEY_ID and HONGBAO_PUBLIC_KEY_FILE",
 		"HONGBAO_APIV3_KEY", "the account is left as it is")
 	tc.wantClosed()
 	file := writeOpenIDs(t, transferOpenIDs)
 	r = tc.rebuild(v2only, "-openids", file, "-rail", "transfer")
 	r.wantCode(t, exitProblems)
-	r.wantErr(t, "the transfer rail (transfer), for -rail transfer: the APIv3 variables are not set")
+	r.wantErr(t, "the transfer rail, for -rail transfer: the APIv3 variables are not set")
 	tc.wantClosed()
 
 	// A red packet of the campaign beside the transfers; neither rail
@@ -235,8 +235,8 @@ func TestBudgetRebuildRailNotConfigured(t *testing.T) {
 	}
 	r = tc.rebuild(tc.with(envAPIv3Key, "", envPublicKeyID, "", envPublicKeyFile, "", envAPIKey, ""))
 	r.wantCode(t, exitProblems)
-	r.wantErr(t, "the red-packet rail (redpacket), for 1 grant of campaign spring: HONGBAO_API_KEY (the APIv2 key from the merchant console) is not set",
-		"the transfer rail (transfer), for 5 grants of campaign spring: the APIv3 variables are not set")
+	r.wantErr(t, "the red-packet rail, for 1 grant of campaign spring: HONGBAO_API_KEY (the APIv2 key from the merchant console) is not set",
+		"the transfer rail, for 5 grants of campaign spring: the APIv3 variables are not set")
 	tc.wantClosed()
 
 	// Another bill number key: the Store's numbers are not this key's.
