@@ -12,7 +12,8 @@
 //   - [Budget], [BudgetState], [BudgetOp]: a campaign's account, one entry
 //     per bill number, reserved, committed or released; it exists once
 //     opened (BudgetOpen), so that a Store that lost it refuses to count
-//     afresh, and [RebuildBudget] rebuilds it from the platform;
+//     afresh, and [RebuildBudget] rebuilds it from the platform, each
+//     grant through its rail ([RebuildGrant].Platform);
 //   - [MemoryStore]: the Store in one process's memory, the default of a
 //     single replica and the handler's fallback when a shared Store fails.
 //

@@ -27,7 +27,8 @@ const DefaultRebuildNumbers = 3 + 8
 
 // RebuildConfig configures RebuildBudget.
 type RebuildConfig struct {
-	// Platform derives the grants' bill numbers and answers queries.
+	// Platform derives the grants' bill numbers and answers queries,
+	// for every grant that names no Platform of its own.
 	Platform Platform
 	// Store holds the account and the grants' records.
 	Store Store
@@ -57,6 +58,16 @@ type RebuildGrant struct {
 	// counts the grant (a grant decided before its account's opening is
 	// refused new numbers: see BudgetOp).
 	DecidedAt time.Time
+	// Platform is the grant's own rail when it is not
+	// RebuildConfig.Platform: a campaign paid on both rails (while it
+	// moves from the red packet to the transfer, say) is rebuilt in one
+	// call, each grant's numbers derived and asked about on its rail, and
+	// its offers reserved when that rail is a rail.ConfirmedPayout. nil
+	// means RebuildConfig.Platform. A grant walked on a rail it was not
+	// paid on finds nothing there, and would be counted as never paid:
+	// give each grant the rail its terms were recorded on (the rail whose
+	// attempt-0 number is their key).
+	Platform Platform
 }
 
 // RebuildReport tells what RebuildBudget counted.
@@ -81,18 +92,19 @@ var ErrRebuildIncomplete = errors.New("store: the rebuild is incomplete: some bi
 // account the Store lost (a flushed Redis, a failover to a replica that
 // lagged), or to repair one: for each grant it follows the bill numbers,
 // attempt 0 then each next one while the platform reports the one before
-// it closed, asking the platform about each (rail.Rail.Query):
+// it closed, asking the platform about each (rail.Rail.Query) through the
+// grant's rail (RebuildGrant.Platform, else RebuildConfig.Platform):
 //
 //   - Waiting, Paid (the red packet's SENT, RECEIVED; the transfer's
 //     SUCCESS): paid; the amount the platform reports is committed,
 //     whatever was reserved;
 //   - Pending (SENDING, RFUND_ING; the transfer's TRANSFERING, CANCELING),
-//     and Waiting on a platform whose payouts the user must still confirm
-//     (a rail.ConfirmedPayout: the transfer's WAIT_USER_CONFIRM, an offer,
-//     not a payment): not settled; the amount the platform reports is
-//     reserved, beyond the caps if need be, until the platform reports
-//     the number paid or closed (the claim handler's notifications and
-//     queries commit or release it);
+//     and Waiting on a grant's rail whose payouts the user must still
+//     confirm (a rail.ConfirmedPayout: the transfer's WAIT_USER_CONFIRM,
+//     an offer, not a payment): not settled; the amount the platform
+//     reports is reserved, beyond the caps if need be, until the platform
+//     reports the number paid or closed (the claim handler's
+//     notifications and queries commit or release it);
 //   - Closed, Returned, Cancelled (FAILED, REFUND): the money never left,
 //     or came back; any entry of the number is released, and the next
 //     number is followed;
@@ -124,20 +136,25 @@ func RebuildBudget(ctx context.Context, cfg RebuildConfig) (RebuildReport, error
 		now = cfg.Now
 	}
 	openAt := now()
-	c, ok := cfg.Platform.(rail.ConfirmedPayout)
-	onConfirmation := ok && c.PaidOnConfirmation()
 	step := func(op BudgetOp) error {
 		_, _, err := cfg.Store.Budget(ctx, cfg.Campaign, op)
 		return err
 	}
 	for _, g := range cfg.Grants {
 		rep.Grants++
+		platform := cfg.Platform
+		if g.Platform != nil {
+			platform = g.Platform
+		}
+		// Per grant: the transfer's offers are reserved, the red
+		// packet's SENT committed, in one campaign.
+		onConfirmation := paidOnConfirmation(platform)
 		if !g.DecidedAt.IsZero() && g.DecidedAt.Before(openAt) {
 			openAt = g.DecidedAt
 		}
 	walk:
 		for n := range numbers {
-			billno, err := cfg.Platform.Billno(g.Key, g.OpenID, n)
+			billno, err := platform.Billno(g.Key, g.OpenID, n)
 			if err != nil {
 				return rep, fmt.Errorf("store: rebuild: grant %q of %q: %w", g.Key, g.OpenID, err)
 			}
@@ -146,7 +163,7 @@ func RebuildBudget(ctx context.Context, cfg RebuildConfig) (RebuildReport, error
 					return rep, err
 				}
 			}
-			bill, qerr := cfg.Platform.Query(ctx, billno)
+			bill, qerr := platform.Query(ctx, billno)
 			if qerr != nil {
 				if ctx.Err() != nil {
 					return rep, ctx.Err()
@@ -227,4 +244,11 @@ func RebuildBudget(ctx context.Context, cfg RebuildConfig) (RebuildReport, error
 	}
 	rep.State = st
 	return rep, err
+}
+
+// paidOnConfirmation reports whether p is a rail.ConfirmedPayout whose
+// payouts are paid only once the user confirms them.
+func paidOnConfirmation(p Platform) bool {
+	c, ok := p.(rail.ConfirmedPayout)
+	return ok && c.PaidOnConfirmation()
 }

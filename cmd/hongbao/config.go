@@ -30,6 +30,7 @@ const (
 	envBillnoKey   = "HONGBAO_BILLNO_KEY"
 	envRedisURL    = "HONGBAO_REDIS_URL"
 	envMaxAttempts = "HONGBAO_MAX_ATTEMPTS"
+	envRail        = "HONGBAO_RAIL"
 
 	// APIv3 (the transfer rail); the merchant key and certificate are the
 	// ones above.

@@ -25,7 +25,7 @@
 //	hongbao reconcile [-openids FILE [-transfer]] [-campaign KEY] [-attempts N] [-rate N] [-workers N]
 //	                  [-resolve] [-prefix PREFIX] [-ttl DURATION] [-progress DURATION] [-timeout DURATION]
 //	hongbao cancel [-campaign NAME] [-openids FILE [-key KEY]] [-dry-run] [-wait DURATION] [-rate N]
-//	hongbao budget [-campaign NAME] [-open | -rebuild [-openids FILE] [-key KEY]] [-attempts N] [-rate N]
+//	hongbao budget [-campaign NAME] [-open | -rebuild [-rail RAIL] [-openids FILE] [-key KEY]] [-attempts N] [-rate N]
 //	hongbao fake [-addr HOST:PORT] [-login-addr HOST:PORT] [-dir DIR] [-trust MODE] [-mch-id ID]
 //	             [-appid APPID] [-api-key KEY] [-app-secret SECRET] [-billno-key KEY] [-balance FEN]
 //	             [-apiv3-key KEY] [-notify-url URL]
@@ -68,9 +68,9 @@
 // cancelled, its amount released, once the platform reports CANCELLED.
 //
 // budget shows a campaign's budget account in the Store; -open opens a new
-// campaign's account (refused when the Store holds grants of it: its
-// account was lost); -rebuild rebuilds a lost one from the platform (paid
-// numbers committed, open ones reserved), then opens it and taps resume.
+// campaign's account (refused when the Store holds grants of it); -rebuild
+// rebuilds a lost one from the platform, each grant on its rail (told by
+// its number; -openids: -rail, else HONGBAO_RAIL), then opens it.
 //
 // fake runs transport/wxpaytest as a standalone host on -addr: red packets
 // over mutual TLS and APIv3 transfer bills, answers signed as -trust says;

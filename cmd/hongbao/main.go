@@ -51,7 +51,7 @@ func init() {
 		{"billno", "[-campaign KEY] [-attempts N] [-transfer] OPENID...", "the bill numbers of a grant", runBillno},
 		{"reconcile", "[-openids FILE [-transfer]] [-resolve] [-rate N]", "the stored state of every grant beside the platform's, as CSV, on either rail", runReconcile},
 		{"cancel", "[-campaign NAME] [-openids FILE [-key KEY]] [-dry-run] [-wait DURATION]", "at a campaign's end, cancel the transfer bills still waiting for the users' confirmation and release their budget once the platform confirms", runCancel},
-		{"budget", "[-campaign NAME] [-open | -rebuild [-openids FILE]]", "a campaign's budget account: show it, open a new one, or rebuild a lost one from the platform", runBudget},
+		{"budget", "[-campaign NAME] [-open | -rebuild [-rail RAIL] [-openids FILE]]", "a campaign's budget account: show it, open a new one, or rebuild a lost one from the platform", runBudget},
 		{"fake", "[-addr HOST:PORT] [-dir DIR]", "run a fake WeChat Pay host and print the HONGBAO_* lines that use it", runFake},
 	}
 }

@@ -15,6 +15,24 @@ import (
 	"github.com/hongbao-go/hongbao/transfer"
 )
 
+// The rails, as HONGBAO_RAIL and budget -rail name them.
+const (
+	railRedPacket = hongbao.RailName  // "redpacket": APIv2 red packets
+	railTransfer  = transfer.RailName // "transfer": APIv3 transfer bills
+)
+
+// railOf names the rail of billno by its length (railRedPacket,
+// railTransfer), "" when it is neither rail's.
+func railOf(billno string) string {
+	switch len(billno) {
+	case hongbao.TransferBillnoLength:
+		return railTransfer
+	case hongbao.MaxBillnoLength:
+		return railRedPacket
+	}
+	return ""
+}
+
 // isTransferBillno reports whether billno is a number of the transfer
 // rail: the services derive out_bill_no 32 characters long
 // (hongbao.DeriveTransferBillno), the red packets' mch_billno 28.
