@@ -201,16 +201,7 @@ func EncodeURIComponent(s string) string {
 	if n == 0 {
 		return s
 	}
-	b := make([]byte, 0, len(s)+2*n)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if uriUnreserved(c) {
-			b = append(b, c)
-		} else {
-			b = append(b, '%', upperDigits[c>>4], upperDigits[c&0x0f])
-		}
-	}
-	return string(b)
+	return string(appendURIComponent(make([]byte, 0, len(s)+2*n), s))
 }
 
 func uriUnreserved(c byte) bool {
