@@ -91,23 +91,17 @@ func deriveWith(m *billnoMAC, domain, mchID, grantKey, openID string, attempt, s
 		return "", err
 	}
 	in := m.buf[:0]
-	part := func(p []byte) {
-		in = binary.BigEndian.AppendUint64(in, uint64(len(p)))
-		in = append(in, p...)
-	}
 	if domain != "" {
-		in = binary.BigEndian.AppendUint64(in, uint64(len(domain)))
-		in = append(in, domain...)
+		in = appendPart(in, domain)
 	}
 	for _, p := range [...]string{mchID, grantKey, openID} {
-		in = binary.BigEndian.AppendUint64(in, uint64(len(p)))
-		in = append(in, p...)
+		in = appendPart(in, p)
 	}
 	if attempt > 0 {
 		// The encoding is prefix-free: a fourth part can never make
 		// the input of a three-part one.
 		var a [20]byte
-		part(strconv.AppendInt(a[:0], int64(attempt), 10))
+		in = appendPart(in, strconv.AppendInt(a[:0], int64(attempt), 10))
 	}
 	m.h.Write(in)
 	m.buf = in[:0]
@@ -137,6 +131,12 @@ func deriveWith(m *billnoMAC, domain, mchID, grantKey, openID string, attempt, s
 		}
 	}
 	return string(out), nil
+}
+
+// appendPart appends p to in, after its length as 8 big-endian bytes.
+func appendPart[S string | []byte](in []byte, p S) []byte {
+	in = binary.BigEndian.AppendUint64(in, uint64(len(p)))
+	return append(in, p...)
 }
 
 // pow62to10 is 62^10, the largest power of 62 below 2^64 that makes whole

@@ -166,6 +166,19 @@ type delivery struct {
 	body   string
 }
 
+// serveNotifications serves tr's NotificationHandler, delivering to s,
+// until the test ends.
+func serveNotifications(t *testing.T, tr *apiv3.Transport, s *sink) *httptest.Server {
+	t.Helper()
+	h, err := tr.NotificationHandler(s.fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 func deliver(t *testing.T, url string, h http.Header, body []byte) delivery {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
@@ -255,12 +268,7 @@ func TestNotificationHandler(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			tr := newTransport(t, p.config())
 			var s sink
-			h, err := tr.NotificationHandler(s.fn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := httptest.NewServer(h)
-			defer srv.Close()
+			srv := serveNotifications(t, tr, &s)
 			d := deliver(t, srv.URL, c.header, c.body)
 			if d.status != c.status || s.count() != map[bool]int{true: 1, false: 0}[c.delivered] {
 				t.Fatalf("answered %d %q, delivered %d", d.status, d.body, s.count())
@@ -291,12 +299,7 @@ func TestNotificationHandlerFuncFails(t *testing.T) {
 	p := newPlatform(t)
 	tr := newTransport(t, p.config())
 	s := &sink{fail: errors.New("database down")}
-	h, err := tr.NotificationHandler(s.fn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := serveNotifications(t, tr, s)
 	n := notice{id: "n-9", eventType: apiv3.EventTransferBillFinished, resource: finished("bill9", "FAIL"),
 		key: rsaKey(t, "platform"), serial: testPubKeyID, ts: p.clock.Now().Unix()}
 	hd, body := n.build(t)
@@ -320,12 +323,7 @@ func TestNotificationHandlerRefusals(t *testing.T) {
 	cfg.MaxNotificationBytes = 512
 	tr := newTransport(t, cfg)
 	var s sink
-	h, err := tr.NotificationHandler(s.fn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := serveNotifications(t, tr, &s)
 	n := notice{id: "n-1", eventType: apiv3.EventTransferBillFinished, resource: finished(strings.Repeat("b", 400), "SUCCESS"),
 		key: rsaKey(t, "platform"), serial: testPubKeyID, ts: p.clock.Now().Unix()}
 	hd, body := n.build(t)
@@ -382,9 +380,7 @@ func TestNotificationLogs(t *testing.T) {
 	cfg.Logger = slog.New(slog.NewTextHandler(&buf, nil))
 	tr := newTransport(t, cfg)
 	var s sink
-	h, _ := tr.NotificationHandler(s.fn)
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := serveNotifications(t, tr, &s)
 	n := notice{id: "n-1", eventType: apiv3.EventTransferBillFinished, resource: finished("b", "SUCCESS"),
 		key: rsaKey(t, "other"), serial: testPubKeyID, ts: p.clock.Now().Unix()}
 	hd, body := n.build(t)

@@ -2,7 +2,6 @@ package apiv3
 
 import (
 	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
@@ -11,6 +10,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/hongbao-go/hongbao/signer"
 )
 
 // SchemeRSA is the Authorization scheme and Wechatpay-Signature-Type of
@@ -18,10 +19,7 @@ import (
 const SchemeRSA = "WECHATPAY2-SHA256-RSA2048"
 
 // NonceLength is the length of the nonces NewNonce draws.
-const NonceLength = 32
-
-// alnum is the alphabet of nonces.
-const alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+const NonceLength = signer.NonceLength
 
 // RequestMessage returns the message a request's signature covers:
 // METHOD, URL (path and query as sent), timestamp (Unix seconds), nonce and
@@ -145,25 +143,12 @@ func token(m string) bool {
 }
 
 // NewNonce returns NonceLength characters drawn uniformly from
-// [0-9A-Za-z], from r (crypto/rand when nil).
+// [0-9A-Za-z], from r (crypto/rand when nil): the nonces of package signer.
 func NewNonce(r io.Reader) (string, error) {
-	if r == nil {
-		r = rand.Reader
+	n, err := signer.NewNonce(r)
+	if err != nil {
+		// signer's only error wraps the source's.
+		return "", fmt.Errorf("apiv3: reading randomness for a nonce: %w", errors.Unwrap(err))
 	}
-	var out [NonceLength]byte
-	var buf [48]byte
-	n := 0
-	for n < len(out) {
-		if _, err := io.ReadFull(r, buf[:]); err != nil {
-			return "", fmt.Errorf("apiv3: reading randomness for a nonce: %w", err)
-		}
-		for _, c := range buf {
-			// 248 = 4*62: no modulo bias.
-			if c < 248 && n < len(out) {
-				out[n] = alnum[c%62]
-				n++
-			}
-		}
-	}
-	return string(out[:]), nil
+	return n, nil
 }

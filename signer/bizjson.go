@@ -2,9 +2,7 @@ package signer
 
 import (
 	"crypto/md5"
-	"errors"
 	"strconv"
-	"time"
 )
 
 // AppendBizRedPacket appends to dst the JSON object wx.sendBizRedPacket
@@ -17,29 +15,16 @@ import (
 // Every value is made of letters, digits and the characters
 // EncodeURIComponent leaves or writes, so none needs JSON escaping.
 func (s *Signer) AppendBizRedPacket(dst []byte, appID, pkg string, o *BizOptions) ([]byte, error) {
-	if appID == "" {
-		return dst, errors.New("signer: appId is empty")
-	}
-	if pkg == "" {
-		return dst, errors.New("signer: package is empty")
-	}
-	var opts BizOptions
-	if o != nil {
-		opts = *o
-	}
-	if !opts.Rule.valid() {
-		return dst, errors.New("signer: unknown package rule " + opts.Rule.String())
-	}
-	now := time.Now
-	if opts.Now != nil {
-		now = opts.Now
+	opts, err := bizOptions(appID, pkg, o)
+	if err != nil {
+		return dst, err
 	}
 	var nonce [NonceLength]byte
 	if err := fillNonce(&nonce, opts.Rand); err != nil {
 		return dst, err
 	}
 	var tsBuf [20]byte
-	ts := strconv.AppendInt(tsBuf[:0], now().Unix(), 10)
+	ts := strconv.AppendInt(tsBuf[:0], opts.Now().Unix(), 10)
 
 	dst = append(dst, `{"timeStamp":"`...)
 	dst = append(dst, ts...)

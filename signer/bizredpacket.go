@@ -92,29 +92,16 @@ type BizOptions struct {
 // Package is always the URL-encoded form, as the page needs it; o.Rule
 // says which form paySign covers and in which hex case.
 func (s *Signer) BizRedPacketParams(appID, pkg string, o *BizOptions) (BizRedPacket, error) {
-	if appID == "" {
-		return BizRedPacket{}, errors.New("signer: appId is empty")
-	}
-	if pkg == "" {
-		return BizRedPacket{}, errors.New("signer: package is empty")
-	}
-	var opts BizOptions
-	if o != nil {
-		opts = *o
-	}
-	if !opts.Rule.valid() {
-		return BizRedPacket{}, errors.New("signer: unknown package rule " + opts.Rule.String())
-	}
-	now := time.Now
-	if opts.Now != nil {
-		now = opts.Now
+	opts, err := bizOptions(appID, pkg, o)
+	if err != nil {
+		return BizRedPacket{}, err
 	}
 	nonce, err := NewNonce(opts.Rand)
 	if err != nil {
 		return BizRedPacket{}, err
 	}
 	p := BizRedPacket{
-		TimeStamp: strconv.FormatInt(now().Unix(), 10),
+		TimeStamp: strconv.FormatInt(opts.Now().Unix(), 10),
 		NonceStr:  nonce,
 		Package:   EncodeURIComponent(pkg),
 		SignType:  string(MD5),
@@ -133,6 +120,28 @@ func (s *Signer) BizRedPacketParams(appID, pkg string, o *BizOptions) (BizRedPac
 		p.PaySign = lowerHex(p.PaySign)
 	}
 	return p, nil
+}
+
+// bizOptions checks the arguments of BizRedPacketParams and
+// AppendBizRedPacket and returns *o (the zero value for nil) with Now set.
+func bizOptions(appID, pkg string, o *BizOptions) (BizOptions, error) {
+	var opts BizOptions
+	if appID == "" {
+		return opts, errors.New("signer: appId is empty")
+	}
+	if pkg == "" {
+		return opts, errors.New("signer: package is empty")
+	}
+	if o != nil {
+		opts = *o
+	}
+	if !opts.Rule.valid() {
+		return opts, errors.New("signer: unknown package rule " + opts.Rule.String())
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return opts, nil
 }
 
 // VerifyBizRedPacket checks p as wx.sendBizRedPacket would under rule:
@@ -201,16 +210,7 @@ func EncodeURIComponent(s string) string {
 	if n == 0 {
 		return s
 	}
-	b := make([]byte, 0, len(s)+2*n)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if uriUnreserved(c) {
-			b = append(b, c)
-		} else {
-			b = append(b, '%', upperDigits[c>>4], upperDigits[c&0x0f])
-		}
-	}
-	return string(b)
+	return string(appendURIComponent(make([]byte, 0, len(s)+2*n), s))
 }
 
 func uriUnreserved(c byte) bool {

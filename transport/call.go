@@ -47,11 +47,7 @@ func (t *Transport) Call(ctx context.Context, url string, params map[string]stri
 		return nil, &Error{Kind: KindRequest, Path: path,
 			Err: errors.New("APIv2 calls need an absolute https URL or a path under the BaseURL, got " + strconv.Quote(clip(url)))}
 	}
-	p := make(map[string]string, len(params)+3)
-	for k, v := range params {
-		p[k] = v
-	}
-	body, err := t.encode(p)
+	body, err := t.encode(cloneParams(params))
 	if err != nil {
 		return nil, &Error{Kind: KindRequest, Path: path, Err: err}
 	}

@@ -398,11 +398,11 @@ func forgingServer(t *testing.T, ca *testCA, key string, tamper bool) *tlsServer
 	}))
 }
 
-// TestCallForgedSign: a reply signed with another key, or altered after
-// it was signed, is KindSign and no document, on an endpoint that signs
+// forgedReplies runs check as a subtest for each forged reply, signed with
+// another key or altered after it was signed, on an endpoint that signs
 // its replies and on a red-packet endpoint, whose replies are verified
-// when they carry a sign.
-func TestCallForgedSign(t *testing.T) {
+// when they carry a sign: check calls path on srv through tr.
+func forgedReplies(t *testing.T, check func(t *testing.T, srv *tlsServer, tr *transport.Transport, path string)) {
 	ca := newCA(t, "test CA")
 	for _, forge := range []struct {
 		name   string
@@ -415,18 +415,23 @@ func TestCallForgedSign(t *testing.T) {
 		srv := forgingServer(t, ca, forge.key, forge.tamper)
 		tr := newTestTransport(t, ca, srv, nil)
 		for _, path := range []string{"/pay/orderquery", hbPath} {
-			t.Run(forge.name+" "+path, func(t *testing.T) {
-				doc, err := tr.Call(context.Background(), path, map[string]string{"a": "1"})
-				if doc != nil {
-					t.Fatalf("a forged reply was handed back: %v", doc.Fields)
-				}
-				te := asError(t, err)
-				if te.Kind != transport.KindSign || !errors.Is(err, signer.ErrSignMismatch) || !te.OutcomeUnknown() {
-					t.Errorf("kind %v unknown %v: %v", te.Kind, te.OutcomeUnknown(), err)
-				}
-			})
+			t.Run(forge.name+" "+path, func(t *testing.T) { check(t, srv, tr, path) })
 		}
 	}
+}
+
+// TestCallForgedSign: a forged reply is KindSign and no document.
+func TestCallForgedSign(t *testing.T) {
+	forgedReplies(t, func(t *testing.T, _ *tlsServer, tr *transport.Transport, path string) {
+		doc, err := tr.Call(context.Background(), path, map[string]string{"a": "1"})
+		if doc != nil {
+			t.Fatalf("a forged reply was handed back: %v", doc.Fields)
+		}
+		te := asError(t, err)
+		if te.Kind != transport.KindSign || !errors.Is(err, signer.ErrSignMismatch) || !te.OutcomeUnknown() {
+			t.Errorf("kind %v unknown %v: %v", te.Kind, te.OutcomeUnknown(), err)
+		}
+	})
 }
 
 func TestCallTimeout(t *testing.T) {

@@ -128,35 +128,21 @@ func TestRoundTripContract(t *testing.T) {
 	})
 }
 
-// TestRoundTripForgedSign: a reply signed with another key, or altered
-// after signing, never reaches an http.Client as a response.
+// TestRoundTripForgedSign: a forged reply never reaches an http.Client as
+// a response.
 func TestRoundTripForgedSign(t *testing.T) {
-	ca := newCA(t, "test CA")
-	for _, forge := range []struct {
-		name   string
-		key    string
-		tamper bool
-	}{
-		{"another key", "ffffffffffffffffffffffffffffffff", false},
-		{"altered after signing", testAPIKey, true},
-	} {
-		srv := forgingServer(t, ca, forge.key, forge.tamper)
-		tr := newTestTransport(t, ca, srv, nil)
-		for _, path := range []string{"/pay/orderquery", hbPath} {
-			t.Run(forge.name+" "+path, func(t *testing.T) {
-				req, _ := transport.NewRequest(context.Background(), srv.URL+path, map[string]string{"a": "1"})
-				resp, err := (&http.Client{Transport: tr}).Do(req)
-				if resp != nil {
-					resp.Body.Close()
-					t.Fatal("a forged reply came back as a response")
-				}
-				te := asError(t, err)
-				if te.Kind != transport.KindSign || !errors.Is(err, signer.ErrSignMismatch) || !te.OutcomeUnknown() {
-					t.Errorf("kind %v unknown %v: %v", te.Kind, te.OutcomeUnknown(), err)
-				}
-			})
+	forgedReplies(t, func(t *testing.T, srv *tlsServer, tr *transport.Transport, path string) {
+		req, _ := transport.NewRequest(context.Background(), srv.URL+path, map[string]string{"a": "1"})
+		resp, err := (&http.Client{Transport: tr}).Do(req)
+		if resp != nil {
+			resp.Body.Close()
+			t.Fatal("a forged reply came back as a response")
 		}
-	}
+		te := asError(t, err)
+		if te.Kind != transport.KindSign || !errors.Is(err, signer.ErrSignMismatch) || !te.OutcomeUnknown() {
+			t.Errorf("kind %v unknown %v: %v", te.Kind, te.OutcomeUnknown(), err)
+		}
+	})
 }
 
 // TestRoundTripNoRedirect: a 3xx is an error, so http.Client never sends

@@ -53,11 +53,7 @@ func takeParams(req *http.Request) (map[string]string, error) {
 			body.Close()
 			return nil, errors.New("params given both by NewRequest and as a body")
 		}
-		out := make(map[string]string, len(p)+3)
-		for k, v := range p {
-			out[k] = v
-		}
-		return out, nil
+		return cloneParams(p), nil
 	}
 	if body == nil {
 		if req.Body != nil {
@@ -74,6 +70,16 @@ func takeParams(req *http.Request) (map[string]string, error) {
 		return nil, fmt.Errorf("request body larger than %d bytes", maxRequestBytes)
 	}
 	return parseBody(req.Header.Get("Content-Type"), data)
+}
+
+// cloneParams returns a copy of p with room for the mch_id, nonce_str
+// and sign that prepare adds.
+func cloneParams(p map[string]string) map[string]string {
+	out := make(map[string]string, len(p)+3)
+	for k, v := range p {
+		out[k] = v
+	}
+	return out
 }
 
 // parseBody converts a form, JSON object or <xml> body into params. Without
