@@ -181,8 +181,7 @@ type Server struct {
 	latency     time.Duration
 	freqLimited atomic.Int64
 
-	faultMu sync.Mutex
-	faults  []*pendingFault
+	faults faultQueue[Fault]
 
 	v3 *v3State
 
@@ -463,9 +462,7 @@ func (s *Server) Sends(billno string) int {
 // counted against the rates are kept, as the platform keeps them: a
 // billno sent before Reset is still idempotent.
 func (s *Server) Reset() {
-	s.faultMu.Lock()
-	s.faults = nil
-	s.faultMu.Unlock()
+	s.faults.clear()
 	s.freqLimited.Store(0)
 	s.connMu.Lock()
 	s.peakConns = s.openConns
@@ -742,11 +739,6 @@ type Fault struct {
 	Record bool
 }
 
-type pendingFault struct {
-	f    Fault
-	left int
-}
-
 // Inject queues f for the next matching calls. It panics when f.Record is
 // set with a code or a reply shape that cannot be recorded; see Fault.
 func (s *Server) Inject(f Fault) {
@@ -759,27 +751,10 @@ func (s *Server) Inject(f Fault) {
 			panic("wxpaytest: Fault.Record with a fault that answers without processing")
 		}
 	}
-	n := f.Times
-	if n <= 0 {
-		n = 1
-	}
-	s.faultMu.Lock()
-	s.faults = append(s.faults, &pendingFault{f: f, left: n})
-	s.faultMu.Unlock()
+	s.faults.push(f, f.Times)
 }
 
 // takeFault consumes one use of the first pending fault matching the call.
 func (s *Server) takeFault(path string, params map[string]string) (Fault, bool) {
-	s.faultMu.Lock()
-	defer s.faultMu.Unlock()
-	for i, pf := range s.faults {
-		if pf.f.Match != nil && !pf.f.Match(path, maps.Clone(params)) {
-			continue
-		}
-		if pf.left--; pf.left == 0 {
-			s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-		}
-		return pf.f, true
-	}
-	return Fault{}, false
+	return s.faults.take(func(f Fault) bool { return f.Match == nil || f.Match(path, maps.Clone(params)) })
 }
