@@ -144,9 +144,7 @@ func (r *Rail) Send(ctx context.Context, billno, openID string, p rail.Payout) (
 		return rail.Sent{Answer: b.PackageInfo, Order: b.TransferBillNo, At: b.CreateTime}, nil
 	}
 	st := stateOf(b.State, b.FailReason)
-	switch st {
-	case rail.Paid, rail.Closed, rail.Returned, rail.Cancelled:
-	default:
+	if !st.Final() {
 		// Nothing to open yet (or any more): the same number again later.
 		st = rail.Unknown
 	}

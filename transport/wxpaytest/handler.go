@@ -567,10 +567,7 @@ func (s *Server) send(params map[string]string, how sendMode) *reply {
 		return rep
 	}
 	if !s.unlimited && amount > s.balance {
-		if s.notEnough == NotEnoughFailed {
-			s.addRecord(params, "NOTENOUGH", "")
-		}
-		return businessFail("NOTENOUGH", "", params)
+		return s.refuseNew(params, "NOTENOUGH", s.notEnough)
 	}
 	if !s.unlimited {
 		s.balance -= amount
@@ -581,6 +578,16 @@ func (s *Server) send(params map[string]string, how sendMode) *reply {
 		return businessFail(codeProcessing, "", params)
 	}
 	return s.sendSuccess(p)
+}
+
+// refuseNew refuses a new billno with code, and records the refusal when
+// mode is NotEnoughFailed (NotEnoughForgotten records nothing). s.mu must
+// be held.
+func (s *Server) refuseNew(params map[string]string, code string, mode NotEnoughMode) *reply {
+	if mode == NotEnoughFailed {
+		s.addRecord(params, code, "")
+	}
+	return businessFail(code, "", params)
 }
 
 // addRecord creates the record of a send that passed every check: a red

@@ -68,11 +68,7 @@ func (s *Server) userLimit(params map[string]string, openID string, amount int64
 	default:
 		return nil
 	}
-	if l.Refusals == NotEnoughFailed {
-		p := s.addRecord(params, code, "")
-		return businessFail(p.ErrCode, p.Reason, params)
-	}
-	return businessFail(code, "", params)
+	return s.refuseNew(params, code, l.Refusals)
 }
 
 // Received returns how many red packets openid received on the day (in

@@ -6,10 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
-	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -102,34 +98,10 @@ func (s *Server) NewLoginHost(opts LoginOptions) (*LoginHost, error) {
 	if l.AppSecret == "" {
 		l.AppSecret = DefaultAppSecret
 	}
-	wall := time.Now()
-	cert, err := s.ca.issue("localhost", true, nil, nil, wall.Add(-time.Hour), wall.Add(5*365*24*time.Hour))
-	if err != nil {
+	var err error
+	if l.ts, l.URL, err = s.ca.startTLS(opts.Addr, &http.Server{Handler: l}, &tls.Config{}); err != nil {
 		return nil, err
 	}
-	addr := opts.Addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("wxpaytest: listening: %w", err)
-	}
-	l.ts = &httptest.Server{
-		Listener: ln,
-		Config: &http.Server{
-			Handler:           l,
-			ReadHeaderTimeout: 30 * time.Second,
-			ErrorLog:          log.New(io.Discard, "", 0),
-		},
-		TLS: &tls.Config{
-			Certificates: []tls.Certificate{cert.tlsCertificate()},
-			MinVersion:   tls.VersionTLS12,
-			NextProtos:   []string{"http/1.1"},
-		},
-	}
-	l.ts.StartTLS()
-	l.URL = baseURL(ln.Addr())
 	return l, nil
 }
 

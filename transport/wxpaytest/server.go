@@ -181,8 +181,7 @@ type Server struct {
 	latency     time.Duration
 	freqLimited atomic.Int64
 
-	faultMu sync.Mutex
-	faults  []*pendingFault
+	faults faultQueue[Fault]
 
 	v3 *v3State
 
@@ -272,10 +271,6 @@ func NewServer(opts Options) (*Server, error) {
 	if s.ca, err = newAuthority(wall); err != nil {
 		return nil, err
 	}
-	srvCert, err := s.ca.issue("localhost", true, nil, nil, wall.Add(-time.Hour), wall.Add(5*365*24*time.Hour))
-	if err != nil {
-		return nil, err
-	}
 	merchantSerial, err := parseSerial(opts.MerchantSerial)
 	if err != nil {
 		return nil, err
@@ -293,46 +288,54 @@ func NewServer(opts Options) (*Server, error) {
 		return nil, err
 	}
 
-	addr := opts.Addr
+	s.ts, s.URL, err = s.ca.startTLS(opts.Addr, &http.Server{Handler: s, ConnState: s.connState}, &tls.Config{
+		// APIv3 calls come without a client certificate; the APIv2
+		// paths refuse requests without one (see ServeHTTP).
+		ClientAuth: tls.VerifyClientCertIfGiven,
+		ClientCAs:  s.RootCAs(),
+		// Runs once a client certificate, if any, has been verified,
+		// for full handshakes and resumptions alike.
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) > 0 {
+				s.handshakes.Add(1)
+			} else {
+				s.v3.handshakes.Add(1)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// startTLS serves srv over TLS 1.2 or later with cfg (its client
+// authentication) on addr, a free loopback port when empty, under a new
+// server certificate issued by a for localhost, 127.0.0.1 and ::1. It
+// returns the running server and its base URL.
+func (a *authority) startTLS(addr string, srv *http.Server, cfg *tls.Config) (*httptest.Server, string, error) {
+	wall := time.Now()
+	cert, err := a.issue("localhost", true, nil, nil, wall.Add(-time.Hour), wall.Add(5*365*24*time.Hour))
+	if err != nil {
+		return nil, "", err
+	}
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("wxpaytest: listening: %w", err)
+		return nil, "", fmt.Errorf("wxpaytest: listening: %w", err)
 	}
-	s.ts = &httptest.Server{
-		Listener: ln,
-		Config: &http.Server{
-			Handler:           s,
-			ReadHeaderTimeout: 30 * time.Second,
-			ConnState:         s.connState,
-			// Refused handshakes are expected in tests: keep them off stderr.
-			ErrorLog: log.New(io.Discard, "", 0),
-		},
-		TLS: &tls.Config{
-			Certificates: []tls.Certificate{srvCert.tlsCertificate()},
-			// APIv3 calls come without a client certificate; the APIv2
-			// paths refuse requests without one (see ServeHTTP).
-			ClientAuth: tls.VerifyClientCertIfGiven,
-			ClientCAs:  s.RootCAs(),
-			MinVersion: tls.VersionTLS12,
-			NextProtos: []string{"http/1.1"},
-			// Runs once a client certificate, if any, has been verified,
-			// for full handshakes and resumptions alike.
-			VerifyConnection: func(cs tls.ConnectionState) error {
-				if len(cs.PeerCertificates) > 0 {
-					s.handshakes.Add(1)
-				} else {
-					s.v3.handshakes.Add(1)
-				}
-				return nil
-			},
-		},
-	}
-	s.ts.StartTLS()
-	s.URL = baseURL(ln.Addr())
-	return s, nil
+	srv.ReadHeaderTimeout = 30 * time.Second
+	// Refused handshakes are expected in tests: keep them off stderr.
+	srv.ErrorLog = log.New(io.Discard, "", 0)
+	cfg.Certificates = []tls.Certificate{cert.tlsCertificate()}
+	cfg.MinVersion = tls.VersionTLS12
+	cfg.NextProtos = []string{"http/1.1"}
+	ts := &httptest.Server{Listener: ln, Config: srv, TLS: cfg}
+	ts.StartTLS()
+	return ts, baseURL(ln.Addr()), nil
 }
 
 // baseURL is the https URL of a listener's address; an unspecified IP
@@ -463,9 +466,7 @@ func (s *Server) Sends(billno string) int {
 // counted against the rates are kept, as the platform keeps them: a
 // billno sent before Reset is still idempotent.
 func (s *Server) Reset() {
-	s.faultMu.Lock()
-	s.faults = nil
-	s.faultMu.Unlock()
+	s.faults.clear()
 	s.freqLimited.Store(0)
 	s.connMu.Lock()
 	s.peakConns = s.openConns
@@ -742,11 +743,6 @@ type Fault struct {
 	Record bool
 }
 
-type pendingFault struct {
-	f    Fault
-	left int
-}
-
 // Inject queues f for the next matching calls. It panics when f.Record is
 // set with a code or a reply shape that cannot be recorded; see Fault.
 func (s *Server) Inject(f Fault) {
@@ -759,27 +755,10 @@ func (s *Server) Inject(f Fault) {
 			panic("wxpaytest: Fault.Record with a fault that answers without processing")
 		}
 	}
-	n := f.Times
-	if n <= 0 {
-		n = 1
-	}
-	s.faultMu.Lock()
-	s.faults = append(s.faults, &pendingFault{f: f, left: n})
-	s.faultMu.Unlock()
+	s.faults.push(f, f.Times)
 }
 
 // takeFault consumes one use of the first pending fault matching the call.
 func (s *Server) takeFault(path string, params map[string]string) (Fault, bool) {
-	s.faultMu.Lock()
-	defer s.faultMu.Unlock()
-	for i, pf := range s.faults {
-		if pf.f.Match != nil && !pf.f.Match(path, maps.Clone(params)) {
-			continue
-		}
-		if pf.left--; pf.left == 0 {
-			s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-		}
-		return pf.f, true
-	}
-	return Fault{}, false
+	return s.faults.take(func(f Fault) bool { return f.Match == nil || f.Match(path, maps.Clone(params)) })
 }

@@ -174,8 +174,7 @@ type v3State struct {
 
 	keys keyring
 
-	faultMu sync.Mutex
-	faults  []*pendingV3Fault
+	faults faultQueue[V3Fault]
 
 	mu           sync.Mutex
 	closed       bool
@@ -288,9 +287,7 @@ func (v *v3State) close() {
 
 // reset forgets the records Reset clears.
 func (v *v3State) reset() {
-	v.faultMu.Lock()
-	v.faults = nil
-	v.faultMu.Unlock()
+	v.faults.clear()
 	v.limited.Store(0)
 	v.mu.Lock()
 	v.requests = nil

@@ -89,36 +89,14 @@ type V3Fault struct {
 	Signature  Signature
 }
 
-type pendingV3Fault struct {
-	f    V3Fault
-	left int
-}
-
 // InjectV3 queues f for the next matching APIv3 calls.
 func (s *Server) InjectV3(f V3Fault) {
-	n := f.Times
-	if n <= 0 {
-		n = 1
-	}
-	v := s.v3
-	v.faultMu.Lock()
-	v.faults = append(v.faults, &pendingV3Fault{f: f, left: n})
-	v.faultMu.Unlock()
+	s.v3.faults.push(f, f.Times)
 }
 
+// takeFault consumes one use of the first pending fault matching the call.
 func (v *v3State) takeFault(rec V3Request) (V3Fault, bool) {
-	v.faultMu.Lock()
-	defer v.faultMu.Unlock()
-	for i, pf := range v.faults {
-		if pf.f.Match != nil && !pf.f.Match(rec) {
-			continue
-		}
-		if pf.left--; pf.left == 0 {
-			v.faults = append(v.faults[:i:i], v.faults[i+1:]...)
-		}
-		return pf.f, true
-	}
-	return V3Fault{}, false
+	return v.faults.take(func(f V3Fault) bool { return f.Match == nil || f.Match(rec) })
 }
 
 // codeStatus is the usual HTTP status of an error code.

@@ -255,6 +255,20 @@ var (
 	errBadSignature = errors.New("signature does not verify")
 )
 
+// brokenSignatures are the signatures other than SignGenuine, each with
+// the error verifyWith must find.
+var brokenSignatures = []struct {
+	sig  wxpaytest.Signature
+	want error
+}{
+	{wxpaytest.SignProbe, errProbe},
+	{wxpaytest.SignForged, errBadSignature},
+	{wxpaytest.SignUnsigned, errUnsigned},
+	{wxpaytest.SignTampered, errBadSignature},
+	{wxpaytest.SignStale, errStale},
+	{wxpaytest.SignUnknownSerial, errUnknownKey},
+}
+
 // verifyWith checks platform headers over body with keys, at now.
 func verifyWith(h http.Header, body []byte, keys map[string]*rsa.PublicKey, now time.Time) error {
 	ts, nonce, sig, serial := h.Get("Wechatpay-Timestamp"), h.Get("Wechatpay-Nonce"), h.Get("Wechatpay-Signature"), h.Get("Wechatpay-Serial")

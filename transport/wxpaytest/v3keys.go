@@ -199,6 +199,17 @@ func (k *keyring) listed(now time.Time) []*platformCert {
 	return out
 }
 
+// cert returns the platform certificate with serial, or nil; k.mu must be
+// held.
+func (k *keyring) cert(serial string) *platformCert {
+	for _, pc := range k.certs {
+		if pc.serial == serial {
+			return pc
+		}
+	}
+	return nil
+}
+
 // signer returns the serial and key an answer is signed with, given the
 // Wechatpay-Serial of the request (empty for notifications).
 func (k *keyring) signer(hint string) (string, *rsa.PrivateKey, error) {
@@ -206,16 +217,10 @@ func (k *keyring) signer(hint string) (string, *rsa.PrivateKey, error) {
 	defer k.mu.Unlock()
 	switch k.trust {
 	case TrustCertificates:
-		pc, err := k.signingCert()
-		if err != nil {
-			return "", nil, err
-		}
-		return pc.serial, pc.key, nil
+		return k.signingKey()
 	case TrustBoth:
-		for _, pc := range k.certs {
-			if pc.serial == hint {
-				return pc.serial, pc.key, nil
-			}
+		if pc := k.cert(hint); pc != nil {
+			return pc.serial, pc.key, nil
 		}
 	}
 	return k.pubID, k.publicKey(), nil
@@ -227,21 +232,21 @@ func (k *keyring) signer(hint string) (string, *rsa.PrivateKey, error) {
 // TrustCertificates mode), else the public key.
 func (k *keyring) notifySigner(billSerial string) (string, *rsa.PrivateKey, error) {
 	k.mu.Lock()
-	isCert := false
-	for _, pc := range k.certs {
-		isCert = isCert || pc.serial == billSerial
+	defer k.mu.Unlock()
+	if k.trust == TrustCertificates || k.trust == TrustBoth && k.cert(billSerial) != nil {
+		return k.signingKey()
 	}
-	k.mu.Unlock()
-	if isCert && k.trust == TrustBoth {
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		pc, err := k.signingCert()
-		if err != nil {
-			return "", nil, err
-		}
-		return pc.serial, pc.key, nil
+	return k.pubID, k.publicKey(), nil
+}
+
+// signingKey returns the serial and key of the certificate that signs in
+// certificate mode; k.mu must be held.
+func (k *keyring) signingKey() (string, *rsa.PrivateKey, error) {
+	pc, err := k.signingCert()
+	if err != nil {
+		return "", nil, err
 	}
-	return k.signer("")
+	return pc.serial, pc.key, nil
 }
 
 // byID returns the private key of a key id the merchant may name in
@@ -254,10 +259,8 @@ func (k *keyring) byID(id string) (*rsa.PrivateKey, bool) {
 		return k.publicKey(), true
 	}
 	if k.trust.certificates() {
-		for _, pc := range k.certs {
-			if pc.serial == id {
-				return pc.key, true
-			}
+		if pc := k.cert(id); pc != nil {
+			return pc.key, true
 		}
 	}
 	return nil, false
@@ -353,13 +356,12 @@ func (s *Server) UsePlatformCertificate(serial string) error {
 	k := &s.v3.keys
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for _, pc := range k.certs {
-		if pc.serial == serial {
-			k.signing = pc
-			return nil
-		}
+	pc := k.cert(serial)
+	if pc == nil {
+		return fmt.Errorf("wxpaytest: no platform certificate with serial %q", serial)
 	}
-	return fmt.Errorf("wxpaytest: no platform certificate with serial %q", serial)
+	k.signing = pc
+	return nil
 }
 
 // RotatePlatformCertificate is AddPlatformCertificate(time.Time{})

@@ -353,17 +353,7 @@ func TestV3CraftNotification(t *testing.T) {
 		t.Error("no Request-ID")
 	}
 
-	for _, c := range []struct {
-		sig  wxpaytest.Signature
-		want error
-	}{
-		{wxpaytest.SignProbe, errProbe},
-		{wxpaytest.SignForged, errBadSignature},
-		{wxpaytest.SignUnsigned, errUnsigned},
-		{wxpaytest.SignTampered, errBadSignature},
-		{wxpaytest.SignStale, errStale},
-		{wxpaytest.SignUnknownSerial, errUnknownKey},
-	} {
+	for _, c := range brokenSignatures {
 		n, err := h.srv.CraftNotification(wxpaytest.NotificationSpec{OutBillNo: "CN1", SignSpec: wxpaytest.SignSpec{Signature: c.sig}})
 		if err != nil {
 			t.Fatal(err)

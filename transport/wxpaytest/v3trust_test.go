@@ -18,18 +18,7 @@ import (
 // platform acted), and the next answer is genuine again.
 func TestV3AnswerSignatures(t *testing.T) {
 	h := newV3(t, wxpaytest.Options{})
-	cases := []struct {
-		sig  wxpaytest.Signature
-		want error
-	}{
-		{wxpaytest.SignProbe, errProbe},
-		{wxpaytest.SignForged, errBadSignature},
-		{wxpaytest.SignUnsigned, errUnsigned},
-		{wxpaytest.SignTampered, errBadSignature},
-		{wxpaytest.SignStale, errStale},
-		{wxpaytest.SignUnknownSerial, errUnknownKey},
-	}
-	for i, c := range cases {
+	for i, c := range brokenSignatures {
 		t.Run(c.sig.String(), func(t *testing.T) {
 			n := "SG" + string(rune('A'+i))
 			h.srv.InjectV3(wxpaytest.V3Fault{Signature: c.sig})
