@@ -101,8 +101,14 @@ var otherMethods = []string{
 // group (Group.Use adds one) takes over. Mount owns path and the paths
 // under it: a route registered there later replaces Mount's for its method.
 func Mount(r Router, path string, a *jwtauth.Authenticator, h http.Handler) {
+	mount(r, path, Handler(h), Auth(a))
+}
+
+// mount registers post, behind mw, for POST on path, and the JSON 405 of
+// every other method and 404 of the paths under path (see Mount).
+func mount(r Router, path string, post echo.HandlerFunc, mw ...echo.MiddlewareFunc) {
 	notAllowed := echo.WrapHandler(http.HandlerFunc(claim.MethodNotAllowed))
-	r.Add(http.MethodPost, path, Handler(h), Auth(a))
+	r.Add(http.MethodPost, path, post, mw...)
 	for _, m := range otherMethods {
 		r.Add(m, path, notAllowed)
 	}

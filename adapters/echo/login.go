@@ -2,11 +2,8 @@ package hongbaoecho
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/hongbao-go/hongbao/middleware/claim"
 )
 
 // MountLogin registers the login route on r, an *echo.Echo or an
@@ -18,11 +15,5 @@ import (
 //	hongbaoecho.MountLogin(e, "/hongbao/login", login)
 //	hongbaoecho.Mount(e, "/hongbao/send", auth, send)
 func MountLogin(r Router, path string, login http.Handler) {
-	notAllowed := echo.WrapHandler(http.HandlerFunc(claim.MethodNotAllowed))
-	r.Add(http.MethodPost, path, echo.WrapHandler(login))
-	for _, m := range otherMethods {
-		r.Add(m, path, notAllowed)
-	}
-	r.Add(echo.RouteNotFound, path, notAllowed)
-	r.Add(echo.RouteNotFound, strings.TrimSuffix(path, "/")+"/*", echo.WrapHandler(http.HandlerFunc(claim.NotFound)))
+	mount(r, path, echo.WrapHandler(login))
 }

@@ -95,7 +95,13 @@ var otherMethods = []string{
 // Global middleware (r.Use) must be added before Mount, as for any gin
 // route.
 func Mount(r gin.IRoutes, path string, a *jwtauth.Authenticator, h http.Handler) {
-	r.POST(path, Auth(a), Handler(h))
+	mount(r, path, Auth(a), Handler(h))
+}
+
+// mount registers post for POST on path, and the JSON 405 of every other
+// method of gin's Any and 404 of the paths under path (see Mount).
+func mount(r gin.IRoutes, path string, post ...gin.HandlerFunc) {
+	r.POST(path, post...)
 	r.Match(otherMethods, path, gin.WrapF(claim.MethodNotAllowed))
 	if !strings.HasSuffix(path, "/") {
 		r.Any(path+"/*hongbaoSubpath", gin.WrapF(claim.NotFound))

@@ -2,11 +2,8 @@ package hongbaogin
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/hongbao-go/hongbao/middleware/claim"
 )
 
 // MountLogin registers the login route on r, a *gin.Engine or a
@@ -18,9 +15,5 @@ import (
 //	hongbaogin.MountLogin(r, "/hongbao/login", login)
 //	hongbaogin.Mount(r, "/hongbao/send", auth, send)
 func MountLogin(r gin.IRoutes, path string, login http.Handler) {
-	r.POST(path, gin.WrapH(login))
-	r.Match(otherMethods, path, gin.WrapF(claim.MethodNotAllowed))
-	if !strings.HasSuffix(path, "/") {
-		r.Any(path+"/*hongbaoSubpath", gin.WrapF(claim.NotFound))
-	}
+	mount(r, path, gin.WrapH(login))
 }

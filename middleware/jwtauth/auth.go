@@ -289,7 +289,7 @@ type Authenticator struct {
 	issuer      string
 	audience    string
 	onError     func(http.ResponseWriter, *http.Request, error)
-	validator   *jwt.Validator // the time, iss and aud checks of the parser
+	validator   *jwt.Validator // the parser's time checks (exp, nbf, iat), for cache hits
 	cache       *tokenCache    // nil: disabled
 }
 
@@ -349,14 +349,13 @@ func NewAuthenticator(cfg Config) (*Authenticator, error) {
 	if now == nil {
 		now = time.Now
 	}
-	opts := []jwt.ParserOption{
-		jwt.WithValidMethods(a.algs),
+	timeOpts := []jwt.ParserOption{
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(leeway),
 		jwt.WithTimeFunc(now),
-		jwt.WithStrictDecoding(),
 	}
+	opts := append([]jwt.ParserOption{jwt.WithValidMethods(a.algs), jwt.WithStrictDecoding()}, timeOpts...)
 	if cfg.Issuer != "" {
 		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
 	}
@@ -364,7 +363,7 @@ func NewAuthenticator(cfg Config) (*Authenticator, error) {
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
 	}
 	a.parser = jwt.NewParser(opts...)
-	a.validator = jwt.NewValidator(opts...)
+	a.validator = jwt.NewValidator(timeOpts...)
 	a.keyfunc = a.lookupKey
 	if cfg.TokenCache > 0 {
 		a.cache = newTokenCache(cfg.TokenCache)

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -274,7 +275,7 @@ func TestErrcodes(t *testing.T) {
 		{48001, 502, "login_failed", "微信登录失败，请稍后再试", "", "errcode=48001"},
 	}
 	for _, c := range cases {
-		t.Run(c.code+"/"+itoa(c.errcode), func(t *testing.T) {
+		t.Run(c.code+"/"+strconv.Itoa(c.errcode), func(t *testing.T) {
 			f := newFixture(t, nil)
 			for _, lang := range []string{"zh_CN", "en"} {
 				f.api.Inject(c.errcode)
@@ -303,8 +304,6 @@ func TestErrcodes(t *testing.T) {
 		})
 	}
 }
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 // A wrong app secret, an unknown code: the platform's own refusals.
 func TestWrongSecretAndUnknownCode(t *testing.T) {
@@ -383,7 +382,7 @@ func TestRequests(t *testing.T) {
 	// before its code is read (so the code stays usable), another
 	// address goes on.
 	for i := range 3 {
-		if rec := f.post(t, codeBody(f.code("oUser_rate_"+itoa(i), "")), "", "192.0.2.20"); rec.Code != http.StatusOK {
+		if rec := f.post(t, codeBody(f.code("oUser_rate_"+strconv.Itoa(i), "")), "", "192.0.2.20"); rec.Code != http.StatusOK {
 			t.Fatalf("login %d: %d %s", i, rec.Code, rec.Body)
 		}
 	}
