@@ -56,16 +56,12 @@ func runBudget(ctx context.Context, e *env, args []string) int {
 		return e.usageError(fs, "set %s: the account lives in the Store", envRedisURL)
 	}
 	c := campaign(*campaignFlag, e.getenv)
-	st, err := redisstore.NewFromURL(redisURL, redisstore.Options{Prefix: *prefix, Timeout: 5 * time.Second})
+	st, err := openStore(ctx, redisURL, *prefix)
 	if err != nil {
-		e.errorf("%s: %v", envRedisURL, err)
+		e.errorf("%v", err)
 		return exitProblems
 	}
 	defer st.Close()
-	if err := st.Ping(ctx); err != nil {
-		e.errorf("%s: Redis at %s does not answer: %v", envRedisURL, redisAddr(redisURL), err)
-		return exitProblems
-	}
 	b := &budgeter{store: st, prefix: *prefix, campaign: c, env: e}
 	switch {
 	case *open:

@@ -98,19 +98,14 @@ func runCancel(ctx context.Context, e *env, args []string) int {
 		prefix:   *prefix,
 	}
 	if redisURL != "" {
-		st, err := redisstore.NewFromURL(redisURL, redisstore.Options{Prefix: *prefix, Timeout: 5 * time.Second})
+		st, err := openStore(ctx, redisURL, *prefix)
 		if err != nil {
-			e.errorf("%s: %v", envRedisURL, err)
+			e.errorf("%v", err)
 			return exitProblems
 		}
 		defer st.Close()
-		if err := st.Ping(ctx); err != nil {
-			e.errorf("%s: Redis at %s does not answer: %v", envRedisURL, redisAddr(redisURL), err)
-			return exitProblems
-		}
 		cn.store = st
-		rc := &reconciler{prefix: *prefix, rdb: st.Client()}
-		if cn.budgets, err = rc.scan(ctx, "budget:"); err != nil {
+		if cn.budgets, err = scanSpace(ctx, st.Client(), *prefix, "budget:"); err != nil {
 			e.errorf("reading the campaigns' budgets: %v", err)
 			return exitProblems
 		}
