@@ -158,7 +158,7 @@ func (c *config) proveTransfer(ctx context.Context, r *transfer.Rail, tr *apiv3.
 	if err == nil {
 		err = fmt.Errorf("the platform reports the check's bill %s %s", billno, bill.Status)
 	}
-	return fmt.Errorf("hongbao example: the platform check failed: %s (%s=1 starts without this check): %w", c.explainTransferProbe(err), envSkipCheck, err)
+	return fail(err)
 }
 
 // provePublicKey asks the platform for a signed answer (its list of

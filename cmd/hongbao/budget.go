@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -56,16 +55,12 @@ func runBudget(ctx context.Context, e *env, args []string) int {
 		return e.usageError(fs, "set %s: the account lives in the Store", envRedisURL)
 	}
 	c := campaign(*campaignFlag, e.getenv)
-	st, err := redisstore.NewFromURL(redisURL, redisstore.Options{Prefix: *prefix, Timeout: 5 * time.Second})
+	st, err := openStore(ctx, redisURL, *prefix)
 	if err != nil {
-		e.errorf("%s: %v", envRedisURL, err)
+		e.errorf("%v", err)
 		return exitProblems
 	}
 	defer st.Close()
-	if err := st.Ping(ctx); err != nil {
-		e.errorf("%s: Redis at %s does not answer: %v", envRedisURL, redisAddr(redisURL), err)
-		return exitProblems
-	}
 	b := &budgeter{store: st, prefix: *prefix, campaign: c, env: e}
 	switch {
 	case *open:
@@ -440,28 +435,16 @@ func (b *budgeter) terms(ctx context.Context, id string) (t store.Terms, ok bool
 // rail: the terms whose Campaign is the campaign, or whose Key is when
 // they name no Campaign.
 func (b *budgeter) grants(ctx context.Context) ([]railGrant, error) {
-	head := b.prefix + "terms:"
-	var keys []string
-	err := scanKeys(ctx, b.store.Client(), globEscape(head)+"*", func(k string) { keys = append(keys, k) })
+	ts, err := campaignTerms(ctx, b.store.Client(), b.prefix, b.campaign, nil, func(id string) {
+		fmt.Fprintf(b.env.stderr, "hongbao: budget: %s names no grant (terms of an older version): not counted\n", id)
+	})
 	if err != nil {
 		return nil, err
 	}
-	slices.Sort(keys)
 	var out []railGrant
-	for _, k := range keys {
-		raw, err := b.store.Client().Get(ctx, k).Bytes()
-		if err != nil {
-			continue // expired since the scan
-		}
-		id := strings.TrimPrefix(k, head)
-		var t store.Terms
-		if json.Unmarshal(raw, &t) != nil || t.Key == "" || t.OpenID == "" {
-			fmt.Fprintf(b.env.stderr, "hongbao: budget: %s names no grant (terms of an older version): not counted\n", id)
-			continue
-		}
-		if cmp.Or(t.Campaign, t.Key) == b.campaign {
-			out = append(out, railGrant{RebuildGrant: store.RebuildGrant{Key: t.Key, OpenID: t.OpenID, DecidedAt: t.DecidedAt}, id: id, rail: railOf(id)})
-		}
+	for _, g := range ts {
+		t := g.terms
+		out = append(out, railGrant{RebuildGrant: store.RebuildGrant{Key: t.Key, OpenID: t.OpenID, DecidedAt: t.DecidedAt}, id: g.id, rail: railOf(g.id)})
 	}
 	return out, nil
 }

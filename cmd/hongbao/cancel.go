@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -98,19 +97,14 @@ func runCancel(ctx context.Context, e *env, args []string) int {
 		prefix:   *prefix,
 	}
 	if redisURL != "" {
-		st, err := redisstore.NewFromURL(redisURL, redisstore.Options{Prefix: *prefix, Timeout: 5 * time.Second})
+		st, err := openStore(ctx, redisURL, *prefix)
 		if err != nil {
-			e.errorf("%s: %v", envRedisURL, err)
+			e.errorf("%v", err)
 			return exitProblems
 		}
 		defer st.Close()
-		if err := st.Ping(ctx); err != nil {
-			e.errorf("%s: Redis at %s does not answer: %v", envRedisURL, redisAddr(redisURL), err)
-			return exitProblems
-		}
 		cn.store = st
-		rc := &reconciler{prefix: *prefix, rdb: st.Client()}
-		if cn.budgets, err = rc.scan(ctx, "budget:"); err != nil {
+		if cn.budgets, err = scanSpace(ctx, st.Client(), *prefix, "budget:"); err != nil {
 			e.errorf("reading the campaigns' budgets: %v", err)
 			return exitProblems
 		}
@@ -209,31 +203,15 @@ func (b *waitingBill) note(format string, a ...any) {
 // whose Campaign is the campaign, or whose Key is when they name no
 // Campaign, under a transfer rail's number.
 func (cn *canceller) grants(ctx context.Context) ([]store.RebuildGrant, error) {
-	head := cn.prefix + "terms:"
-	var keys []string
-	err := scanKeys(ctx, cn.store.Client(), globEscape(head)+"*", func(k string) { keys = append(keys, k) })
+	ts, err := campaignTerms(ctx, cn.store.Client(), cn.prefix, cn.campaign, isTransferBillno, func(id string) {
+		fmt.Fprintf(cn.env.stderr, "hongbao: cancel: %s names no grant: name its openid with -openids\n", id)
+	})
 	if err != nil {
 		return nil, err
 	}
-	slices.Sort(keys)
 	var out []store.RebuildGrant
-	for _, k := range keys {
-		id := strings.TrimPrefix(k, head)
-		if !isTransferBillno(id) {
-			continue // a red packet's grant
-		}
-		raw, err := cn.store.Client().Get(ctx, k).Bytes()
-		if err != nil {
-			continue // expired since the scan
-		}
-		var t store.Terms
-		if json.Unmarshal(raw, &t) != nil || t.Key == "" || t.OpenID == "" {
-			fmt.Fprintf(cn.env.stderr, "hongbao: cancel: %s names no grant: name its openid with -openids\n", id)
-			continue
-		}
-		if cmp.Or(t.Campaign, t.Key) == cn.campaign {
-			out = append(out, store.RebuildGrant{Key: t.Key, OpenID: t.OpenID})
-		}
+	for _, g := range ts {
+		out = append(out, store.RebuildGrant{Key: g.terms.Key, OpenID: g.terms.OpenID})
 	}
 	return out, nil
 }

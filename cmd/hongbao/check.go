@@ -20,7 +20,6 @@ import (
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 
 	"github.com/hongbao-go/hongbao"
-	"github.com/hongbao-go/hongbao/store/redisstore"
 	"github.com/hongbao-go/hongbao/transport"
 )
 
@@ -310,18 +309,13 @@ func checkRedis(ctx context.Context, r *report, getenv func(string) string) {
 	if u == "" {
 		return
 	}
-	store, err := redisstore.NewFromURL(u, redisstore.Options{Timeout: 5 * time.Second})
+	store, err := openStore(ctx, u, "")
 	if err != nil {
-		r.fail("%s: %v", envRedisURL, err)
+		r.fail("%v", err)
 		return
 	}
 	defer store.Close()
-	where := redisAddr(u)
-	if err := store.Ping(ctx); err != nil {
-		r.fail("%s: Redis at %s does not answer: %v", envRedisURL, where, err)
-		return
-	}
-	r.ok("Redis at %s answers", where)
+	r.ok("Redis at %s answers", redisAddr(u))
 }
 
 // redisAddr is the host and database of a Redis URL, without credentials.

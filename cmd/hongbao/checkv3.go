@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hongbao-go/hongbao/apiv3"
+	"github.com/hongbao-go/hongbao/transfer"
 )
 
 // clockWarning is how far this machine's clock may be from the
@@ -105,7 +106,7 @@ func checkV3Platform(ctx context.Context, r *report, m *merchant, timeout time.D
 	outBillNo := "hongbaocheck" + strings.ToLower(rand.Text()[:20])
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(cctx, http.MethodGet, t.BaseURL()+pathTransferByOutBillNo+outBillNo, nil)
+	req, err := http.NewRequestWithContext(cctx, http.MethodGet, t.BaseURL()+transfer.PathByOutBillNo+outBillNo, nil)
 	if err != nil {
 		r.fail("APIv3 platform call: %v", err)
 		return
@@ -126,10 +127,6 @@ func checkV3Platform(ctx context.Context, r *report, m *merchant, timeout time.D
 	}
 	r.fail("APIv3 platform call: %s", explainV3(ctx, err, m, now, timeout))
 }
-
-// pathTransferByOutBillNo is the query of a transfer bill by out_bill_no,
-// the number appended.
-const pathTransferByOutBillNo = "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/"
 
 // checkPublicKey proves the public key: a signed answer of the platform
 // (its list of platform certificates) verified with it. It reports

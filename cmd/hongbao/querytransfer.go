@@ -2,18 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strconv"
 	"text/tabwriter"
 	"time"
 
-	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/apiv3"
 	"github.com/hongbao-go/hongbao/transfer"
 )
@@ -75,30 +72,13 @@ func queryTransfers(ctx context.Context, e *env, fs *flag.FlagSet, how int, oper
 		}
 		grant = campaign(campaignFlag, e.getenv)
 	}
-	t, m, err := newV3Transport(ctx, e.getenv, e.clock(), timeout)
+	r, closeRail, err := transferRail(ctx, e, key, timeout)
 	if err != nil {
 		e.errorf("%v", err)
 		return exitProblems
 	}
-	defer t.Close()
-	appID := m.appID
-	if appID == "" {
-		// Queries do not send the appid; the client wants one all the same.
-		appID = "hongbao-query"
-	}
-	if key == nil {
-		key = []byte(rand.Text())
-	}
-	c, err := transfer.New(transfer.Config{
-		AppID: appID, Transport: t, BillnoKey: key,
-		Retry:  hongbao.RetryPolicy{Attempts: 3, AttemptTimeout: timeout},
-		Logger: slog.New(slog.DiscardHandler),
-		Now:    e.clock(),
-	})
-	if err != nil {
-		e.errorf("%v", err)
-		return exitProblems
-	}
+	defer closeRail()
+	c := r.Client()
 
 	var states []billState
 	failed, asked := 0, 0

@@ -1,12 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"math"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hongbao-go/hongbao"
 	"github.com/hongbao-go/hongbao/middleware/claim"
@@ -95,4 +101,46 @@ func settler(r *transfer.Rail, st store.Store, campaigns []string) (*claim.Handl
 		Budgets: budgets,
 		Logger:  slog.New(slog.DiscardHandler),
 	})
+}
+
+// grantTerms are the terms of a grant the Store holds, under id, the
+// grant's attempt-0 number.
+type grantTerms struct {
+	id    string
+	terms store.Terms
+}
+
+// campaignTerms lists, in the order of their ids, the terms of the Store
+// (rdb, under prefix) of campaign's grants: those whose Campaign is
+// campaign, or whose Key is when they name no Campaign. keep (nil: all)
+// picks the ids whose terms are read; unnamed is called with the id of
+// terms that name no grant (key and openid).
+func campaignTerms(ctx context.Context, rdb redis.UniversalClient, prefix, campaign string, keep func(id string) bool, unnamed func(id string)) ([]grantTerms, error) {
+	head := prefix + "terms:"
+	var keys []string
+	err := scanKeys(ctx, rdb, globEscape(head)+"*", func(k string) { keys = append(keys, k) })
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(keys)
+	var out []grantTerms
+	for _, k := range keys {
+		id := strings.TrimPrefix(k, head)
+		if keep != nil && !keep(id) {
+			continue
+		}
+		raw, err := rdb.Get(ctx, k).Bytes()
+		if err != nil {
+			continue // expired since the scan
+		}
+		var t store.Terms
+		if json.Unmarshal(raw, &t) != nil || t.Key == "" || t.OpenID == "" {
+			unnamed(id)
+			continue
+		}
+		if cmp.Or(t.Campaign, t.Key) == campaign {
+			out = append(out, grantTerms{id: id, terms: t})
+		}
+	}
+	return out, nil
 }

@@ -259,16 +259,12 @@ func runReconcile(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	if redisURL != "" {
-		store, err := redisstore.NewFromURL(redisURL, redisstore.Options{Prefix: *prefix, Timeout: 5 * time.Second})
+		store, err := openStore(ctx, redisURL, *prefix)
 		if err != nil {
-			e.errorf("%s: %v", envRedisURL, err)
+			e.errorf("%v", err)
 			return exitProblems
 		}
 		defer store.Close()
-		if err := store.Ping(ctx); err != nil {
-			e.errorf("%s: Redis at %s does not answer: %v", envRedisURL, redisAddr(redisURL), err)
-			return exitProblems
-		}
 		rc.store, rc.rdb = store, store.Client()
 		if rc.budgets, err = rc.scan(ctx, "budget:"); err != nil {
 			e.errorf("reading the campaigns' budgets: %v", err)
@@ -369,9 +365,16 @@ func (rc *reconciler) each(ctx context.Context, items []string, workers int, f f
 // scan lists the keys of one key space of the Store (terms: or result:),
 // without the prefix and space, sorted and without duplicates.
 func (rc *reconciler) scan(ctx context.Context, space string) ([]string, error) {
-	head := rc.prefix + space
+	return scanSpace(ctx, rc.rdb, rc.prefix, space)
+}
+
+// scanSpace lists the keys of the Store under prefix in space ("terms:",
+// "result:", "budget:"), without prefix and space, sorted and without
+// duplicates.
+func scanSpace(ctx context.Context, rdb redis.UniversalClient, prefix, space string) ([]string, error) {
+	head := prefix + space
 	seen := make(map[string]bool)
-	err := scanKeys(ctx, rc.rdb, globEscape(head)+"*", func(key string) {
+	err := scanKeys(ctx, rdb, globEscape(head)+"*", func(key string) {
 		if k, ok := strings.CutPrefix(key, head); ok && k != "" {
 			seen[k] = true
 		}
@@ -385,6 +388,20 @@ func (rc *reconciler) scan(ctx context.Context, space string) ([]string, error) 
 	}
 	slices.Sort(keys)
 	return keys, nil
+}
+
+// openStore connects to the Store at redisURL, its keys under prefix, and
+// checks that it answers.
+func openStore(ctx context.Context, redisURL, prefix string) (*redisstore.Store, error) {
+	st, err := redisstore.NewFromURL(redisURL, redisstore.Options{Prefix: prefix, Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", envRedisURL, err)
+	}
+	if err := st.Ping(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("%s: Redis at %s does not answer: %v", envRedisURL, redisAddr(redisURL), err)
+	}
+	return st, nil
 }
 
 // scanKeys calls f with each key that matches pattern. A SCAN sees the
