@@ -67,11 +67,8 @@ func (h *Handler) paid(ctx context.Context, run *grantRun, r store.Result, src s
 		// No 410 on an estimate without the platform's word.
 		return store.Result{}, "", false, err
 	case bill.State == rail.Returned || bill.State == rail.Cancelled:
-		h.close(ctx, run, r.Billno, bill.State, refusal{})
-		if !run.grant.Reclaim {
-			return store.Result{}, "", false, errExpired(r.Billno, "the platform reports it "+bill.Status)
-		}
-		return store.Result{}, "", true, nil
+		next, _, err := h.closedByPlatform(ctx, run, r.Billno, bill)
+		return store.Result{}, "", next, err
 	case bill.State == rail.Paid:
 		// The user opened it: nothing left to open.
 		return store.Result{}, "", false, h.received(ctx, run, r.Billno, bill)

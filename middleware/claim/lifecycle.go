@@ -277,9 +277,9 @@ func (h *Handler) afterFailure(ctx context.Context, run *grantRun, billno string
 		h.close(ctx, run, billno, st, refusal{})
 		return store.Result{}, "", true, nil
 	case st == rail.Paid:
-		// The user has it and there is nothing left to open.
-		h.remember(ctx, run, billno, store.Result{Closed: rail.Paid})
-		return h.settled(ctx, run, store.Result{Billno: billno, Amount: run.terms.Amount, Closed: rail.Paid}, "platform")
+		// The user has it and there is nothing left to open (the
+		// terms' amount: the refusal reports none).
+		return store.Result{}, "", false, h.received(ctx, run, billno, rail.Bill{})
 	case st == rail.Returned || st == rail.Cancelled:
 		// The send found the number closed (a transfer bill that
 		// closed unconfirmed, or was cancelled).

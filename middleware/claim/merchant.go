@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/hongbao-go/hongbao/rail"
@@ -176,9 +175,10 @@ func (h *Handler) merchantPaid(ctx context.Context, run *grantRun, start time.Ti
 		slog.Duration("outage", start.Sub(st.Down)), slog.Int64("probes_refused", st.Probes))
 }
 
-// merchantUnavailable is the answer while the merchant cannot pay.
+// merchantUnavailable is the answer while the merchant cannot pay: the
+// answer to a merchant refusal, with a Retry-After.
 func merchantUnavailable(billno string, wait time.Duration, cause error) *HandlerError {
-	e := newError(http.StatusServiceUnavailable, "merchant_unavailable", "red packets are not available at the moment", cause)
+	e := classifyRail(rail.RefusedMerchant, cause)
 	e.RetryAfter, e.Billno = max(wait, time.Second), billno
 	return e
 }

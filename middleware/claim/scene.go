@@ -150,7 +150,7 @@ func sceneMember(body []byte) (raw []byte, ok bool) {
 		if i = skipValue(body, i); i < 0 {
 			return nil, false
 		}
-		if len(name) == len("scene") && asciiEqualFold(name, "scene") {
+		if bytes.EqualFold(name, []byte("scene")) {
 			raw = body[start:i]
 		}
 		ws()
@@ -215,22 +215,4 @@ func skipValue(body []byte, i int) int {
 		i++
 	}
 	return -1
-}
-
-// asciiEqualFold reports whether b equals s ignoring the case of ASCII
-// letters.
-func asciiEqualFold(b []byte, s string) bool {
-	for i := range len(b) {
-		c, d := b[i], s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if 'A' <= d && d <= 'Z' {
-			d += 'a' - 'A'
-		}
-		if c != d {
-			return false
-		}
-	}
-	return true
 }

@@ -2,7 +2,6 @@ package claim
 
 import (
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/hongbao-go/hongbao/rail"
@@ -55,14 +54,10 @@ func (h *Handler) userWait(run *grantRun, prev store.Result, known bool) error {
 			r.Billno, r.Refused, r.At.In(beijing).Format(time.DateTime), ends.Format(time.DateTime)))
 }
 
-// userLimited is the answer while the user's own limit holds.
+// userLimited is the answer while the user's own limit holds: the answer
+// to the refusal st (rail.RefusedUser or RefusedRisk), with a Retry-After.
 func userLimited(billno string, st rail.State, wait time.Duration, cause error) *HandlerError {
-	var e *HandlerError
-	if st == rail.RefusedRisk {
-		e = newError(http.StatusForbidden, "risk_control", "the payment platform does not allow this user a red packet", cause)
-	} else {
-		e = newError(http.StatusForbidden, "user_limit_reached", "the daily red packet limit of this user is reached", cause)
-	}
+	e := classifyRail(st, cause)
 	e.RetryAfter, e.Billno = max(wait, time.Second), billno
 	return e
 }
